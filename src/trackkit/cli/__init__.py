@@ -1,0 +1,1 @@
+"""The ``trackkit`` command line."""

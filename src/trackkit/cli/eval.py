@@ -1,0 +1,27 @@
+"""``trackkit eval <target>``: evaluate tracker results against ground truth."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import Any
+
+#: Modules providing the evaluation targets (``mot``, ``sot``, ...), each with ``add_parser``.
+TARGET_MODULES: tuple[str, ...] = ()
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "eval",
+        help="evaluate results (MOTChallenge, OTB/VOT, ReID)",
+        description="Evaluate tracking results against ground truth.",
+    )
+    targets = parser.add_subparsers(dest="target", metavar="TARGET")
+    for name in TARGET_MODULES:
+        importlib.import_module(name).add_parser(targets)
+    parser.set_defaults(func=lambda args: _no_target(parser, args))
+
+
+def _no_target(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    parser.print_help()
+    return 2

@@ -1,0 +1,60 @@
+"""Entry point of the ``trackkit`` command.
+
+Each verb lives in its own module of :mod:`trackkit.cli` exposing
+``add_parser(subparsers) -> None``; that function adds the verb's parser and sets
+``func=handler`` where ``handler(args) -> int`` returns the exit status. Verb modules must
+import heavy optional dependencies (torch, onnxruntime) inside their handlers only, so that
+``trackkit --help`` and the evaluation work without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from trackkit import __version__
+from trackkit.errors import TrackkitError
+
+#: Modules providing the verbs, in the order ``trackkit --help`` lists them.
+VERB_MODULES: tuple[str, ...] = ("trackkit.cli.eval",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every verb registered."""
+    parser = argparse.ArgumentParser(
+        prog="trackkit",
+        description="Visual object tracking and re-identification: multi-object tracking, "
+        "single-object tracking, person re-identification and their evaluation.",
+    )
+    parser.add_argument("--version", action="version", version=f"trackkit {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for name in VERB_MODULES:
+        importlib.import_module(name).add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit status (0 ok, 2 bad input, 130 interrupted)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0 if args.verb is None else 2
+    try:
+        return int(args.func(args) or 0)
+    except TrackkitError as exc:
+        print(f"trackkit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("trackkit: interrupted; results written so far are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The output of a multi-object tracker for one frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from trackkit.core.boxes import as_boxes
+from trackkit.errors import TrackkitError
+
+__all__ = ["Tracks"]
+
+
+@dataclass(frozen=True, eq=False)
+class Tracks:
+    """Tracks reported for one frame, as parallel read-only arrays.
+
+    Attributes:
+        xyxy: ``(N, 4)`` float64 boxes, continuous pixels.
+        track_ids: ``(N,)`` int64 identities (>= 1, unique within the frame).
+        scores: ``(N,)`` float64 confidences.
+        det_index: ``(N,)`` int64 index of the input detection row this track was matched to
+            in this frame, ``-1`` when the box comes from the motion model only. This is how
+            rows align with the tracker's input without re-matching boxes after the fact.
+        class_ids: ``(N,)`` int64 or ``None``.
+    """
+
+    xyxy: NDArray[np.float64]
+    track_ids: NDArray[np.int64]
+    scores: NDArray[np.float64]
+    det_index: NDArray[np.int64]
+    class_ids: NDArray[np.int64] | None = None
+
+    def __init__(
+        self,
+        xyxy: ArrayLike,
+        track_ids: ArrayLike,
+        scores: ArrayLike | None = None,
+        det_index: ArrayLike | None = None,
+        class_ids: ArrayLike | None = None,
+    ) -> None:
+        boxes = np.array(as_boxes(xyxy), dtype=np.float64, copy=True)
+        n = len(boxes)
+        ids = np.array(track_ids, dtype=np.int64, copy=True).reshape(-1)
+        sc = np.ones(n) if scores is None else np.array(scores, dtype=np.float64).reshape(-1)
+        di = (
+            np.full(n, -1, np.int64)
+            if det_index is None
+            else np.array(det_index, dtype=np.int64).reshape(-1)
+        )
+        cls = None if class_ids is None else np.array(class_ids, dtype=np.int64).reshape(-1)
+        for name, arr in (
+            ("track_ids", ids),
+            ("scores", sc),
+            ("det_index", di),
+            ("class_ids", cls),
+        ):
+            if arr is not None and len(arr) != n:
+                raise TrackkitError(f"Tracks: {n} boxes but {len(arr)} {name}")
+        if len(np.unique(ids)) != n:
+            raise TrackkitError("Tracks: duplicate track ids in one frame")
+        arrays: list[NDArray[Any] | None] = [boxes, ids, sc, di, cls]
+        for arr in arrays:
+            if arr is not None:
+                arr.setflags(write=False)
+        object.__setattr__(self, "xyxy", boxes)
+        object.__setattr__(self, "track_ids", ids)
+        object.__setattr__(self, "scores", sc)
+        object.__setattr__(self, "det_index", di)
+        object.__setattr__(self, "class_ids", cls)
+
+    @classmethod
+    def empty(cls) -> Tracks:
+        """No tracks."""
+        return cls(np.zeros((0, 4)), np.zeros(0, np.int64))
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __getitem__(self, index: int | slice | ArrayLike) -> Tracks:
+        if isinstance(index, (int, np.integer)):
+            index = [int(index)]
+        idx: Any = index if isinstance(index, slice) else np.asarray(index)
+        return Tracks(
+            self.xyxy[idx],
+            self.track_ids[idx],
+            self.scores[idx],
+            self.det_index[idx],
+            None if self.class_ids is None else self.class_ids[idx],
+        )
+
+    def __repr__(self) -> str:
+        return f"Tracks(n={len(self)}, ids={self.track_ids.tolist()})"

@@ -1,0 +1,1 @@
+"""trackkit.sot."""
