@@ -1,0 +1,128 @@
+"""The single-object tracking protocol.
+
+A single-object tracker follows one target through a video: ``init(frame, box)`` with the
+target's box in the first frame, then ``update(frame) -> SOTResult`` for every next frame.
+
+- Frames are ``(H, W, 3)`` uint8 BGR (OpenCV order) or ``(H, W)`` uint8 gray.
+- Boxes are ``xyxy`` float64, continuous pixels (see :mod:`trackkit.core.boxes`).
+- A tracker instance owns its state; ``init`` (or ``reset``) starts a new video.
+- Configuration is a frozen, validated dataclass stored by ``__init__`` and nothing else.
+
+Trackers register in :data:`SOT_TRACKERS`; :func:`build` makes one by name.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from trackkit.core.boxes import as_boxes
+from trackkit.errors import TrackkitError
+from trackkit.registry import Registry
+
+__all__ = [
+    "SOT_TRACKERS",
+    "SOTResult",
+    "SOTTracker",
+    "available",
+    "build",
+    "check_box",
+    "check_frame",
+]
+
+
+@dataclass(frozen=True)
+class SOTResult:
+    """A tracker's answer for one frame.
+
+    Attributes:
+        box: ``(4,)`` float64 ``xyxy`` box, continuous pixels.
+        score: confidence of the tracker in this box (scale is tracker-specific; higher is
+            more confident).
+    """
+
+    box: NDArray[np.float64]
+    score: float
+
+
+def check_frame(frame: Any) -> NDArray[np.uint8]:
+    """Validate a frame: ``(H, W, 3)`` or ``(H, W)`` uint8 with H, W >= 1."""
+    if not isinstance(frame, np.ndarray):
+        raise TrackkitError(f"a frame must be a numpy array, got {type(frame).__name__}")
+    if frame.dtype != np.uint8:
+        raise TrackkitError(f"a frame must be uint8, got {frame.dtype}")
+    if frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] != 3):
+        raise TrackkitError(f"a frame must be HxWx3 (BGR) or HxW (gray), got shape {frame.shape}")
+    if frame.shape[0] < 1 or frame.shape[1] < 1:
+        raise TrackkitError(f"empty frame of shape {frame.shape}")
+    return frame
+
+
+def check_box(box: ArrayLike) -> NDArray[np.float64]:
+    """Validate an initial ``xyxy`` box: finite, positive width and height; returns ``(4,)``."""
+    try:
+        b = as_boxes(box)
+    except ValueError as exc:
+        raise TrackkitError(f"bad box {box!r}: {exc}") from None
+    if len(b) != 1:
+        raise TrackkitError(f"expected one box, got {len(b)}")
+    b = b[0]
+    if not np.all(np.isfinite(b)) or b[2] <= b[0] or b[3] <= b[1]:
+        raise TrackkitError(f"bad box {b.tolist()}: needs finite x1 < x2 and y1 < y2")
+    return b
+
+
+class SOTTracker(abc.ABC):
+    """Base class of single-object trackers.
+
+    Subclasses implement :meth:`_init` and :meth:`_update`; the public methods validate
+    input and keep the ``initialized`` flag.
+    """
+
+    def __init__(self) -> None:
+        self._initialized = False
+
+    @property
+    def initialized(self) -> bool:
+        """Whether :meth:`init` has been called since the last :meth:`reset`."""
+        return self._initialized
+
+    def init(self, frame: NDArray[np.uint8], box: ArrayLike) -> None:
+        """Start tracking the target at ``box`` (``xyxy``) in ``frame``."""
+        frame = check_frame(frame)
+        b = check_box(box)
+        self._init(frame, b)
+        self._initialized = True
+
+    def update(self, frame: NDArray[np.uint8]) -> SOTResult:
+        """Locate the target in the next ``frame``."""
+        if not self._initialized:
+            raise TrackkitError(f"{type(self).__name__}.update() called before init()")
+        return self._update(check_frame(frame))
+
+    def reset(self) -> None:
+        """Forget the target; the next call must be :meth:`init`."""
+        self._initialized = False
+
+    @abc.abstractmethod
+    def _init(self, frame: NDArray[np.uint8], box: NDArray[np.float64]) -> None: ...
+
+    @abc.abstractmethod
+    def _update(self, frame: NDArray[np.uint8]) -> SOTResult: ...
+
+
+SOT_TRACKERS: Registry[SOTTracker] = Registry("single-object tracker")
+
+
+def build(name: str, **cfg: Any) -> SOTTracker:
+    """Build the single-object tracker registered as ``name`` with configuration ``cfg``."""
+    return SOT_TRACKERS.build(name, **cfg)
+
+
+def available() -> list[str]:
+    """Names of the registered single-object trackers."""
+    return SOT_TRACKERS.available()
