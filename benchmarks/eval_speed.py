@@ -1,0 +1,142 @@
+"""Time trackkit's MOTChallenge evaluation against the official kit (TrackEval) in one run.
+
+Evaluates the seven MOT17 train sequences of the ``MOT17-tracker-A`` answer vector (HOTA +
+CLEAR + Identity, reading the files included) in one process on one core, with trackkit and,
+when the ``trackeval`` package is installed (``pip install -e ".[bench]"``), with the official
+kit as the anchor. Prints a table of the best of ``--repeat`` runs (wall and CPU seconds) and
+the ratio, plus the peak memory of trackkit's run on MOT17-04.
+
+    python benchmarks/eval_speed.py [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+from trackkit.io.mot_sequence import load_mot_benchmark  # noqa: E402
+from trackkit.metrics import evaluate_mot  # noqa: E402
+from trackkit.shared import shared_dir  # noqa: E402
+
+SEQS = [f"MOT17-{n:02d}-FRCNN" for n in (2, 4, 5, 9, 10, 11, 13)]
+
+
+def run_trackkit(gt_root: Path, pred_dir: Path) -> float:
+    ev = evaluate_mot(load_mot_benchmark(gt_root, pred_dir, "MOT17", SEQS))
+    return float(ev.combined.as_dict()["HOTA"])
+
+
+def run_trackeval(gt_root: Path, shared_metrics: Path, out: Path) -> float:
+    import trackeval  # type: ignore[import-not-found]
+
+    eval_cfg = trackeval.Evaluator.get_default_eval_config()
+    eval_cfg.update(
+        USE_PARALLEL=False,
+        PRINT_RESULTS=False,
+        PRINT_CONFIG=False,
+        TIME_PROGRESS=False,
+        OUTPUT_SUMMARY=False,
+        OUTPUT_DETAILED=False,
+        PLOT_CURVES=False,
+        OUTPUT_EMPTY_CLASSES=False,
+        DISPLAY_LESS_PROGRESS=True,
+    )
+    ds_cfg = trackeval.datasets.MotChallenge2DBox.get_default_dataset_config()
+    ds_cfg.update(
+        GT_FOLDER=str(gt_root),
+        TRACKERS_FOLDER=str(shared_metrics),
+        OUTPUT_FOLDER=str(out),
+        TRACKERS_TO_EVAL=["MOT17-tracker-A"],
+        TRACKER_SUB_FOLDER="data",
+        BENCHMARK="MOT17",
+        SPLIT_TO_EVAL="train",
+        SKIP_SPLIT_FOL=True,
+        SEQ_INFO={s: None for s in SEQS},
+        PRINT_CONFIG=False,
+    )
+    evaluator = trackeval.Evaluator(eval_cfg)
+    quiet = {"THRESHOLD": 0.5, "PRINT_CONFIG": False}
+    metrics = [
+        trackeval.metrics.HOTA(),
+        trackeval.metrics.CLEAR(dict(quiet)),
+        trackeval.metrics.Identity(dict(quiet)),
+    ]
+    res, _ = evaluator.evaluate([trackeval.datasets.MotChallenge2DBox(ds_cfg)], metrics)
+    hota = res["MotChallenge2DBox"]["MOT17-tracker-A"]["COMBINED_SEQ"]["pedestrian"]["HOTA"]
+    return float(hota["HOTA"].mean())
+
+
+def best_of(fn: Callable[[], float], repeat: int) -> tuple[float, float, float]:
+    walls, cpus, value = [], [], 0.0
+    for _ in range(repeat):
+        w0, c0 = time.perf_counter(), time.process_time()
+        value = fn()
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    return min(walls), min(cpus), value
+
+
+def peak_memory_mb_mot17_04(gt_root: Path, pred_dir: Path) -> float:
+    code = (
+        "import resource, sys; from trackkit.io.mot_sequence import load_mot_benchmark;"
+        "from trackkit.metrics import evaluate_mot;"
+        f"evaluate_mot(load_mot_benchmark({str(gt_root)!r}, {str(pred_dir)!r}, 'MOT17',"
+        " ['MOT17-04-FRCNN']));"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5, help="runs per tool (best is kept)")
+    args = parser.parse_args()
+    root = shared_dir()
+    if root is None:
+        print("shared data folder not found (set TRACKKIT_SHARED)")
+        return 2
+    gt_root = root / "data" / "MOT17" / "train"
+    metrics_dir = root / "data" / "metrics"
+    pred_dir = metrics_dir / "MOT17-tracker-A" / "data"
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+    rows = []
+    tk = best_of(lambda: run_trackkit(gt_root, pred_dir), args.repeat)
+    rows.append(("trackkit", *tk))
+    try:
+        import trackeval  # type: ignore[import-not-found]  # noqa: F401
+
+        with tempfile.TemporaryDirectory() as tmp:
+            te = best_of(lambda: run_trackeval(gt_root, metrics_dir, Path(tmp)), args.repeat)
+        rows.append(("TrackEval (official kit)", *te))
+    except ImportError:
+        te = None
+    print(
+        f"MOT17 train, 7 sequences, HOTA+CLEAR+Identity incl. file reading, best of {args.repeat}"
+    )
+    print(f"{'tool':<26}{'wall s':>9}{'cpu s':>9}{'HOTA':>10}")
+    for name, wall, cpu, hota in rows:
+        print(f"{name:<26}{wall:>9.3f}{cpu:>9.3f}{hota:>10.5f}")
+    if te is not None:
+        print(
+            f"ratio trackkit / official: wall {tk[0] / te[0]:.3f}  cpu {tk[1] / te[1]:.3f}"
+            f"  (speed-up {te[0] / tk[0]:.1f}x)"
+        )
+    print(f"peak memory, MOT17-04 alone: {peak_memory_mb_mot17_04(gt_root, pred_dir):.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

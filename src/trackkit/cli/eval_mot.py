@@ -1,0 +1,147 @@
+"""``trackkit eval mot``: MOTChallenge evaluation (HOTA, CLEAR, Identity) like the official kit."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from trackkit.errors import TrackkitError
+
+BENCHMARKS = ("MOT15", "MOT16", "MOT17", "MOT20")
+
+EPILOG = """\
+layout:
+  GT_ROOT/<seq>/gt/gt.txt, GT_ROOT/<seq>/seqinfo.ini   ground truth (MOTChallenge)
+  PRED_DIR/<seq>.txt                                   your tracker's results
+  Sequences are the result files present (or --seqs).
+
+benchmark conventions (as the official TrackEval kit):
+  MOT16/MOT17/MOT20  tracker boxes matched (IoU >= 0.5) to distractor ground truth
+                     (classes 2, 7, 8, 12; MOT20 also 6) are removed, then only class 1
+                     with flag != 0 is scored
+  MOT15              only ground truth with flag == 0 is dropped; no classes
+  default: taken from the sequence names (MOT16-/MOT17-/MOT20-), else required
+
+output: the table shows percentages; --json/--csv hold fractions in [0, 1] and integer counts,
+under the official field names (HOTA, DetA, AssA, MOTA, IDF1, IDSW, CLR_FP, IDTP, ...).
+
+example:
+  trackkit eval mot --gt data/MOT17/train --pred results/ --json scores.json
+"""
+
+TABLE = (
+    ("HOTA", "HOTA", True),
+    ("DetA", "DetA", True),
+    ("AssA", "AssA", True),
+    ("LocA", "LocA", True),
+    ("MOTA", "MOTA", True),
+    ("MOTP", "MOTP", True),
+    ("IDF1", "IDF1", True),
+    ("IDSW", "IDSW", False),
+    ("Frag", "Frag", False),
+    ("MT", "MT", False),
+    ("ML", "ML", False),
+    ("FP", "CLR_FP", False),
+    ("FN", "CLR_FN", False),
+)
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "mot",
+        help="MOTChallenge evaluation: HOTA, CLEAR (MOTA...), Identity (IDF1...)",
+        description="Evaluate multi-object tracking results against MOTChallenge ground truth, "
+        "with the same numbers as the official TrackEval kit.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--gt",
+        required=True,
+        type=Path,
+        metavar="GT_ROOT",
+        help="folder of <seq>/gt/gt.txt + <seq>/seqinfo.ini",
+    )
+    parser.add_argument(
+        "--pred",
+        required=True,
+        type=Path,
+        metavar="PRED_DIR",
+        help="folder of <seq>.txt result files",
+    )
+    parser.add_argument(
+        "--benchmark",
+        type=str.upper,
+        choices=BENCHMARKS,
+        help="preprocessing conventions (default: from the sequence names)",
+    )
+    parser.add_argument("--seqs", nargs="+", metavar="NAME", help="evaluate only these sequences")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write all metrics as JSON")
+    parser.add_argument("--csv", type=Path, metavar="FILE", help="write all metrics as CSV")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def _infer_benchmark(names: list[str]) -> str:
+    found = {m.group(1) for n in names if (m := re.match(r"(MOT1[67]|MOT20)-", n))}
+    if len(found) == 1 and all(re.match(r"MOT(1[67]|20)-", n) for n in names):
+        return found.pop()
+    raise TrackkitError(
+        "cannot tell the benchmark from the sequence names "
+        f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}); "
+        f"pass --benchmark {'|'.join(BENCHMARKS)} (MOT15 = no class filtering)"
+    )
+
+
+def format_table(rows: dict[str, dict[str, float | int]]) -> str:
+    """A fixed-width table: one line per sequence (rates in percent, counts as integers)."""
+    width = max(12, *(len(n) for n in rows)) + 2
+    head = "".join(f"{h:>8}" for h, _, _ in TABLE)
+    lines = [f"{'sequence':<{width}}{head}"]
+    for name, metrics in rows.items():
+        cells = []
+        for _, key, is_rate in TABLE:
+            v = metrics[key]
+            cells.append(f"{100 * float(v):>8.3f}" if is_rate else f"{int(v):>8d}")
+        lines.append(f"{name:<{width}}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from trackkit.io.mot_sequence import discover_sequences, load_mot_sequence
+    from trackkit.metrics.mot import MOTEvaluation, combine_mot, evaluate_mot_sequence
+
+    names = discover_sequences(args.gt, args.pred, args.seqs)
+    benchmark = args.benchmark or _infer_benchmark(names)
+    per_seq = {}
+    for name in tqdm(names, desc="evaluating", unit="seq", disable=args.quiet, file=sys.stderr):
+        data = load_mot_sequence(args.gt / name, args.pred / f"{name}.txt", benchmark, name=name)
+        per_seq[name] = evaluate_mot_sequence(data)
+    evaluation = MOTEvaluation(per_seq, combine_mot(list(per_seq.values())))
+    result = evaluation.as_dict()
+    rows = {name: m.as_dict() for name, m in evaluation.sequences.items()}
+    rows["COMBINED"] = evaluation.combined.as_dict()
+    print(f"benchmark {benchmark}, {len(names)} sequence(s)")
+    print(format_table(rows))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"benchmark": benchmark, **result}
+        args.json.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        print(f"wrote {args.json}")
+    if args.csv:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        fields = sorted(rows["COMBINED"])
+        with args.csv.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["sequence", *fields])
+            for name, metrics in rows.items():
+                writer.writerow([name, *(metrics[f] for f in fields)])
+        print(f"wrote {args.csv}")
+    return 0

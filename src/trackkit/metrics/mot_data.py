@@ -1,0 +1,427 @@
+"""The per-sequence structure MOT metrics work on, and the benchmarks' preprocessing.
+
+Every MOT metric (:mod:`~trackkit.metrics.clear`, :mod:`~trackkit.metrics.identity`,
+:mod:`~trackkit.metrics.hota`) takes a :class:`MOTSequenceData`: for each frame the ground-truth
+ids, the tracker ids and their similarity (IoU) matrix. Ids are relabelled to ``0..n-1`` so
+metrics can index arrays with them. Metrics never see files or box formats.
+
+:func:`preprocess_mot` builds that structure from raw per-row arrays following the official
+MOTChallenge evaluation (TrackEval's MotChallenge2DBox):
+
+1. per frame, tracker boxes matched (IoU >= 0.5, optimal assignment over all ground truth) to
+   a *distractor* ground-truth box (classes 2, 7, 8, 12; MOT20 also 6) are removed;
+2. ground truth is kept only where ``flag != 0`` and, except for MOT15, ``class == 1``.
+
+Each convention is an explicit field of :class:`MOTPreprocessing`; :data:`MOT_BENCHMARKS`
+holds the official presets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import linear_sum_assignment
+
+from trackkit.core.boxes import as_boxes
+from trackkit.errors import TrackkitError
+
+__all__ = [
+    "MOT_BENCHMARKS",
+    "FlatPairs",
+    "MOTPreprocessing",
+    "MOTSequenceData",
+    "box_iou",
+    "matching_frames",
+    "preprocess_mot",
+]
+
+EPS = float(np.finfo(np.float64).eps)
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+
+
+def box_iou(a: FloatArray, b: FloatArray) -> FloatArray:
+    """IoU matrix of ``xyxy`` boxes ``(N, 4) x (M, 4) -> (N, M)``, as the official kit computes it.
+
+    Zero-area boxes and intersections below machine epsilon give 0 (no ``+1`` pixel).
+    """
+    ix = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    iy = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.maximum(ix, 0.0) * np.maximum(iy, 0.0)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    inter[area_a <= EPS, :] = 0.0
+    inter[:, area_b <= EPS] = 0.0
+    inter[inter < EPS] = 0.0
+    union[union < EPS] = 1.0
+    return inter / union
+
+
+def box_iou_pairs(a: FloatArray, b: FloatArray) -> FloatArray:
+    """IoU of row ``i`` of ``a`` with row ``i`` of ``b`` (``(P, 4)`` xyxy each), element for
+    element the same arithmetic as :func:`box_iou`."""
+    ix = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
+    iy = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+    inter = np.maximum(ix, 0.0) * np.maximum(iy, 0.0)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a + area_b - inter
+    inter[(area_a <= EPS) | (area_b <= EPS) | (inter < EPS)] = 0.0
+    union[union < EPS] = 1.0
+    return inter / union
+
+
+def _padded(boxes: FloatArray, counts: IntArray, size: int) -> FloatArray:
+    """Boxes laid out frame after frame -> ``(4, F, size)`` coordinate planes, zero-padded."""
+    frames = len(counts)
+    out = np.zeros((4, frames, size))
+    if len(boxes):
+        frame = np.repeat(np.arange(frames), counts)
+        pos = np.arange(len(boxes)) - np.repeat(np.cumsum(counts) - counts, counts)
+        out[:, frame, pos] = boxes.T
+    return out
+
+
+def frame_ious(a: FloatArray, n_a: IntArray, b: FloatArray, n_b: IntArray) -> list[FloatArray]:
+    """IoU matrices of many frames at once, element for element as :func:`box_iou`.
+
+    Args:
+        a: ``(sum(n_a), 4)`` xyxy boxes laid out frame after frame; ``n_a`` ``(F,)`` per frame.
+        b: ``(sum(n_b), 4)`` likewise.
+
+    Returns:
+        ``F`` matrices of shape ``(n_a[f], n_b[f])`` (views into one padded array).
+    """
+    frames = len(n_a)
+    k = int(n_a.max()) if frames else 0
+    t = int(n_b.max()) if frames else 0
+    pa = _padded(a, n_a, k)
+    pb = _padded(b, n_b, t)
+    ix = np.minimum(pa[2][:, :, None], pb[2][:, None, :])
+    ix -= np.maximum(pa[0][:, :, None], pb[0][:, None, :])
+    np.maximum(ix, 0.0, out=ix)
+    iy = np.minimum(pa[3][:, :, None], pb[3][:, None, :])
+    iy -= np.maximum(pa[1][:, :, None], pb[1][:, None, :])
+    np.maximum(iy, 0.0, out=iy)
+    inter = ix
+    inter *= iy
+    del iy
+    area_a = (pa[2] - pa[0]) * (pa[3] - pa[1])
+    area_b = (pb[2] - pb[0]) * (pb[3] - pb[1])
+    union = area_a[:, :, None] + area_b[:, None, :]
+    union -= inter
+    np.putmask(inter, inter < EPS, 0.0)
+    real_a = np.arange(k)[None, :] < n_a[:, None]
+    real_b = np.arange(t)[None, :] < n_b[:, None]
+    if np.any(area_a[real_a] <= EPS) or np.any(area_b[real_b] <= EPS):
+        inter[np.broadcast_to((area_a <= EPS)[:, :, None], inter.shape)] = 0.0
+        inter[np.broadcast_to((area_b <= EPS)[:, None, :], inter.shape)] = 0.0
+    np.putmask(union, union < EPS, 1.0)  # also the zero padding
+    inter /= union
+    return [inter[f, : n_a[f], : n_b[f]] for f in range(frames)]
+
+
+def block_pairs(n_a: IntArray, n_b: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """All pairs of frame blocks, frame after frame, row-major within a frame.
+
+    Args:
+        n_a: ``(F,)`` rows of the first kind per frame (laid out frame after frame).
+        n_b: ``(F,)`` rows of the second kind per frame.
+
+    Returns:
+        ``(ia, ib, start)``: for every pair its row in the first and in the second layout,
+        and ``(F + 1,)`` offsets of each frame's block of ``n_a[f] * n_b[f]`` pairs.
+    """
+    start = np.concatenate(([0], np.cumsum(n_a * n_b)))
+    total = int(start[-1])
+    if total == 0:
+        z = np.zeros(0, np.int64)
+        return z, z, start
+    b_off = np.concatenate(([0], np.cumsum(n_b)[:-1]))
+    per_row = np.repeat(n_b, n_a)  # pairs of each row of the first kind
+    ia = np.repeat(np.arange(int(n_a.sum())), per_row)
+    row_pair_start = np.concatenate(([0], np.cumsum(per_row)[:-1]))
+    ib = np.arange(total) - np.repeat(row_pair_start, per_row)
+    ib += np.repeat(np.repeat(b_off, n_a), per_row)
+    return ia, ib, start
+
+
+@dataclass(frozen=True, eq=False)
+class MOTSequenceData:
+    """Ground-truth/tracker ids and similarities per frame of one sequence.
+
+    Attributes:
+        name: the sequence's name.
+        gt_ids: per frame, ``(G_t,)`` int64 ground-truth ids in ``0..num_gt_ids-1``.
+        tracker_ids: per frame, ``(T_t,)`` int64 tracker ids in ``0..num_tracker_ids-1``.
+        similarity: per frame, ``(G_t, T_t)`` float64 similarities in ``[0, 1]`` (box IoU).
+        num_gt_ids: number of distinct ground-truth ids.
+        num_tracker_ids: number of distinct tracker ids.
+    """
+
+    name: str
+    gt_ids: tuple[IntArray, ...]
+    tracker_ids: tuple[IntArray, ...]
+    similarity: tuple[FloatArray, ...]
+    num_gt_ids: int
+    num_tracker_ids: int
+
+    @property
+    def num_frames(self) -> int:
+        """Number of frames (time steps) of the sequence."""
+        return len(self.gt_ids)
+
+    @property
+    def num_gt_dets(self) -> int:
+        """Total number of ground-truth boxes."""
+        return int(sum(len(g) for g in self.gt_ids))
+
+    @property
+    def num_tracker_dets(self) -> int:
+        """Total number of tracker boxes."""
+        return int(sum(len(t) for t in self.tracker_ids))
+
+    @cached_property
+    def flat(self) -> FlatPairs:
+        """Every frame's (gt, tracker) pairs laid end to end, for vectorised metrics."""
+        return FlatPairs.build(self)
+
+    @classmethod
+    def from_frames(
+        cls,
+        name: str,
+        gt_ids: list[ArrayLike],
+        tracker_ids: list[ArrayLike],
+        similarity: list[ArrayLike],
+    ) -> MOTSequenceData:
+        """Build from per-frame arrays with arbitrary integer ids (relabelled here).
+
+        Ids are relabelled in increasing order of their original value, as the official kit
+        does. Raises :class:`TrackkitError` for inconsistent shapes, similarities outside
+        ``[0, 1]`` or an id repeated within one frame.
+        """
+        if not len(gt_ids) == len(tracker_ids) == len(similarity):
+            raise TrackkitError(
+                f"{name}: {len(gt_ids)} frames of ground truth, {len(tracker_ids)} of tracker "
+                f"ids and {len(similarity)} similarity matrices"
+            )
+        g = [np.asarray(x, dtype=np.int64).reshape(-1) for x in gt_ids]
+        t = [np.asarray(x, dtype=np.int64).reshape(-1) for x in tracker_ids]
+        s = []
+        for f, (gi, ti, si) in enumerate(zip(g, t, similarity)):
+            m = np.asarray(si, dtype=np.float64).reshape(len(gi), len(ti))
+            if m.size and (not np.all(np.isfinite(m)) or m.min() < 0 or m.max() > 1):
+                raise TrackkitError(f"{name}: frame {f + 1}: similarities must be in [0, 1]")
+            for ids, who in ((gi, "ground-truth"), (ti, "tracker")):
+                if len(np.unique(ids)) != len(ids):
+                    raise TrackkitError(f"{name}: frame {f + 1}: repeated {who} id")
+            s.append(m)
+        g_rel, n_g = _relabel(g)
+        t_rel, n_t = _relabel(t)
+        return cls(name, tuple(g_rel), tuple(t_rel), tuple(s), n_g, n_t)
+
+
+@dataclass(frozen=True, eq=False)
+class FlatPairs:
+    """All (ground truth, tracker) pairs of all frames, frame after frame, row-major.
+
+    Attributes:
+        sim: ``(P,)`` similarities of every pair.
+        gt_id: ``(P,)`` ground-truth id of each pair; ``tr_id``: ``(P,)`` tracker id.
+        row: ``(P,)`` global ground-truth row (box) index; ``col``: global tracker row index.
+        frame_start: ``(F + 1,)`` offsets of each frame's block in the pair arrays.
+    """
+
+    sim: FloatArray
+    gt_id: IntArray
+    tr_id: IntArray
+    row: IntArray
+    col: IntArray
+    frame_start: IntArray
+
+    @classmethod
+    def build(cls, data: MOTSequenceData) -> FlatPairs:
+        n_g = np.array([len(g) for g in data.gt_ids], np.int64)
+        n_t = np.array([len(t) for t in data.tracker_ids], np.int64)
+        row, col, frame_start = block_pairs(n_g, n_t)
+        if len(row) == 0:
+            return cls(np.zeros(0), row, col, row, col, frame_start)
+        sim = np.concatenate([s.ravel() for s in data.similarity])
+        all_g = np.concatenate(data.gt_ids)
+        all_t = np.concatenate(data.tracker_ids)
+        return cls(sim, all_g[row], all_t[col], row, col, frame_start)
+
+
+def matching_frames(flat: FlatPairs, mask: NDArray[np.bool_], num_frames: int) -> NDArray[np.bool_]:
+    """Frames whose candidate pairs (``mask``) form a matching: no box in two candidates.
+
+    In such a frame every optimal assignment contains exactly the candidate pairs (all other
+    entries of the score matrix are 0), whatever the solver's tie-breaking — so the pairs can
+    be taken without solving. Returns ``(num_frames,)`` bools.
+    """
+    pos = np.flatnonzero(mask)
+    frame = np.searchsorted(flat.frame_start, pos, side="right") - 1
+    rows = flat.row[pos]  # row-major: a box's candidates are adjacent
+    cols = flat.col[pos]  # global indices: equal only within one frame
+    order = np.argsort(cols, kind="stable")
+    dup = np.concatenate(
+        (
+            np.flatnonzero(rows[1:] == rows[:-1]) + 1,
+            order[1:][cols[order][1:] == cols[order][:-1]],
+        )
+    )
+    ok = np.ones(num_frames, bool)
+    ok[frame[dup]] = False
+    return ok
+
+
+def _split(values: IntArray, counts: IntArray) -> list[IntArray]:
+    """Cut ``values`` into consecutive pieces of ``counts`` elements (views)."""
+    bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
+    return [values[bounds[i] : bounds[i + 1]] for i in range(len(counts))]
+
+
+def _relabel(per_frame: list[IntArray]) -> tuple[list[IntArray], int]:
+    if not per_frame:
+        return [], 0
+    allids = np.concatenate(per_frame)
+    if allids.size == 0:
+        return per_frame, 0
+    unique = np.unique(allids)
+    mapped = np.searchsorted(unique, allids)
+    return _split(mapped, np.array([len(x) for x in per_frame], np.int64)), len(unique)
+
+
+@dataclass(frozen=True)
+class MOTPreprocessing:
+    """Benchmark preprocessing conventions (all explicit).
+
+    Attributes:
+        remove_distractor_matches: drop tracker boxes matched to distractor ground truth.
+        distractor_classes: ground-truth classes that are distractors.
+        distractor_iou: IoU a tracker box needs with a distractor to be removed (>=, with
+            machine-epsilon tolerance, after an optimal assignment over all ground truth).
+        keep_class: ground-truth class scored (``None``: every class, as for MOT15).
+        drop_zero_flag: drop ground truth whose ``flag`` column is 0.
+        valid_classes: classes allowed in ground truth (``None``: any); others are an error.
+    """
+
+    remove_distractor_matches: bool = True
+    distractor_classes: tuple[int, ...] = (2, 7, 8, 12)
+    distractor_iou: float = 0.5
+    keep_class: int | None = 1
+    drop_zero_flag: bool = True
+    valid_classes: tuple[int, ...] | None = tuple(range(1, 14))
+
+
+_MOT17 = MOTPreprocessing()
+#: The official presets: MOT15 has no classes and no distractors; MOT20 adds class 6.
+MOT_BENCHMARKS: dict[str, MOTPreprocessing] = {
+    "MOT15": MOTPreprocessing(
+        remove_distractor_matches=False, distractor_classes=(), keep_class=None, valid_classes=None
+    ),
+    "MOT16": _MOT17,
+    "MOT17": _MOT17,
+    "MOT20": MOTPreprocessing(distractor_classes=(2, 6, 7, 8, 12)),
+}
+
+
+def _frame_slices(frames: IntArray, num_frames: int) -> list[IntArray]:
+    order = np.argsort(frames, kind="stable")
+    bounds = np.searchsorted(frames[order], np.arange(1, num_frames + 2))
+    return [order[bounds[t] : bounds[t + 1]] for t in range(num_frames)]
+
+
+def _distractor_matches(scores: FloatArray, distractor_row: NDArray[np.bool_]) -> IntArray:
+    """Columns optimally assigned (score > 0) to distractor rows of a thresholded score matrix."""
+    cand = scores > EPS
+    if cand.sum(0).max() <= 1 and cand.sum(1).max() <= 1:
+        # The candidates form a matching: every optimal assignment takes exactly them.
+        rows, cols = np.nonzero(cand)
+    else:
+        rows, cols = linear_sum_assignment(-scores)
+        matched = scores[rows, cols] > EPS
+        rows, cols = rows[matched], cols[matched]
+    return cols[distractor_row[rows]]
+
+
+def preprocess_mot(
+    name: str,
+    num_frames: int,
+    gt: dict[str, Any],
+    tracker: dict[str, Any],
+    preprocessing: MOTPreprocessing | str = "MOT17",
+) -> MOTSequenceData:
+    """Turn raw rows into :class:`MOTSequenceData` following the benchmark's conventions.
+
+    Args:
+        name: sequence name.
+        num_frames: number of frames; every frame number must lie in ``1..num_frames``.
+        gt: arrays ``frames (N,)``, ``ids (N,)``, ``xyxy (N, 4)``, ``classes (N,)``,
+            ``flags (N,)`` (rows in file order).
+        tracker: arrays ``frames (M,)``, ``ids (M,)``, ``xyxy (M, 4)``.
+        preprocessing: a :class:`MOTPreprocessing` or a key of :data:`MOT_BENCHMARKS`.
+
+    Returns:
+        The sequence data, with similarities = box IoU.
+    """
+    cfg = MOT_BENCHMARKS[preprocessing] if isinstance(preprocessing, str) else preprocessing
+    g_frames = np.asarray(gt["frames"], np.int64)
+    g_ids = np.asarray(gt["ids"], np.int64)
+    g_boxes = as_boxes(gt["xyxy"])
+    g_cls = np.asarray(gt["classes"], np.int64)
+    g_flags = np.asarray(gt["flags"], np.float64)
+    t_frames = np.asarray(tracker["frames"], np.int64)
+    t_ids = np.asarray(tracker["ids"], np.int64)
+    t_boxes = as_boxes(tracker["xyxy"])
+    for frames, who in ((g_frames, "ground truth"), (t_frames, "tracker")):
+        if len(frames) and (frames.min() < 1 or frames.max() > num_frames):
+            raise TrackkitError(f"{name}: {who} has frames outside 1..{num_frames}")
+    if cfg.valid_classes is not None and len(g_cls):
+        bad = np.setdiff1d(np.unique(g_cls), cfg.valid_classes)
+        if len(bad):
+            raise TrackkitError(f"{name}: ground truth has invalid class(es) {bad.tolist()}")
+    keep = g_flags != 0 if cfg.drop_zero_flag else np.ones(len(g_ids), bool)
+    if cfg.keep_class is not None:
+        keep &= g_cls == cfg.keep_class
+    g_order = np.argsort(g_frames, kind="stable")  # file order kept within a frame
+    t_order = np.argsort(t_frames, kind="stable")
+
+    def per_frame(rows: IntArray, frames: IntArray) -> IntArray:
+        return np.bincount(frames[rows] - 1, minlength=num_frames)[:num_frames]
+
+    n_t = per_frame(t_order, t_frames)
+    if cfg.remove_distractor_matches and len(t_order):
+        # Vectorised check: which frames have a distractor overlapping a tracker box enough?
+        dis = g_order[np.isin(g_cls[g_order], cfg.distractor_classes)]
+        ia, ib, start = block_pairs(per_frame(dis, g_frames), n_t)
+        hit = box_iou_pairs(g_boxes[dis[ia]], t_boxes[t_order[ib]]) >= cfg.distractor_iou - EPS
+        frames_hit = np.unique(np.searchsorted(start, np.flatnonzero(hit), side="right") - 1)
+        if len(frames_hit):
+            g_bounds = np.searchsorted(g_frames[g_order], np.arange(1, num_frames + 2))
+            t_bounds = np.concatenate(([0], np.cumsum(n_t)))
+            dropped = []
+            is_dis_row = np.isin(g_cls, cfg.distractor_classes)
+            for f in frames_hit.tolist():
+                gr = g_order[g_bounds[f] : g_bounds[f + 1]]
+                tr = t_order[t_bounds[f] : t_bounds[f + 1]]
+                scores = box_iou(g_boxes[gr], t_boxes[tr])
+                scores[scores < cfg.distractor_iou - EPS] = 0.0
+                dropped.append(tr[_distractor_matches(scores, is_dis_row[gr])])
+            removed = np.zeros(len(t_ids), bool)
+            removed[np.concatenate(dropped)] = True
+            t_order = t_order[~removed[t_order]]
+            n_t = per_frame(t_order, t_frames)
+    g_kept = g_order[keep[g_order]]
+    n_g = per_frame(g_kept, g_frames)
+    out_s = frame_ious(g_boxes[g_kept], n_g, t_boxes[t_order], n_t)
+    out_g = _split(g_ids[g_kept], n_g)
+    out_t = _split(t_ids[t_order], n_t)
+    g_rel, num_g = _relabel(out_g)
+    t_rel, num_t = _relabel(out_t)
+    return MOTSequenceData(name, tuple(g_rel), tuple(t_rel), tuple(out_s), num_g, num_t)

@@ -1,0 +1,35 @@
+"""trackkit reproduces the official kit (TrackEval) on the shared answer vectors to 1e-6."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from trackkit.io.mot_sequence import load_mot_benchmark
+from trackkit.metrics import evaluate_mot
+
+VECTORS = [
+    ("TUD", "data/metrics/TUD/gt", "data/metrics/TUD/pred"),
+    ("MOT17-tracker-A", "data/MOT17/train", "data/metrics/MOT17-tracker-A/data"),
+]
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(("name", "gt", "pred"), VECTORS, ids=[v[0] for v in VECTORS])
+def test_every_field_matches_the_official_kit(shared: Path, name: str, gt: str, pred: str) -> None:
+    expected = json.loads(
+        (shared / "data" / "metrics" / name / "expected_trackeval.json").read_text()
+    )
+    data = load_mot_benchmark(
+        shared / gt, shared / pred, expected["benchmark"], seqs=sorted(expected["sequences"])
+    )
+    got = evaluate_mot(data).as_dict()
+    pairs = [("combined", expected["combined"], got["combined"])]
+    pairs += [(s, v, got["sequences"][s]) for s, v in expected["sequences"].items()]
+    checked = 0
+    for where, exp, res in pairs:
+        for field, value in exp.items():
+            assert field in res, f"{where}: missing field {field}"
+            assert res[field] == pytest.approx(value, abs=1e-6), f"{where} {field}"
+            checked += 1
+    assert checked >= 40 * len(pairs)
