@@ -33,3 +33,21 @@ def test_every_field_matches_the_official_kit(shared: Path, name: str, gt: str, 
             assert res[field] == pytest.approx(value, abs=1e-6), f"{where} {field}"
             checked += 1
     assert checked >= 40 * len(pairs)
+
+
+@pytest.mark.shared
+def test_memory_stays_under_500_mb_on_mot17_04(shared: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import resource\n"
+        "from trackkit.io.mot_sequence import load_mot_benchmark\n"
+        "from trackkit.metrics import evaluate_mot\n"
+        f"data = load_mot_benchmark({str(shared / 'data/MOT17/train')!r}, "
+        f"{str(shared / 'data/metrics/MOT17-tracker-A/data')!r}, 'MOT17', ['MOT17-04-FRCNN'])\n"
+        "evaluate_mot(data)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(out.stdout.strip()) < 500
