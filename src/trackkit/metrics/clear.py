@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, fields
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
 from trackkit.metrics.mot_data import EPS, MOTSequenceData, matching_frames
@@ -143,54 +144,63 @@ def clear_metrics(data: MOTSequenceData, threshold: float = 0.5) -> CLEARResult:
     if data.num_gt_dets == 0:
         return CLEARResult(CLR_FP=data.num_tracker_dets, CLR_Frames=n_frames, empty=True)
     flat = data.flat
+    n_gt = data.num_gt_ids
+    # Frames with ground truth and tracker boxes are "processed"; the others leave the
+    # "matched in the previous frame" state untouched, as in the official kit.
+    processed = [f for f in range(n_frames) if len(data.gt_ids[f]) and len(data.tracker_ids[f])]
     candidate = flat.sim >= threshold - EPS
     # Where candidates form a matching, the assignment is the candidates themselves whatever
-    # the continuity bonus (it only reorders positive scores); elsewhere solve as the kit.
+    # the continuity bonus (it only reorders positive scores); elsewhere solve as the kit,
+    # with the bonus for pairs matched in the previous processed frame.
     easy = matching_frames(flat, candidate, n_frames)
     cand_pos = np.flatnonzero(candidate)
     cand_frame = np.searchsorted(flat.frame_start, cand_pos, side="right") - 1
     cand_bounds = np.searchsorted(cand_frame, np.arange(n_frames + 1))
-    n_gt = data.num_gt_ids
-    gt_id_count = np.bincount(np.concatenate(data.gt_ids), minlength=n_gt).astype(np.float64)
-    gt_matched_count = np.zeros(n_gt)
-    gt_frag_count = np.zeros(n_gt)
-    prev_tracker_id = np.full(n_gt, np.nan)
-    prev_timestep_tracker_id = np.full(n_gt, np.nan)
-    tp = idsw = 0
-    motp_sum = 0.0
-    for f in range(n_frames):
-        gt_ids, tr_ids = data.gt_ids[f], data.tracker_ids[f]
-        if len(gt_ids) == 0 or len(tr_ids) == 0:
-            continue
+    m_gt: list[NDArray[np.int64]] = []
+    m_tr: list[NDArray[np.int64]] = []
+    m_sim: list[NDArray[np.float64]] = []
+    for p, f in enumerate(processed):
         if easy[f]:
             pos = cand_pos[cand_bounds[f] : cand_bounds[f + 1]]
-            m_gt = flat.gt_id[pos]
-            m_tr = flat.tr_id[pos]
-            m_sim = flat.sim[pos]
-        else:
-            sim = data.similarity[f]
-            score = 1000.0 * (tr_ids[None, :] == prev_timestep_tracker_id[gt_ids][:, None]) + sim
-            score[sim < threshold - EPS] = 0.0
-            rows, cols = linear_sum_assignment(-score)
-            ok = score[rows, cols] > EPS
-            rows, cols = rows[ok], cols[ok]
-            m_gt, m_tr, m_sim = gt_ids[rows], tr_ids[cols], sim[rows, cols]
-        prev = prev_tracker_id[m_gt]
-        idsw += int(np.count_nonzero(~np.isnan(prev) & (m_tr != prev)))
-        gt_matched_count[m_gt] += 1
-        not_previously_tracked = np.isnan(prev_timestep_tracker_id)
-        prev_tracker_id[m_gt] = m_tr
-        prev_timestep_tracker_id[:] = np.nan
-        prev_timestep_tracker_id[m_gt] = m_tr
-        gt_frag_count[m_gt[not_previously_tracked[m_gt]]] += 1
-        tp += len(m_gt)
-        if len(m_gt):
-            motp_sum += float(m_sim.sum())
+            m_gt.append(flat.gt_id[pos])
+            m_tr.append(flat.tr_id[pos])
+            m_sim.append(flat.sim[pos])
+            continue
+        gt_ids, tr_ids, sim = data.gt_ids[f], data.tracker_ids[f], data.similarity[f]
+        previous = np.full(n_gt, -1, np.int64)
+        if p:
+            previous[m_gt[p - 1]] = m_tr[p - 1]
+        score = 1000.0 * (tr_ids[None, :] == previous[gt_ids][:, None]) + sim
+        score[sim < threshold - EPS] = 0.0
+        rows, cols = linear_sum_assignment(-score)
+        ok = score[rows, cols] > EPS
+        rows, cols = rows[ok], cols[ok]
+        m_gt.append(gt_ids[rows])
+        m_tr.append(tr_ids[cols])
+        m_sim.append(sim[rows, cols])
+    counts = np.array([len(m) for m in m_gt], np.int64)
+    gts = np.concatenate(m_gt) if m_gt else np.zeros(0, np.int64)
+    trs = np.concatenate(m_tr) if m_tr else np.zeros(0, np.int64)
+    step = np.repeat(np.arange(len(processed)), counts)
+    tp = len(gts)
+    motp_sum = float(np.concatenate(m_sim).sum()) if m_sim else 0.0
+    # Each ground-truth id's matches in time order: a different tracker id than at its
+    # previous match is an identity switch; a match not in the previous processed frame
+    # starts a tracked span (spans beyond the first are fragmentations).
+    order = np.lexsort((step, gts))
+    g, t, s = gts[order], trs[order], step[order]
+    same = g[1:] == g[:-1]
+    idsw = int(np.count_nonzero(same & (t[1:] != t[:-1])))
+    new_span = np.ones(len(g), bool)
+    new_span[1:] = ~(same & (s[1:] == s[:-1] + 1))
+    spans = np.bincount(g[new_span], minlength=n_gt)
+    frag = int(np.sum(spans[spans > 0] - 1))
+    gt_id_count = np.bincount(np.concatenate(data.gt_ids), minlength=n_gt).astype(np.float64)
+    gt_matched_count = np.bincount(gts, minlength=n_gt)
     seen = gt_id_count > 0
     ratio = gt_matched_count[seen] / gt_id_count[seen]
     mt = int(np.sum(ratio > 0.8))
     pt = int(np.sum(ratio >= 0.2)) - mt
-    frag = int(np.sum(gt_frag_count[gt_frag_count > 0] - 1))
     return CLEARResult(
         CLR_TP=tp,
         CLR_FN=data.num_gt_dets - tp,
