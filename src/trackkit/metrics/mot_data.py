@@ -87,16 +87,44 @@ def _padded(boxes: FloatArray, counts: IntArray, size: int) -> FloatArray:
     return out
 
 
-def frame_ious(a: FloatArray, n_a: IntArray, b: FloatArray, n_b: IntArray) -> list[FloatArray]:
+def frame_ious(
+    a: FloatArray, n_a: IntArray, b: FloatArray, n_b: IntArray, chunk_elements: int = 1 << 21
+) -> list[FloatArray]:
     """IoU matrices of many frames at once, element for element as :func:`box_iou`.
+
+    Frames are processed in chunks of zero-padded ``(frames, rows, cols)`` blocks of at most
+    about ``chunk_elements`` entries, so memory stays bounded on long sequences.
 
     Args:
         a: ``(sum(n_a), 4)`` xyxy boxes laid out frame after frame; ``n_a`` ``(F,)`` per frame.
         b: ``(sum(n_b), 4)`` likewise.
 
     Returns:
-        ``F`` matrices of shape ``(n_a[f], n_b[f])`` (views into one padded array).
+        ``F`` matrices of shape ``(n_a[f], n_b[f])``.
     """
+    out: list[FloatArray] = []
+    a_start = np.concatenate(([0], np.cumsum(n_a)))
+    b_start = np.concatenate(([0], np.cumsum(n_b)))
+    f0 = 0
+    frames = len(n_a)
+    while f0 < frames:
+        f1 = f0 + 1
+        k, t = int(n_a[f0]), int(n_b[f0])
+        while f1 < frames:
+            k2, t2 = max(k, int(n_a[f1])), max(t, int(n_b[f1]))
+            if (f1 + 1 - f0) * k2 * t2 > chunk_elements:
+                break
+            k, t, f1 = k2, t2, f1 + 1
+        out.extend(
+            _padded_ious(
+                a[a_start[f0] : a_start[f1]], n_a[f0:f1], b[b_start[f0] : b_start[f1]], n_b[f0:f1]
+            )
+        )
+        f0 = f1
+    return out
+
+
+def _padded_ious(a: FloatArray, n_a: IntArray, b: FloatArray, n_b: IntArray) -> list[FloatArray]:
     frames = len(n_a)
     k = int(n_a.max()) if frames else 0
     t = int(n_b.max()) if frames else 0
