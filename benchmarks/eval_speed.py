@@ -88,11 +88,11 @@ def best_of(fn: Callable[[], float], repeat: int) -> tuple[float, float, float]:
 
 def peak_memory_mb_mot17_04(gt_root: Path, pred_dir: Path) -> float:
     code = (
-        "import resource, sys; from trackkit.io.mot_sequence import load_mot_benchmark;"
+        "import re; from trackkit.io.mot_sequence import load_mot_benchmark;"
         "from trackkit.metrics import evaluate_mot;"
         f"evaluate_mot(load_mot_benchmark({str(gt_root)!r}, {str(pred_dir)!r}, 'MOT17',"
         " ['MOT17-04-FRCNN']));"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+        "print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) / 1024)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip())

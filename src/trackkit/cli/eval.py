@@ -7,7 +7,7 @@ import importlib
 from typing import Any
 
 #: Modules providing the evaluation targets (``mot``, ``sot``, ...), each with ``add_parser``.
-TARGET_MODULES: tuple[str, ...] = ("trackkit.cli.eval_mot",)
+TARGET_MODULES: tuple[str, ...] = ("trackkit.cli.eval_mot", "trackkit.cli.eval_sot")
 
 
 def add_parser(sub: Any) -> None:

@@ -19,7 +19,13 @@ from trackkit import __version__
 from trackkit.errors import TrackkitError
 
 #: Modules providing the verbs, in the order ``trackkit --help`` lists them.
-VERB_MODULES: tuple[str, ...] = ("trackkit.cli.eval",)
+VERB_MODULES: tuple[str, ...] = (
+    "trackkit.cli.eval",
+    "trackkit.cli.reid",
+    "trackkit.cli.demo",
+    "trackkit.cli.track",
+    "trackkit.cli.sot",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -77,6 +77,34 @@ class Tracks:
         """No tracks."""
         return cls(np.zeros((0, 4)), np.zeros(0, np.int64))
 
+    @classmethod
+    def from_trusted(
+        cls,
+        xyxy: NDArray[np.float64],
+        track_ids: NDArray[np.int64],
+        scores: NDArray[np.float64],
+        det_index: NDArray[np.int64],
+        class_ids: NDArray[np.int64] | None = None,
+    ) -> Tracks:
+        """Wrap arrays a tracker built itself, skipping validation (a per-frame hot path).
+
+        The caller guarantees what ``__init__`` checks: fresh arrays (not shared with anyone)
+        of dtypes float64 ``(N, 4)``, int64 ``(N,)``, float64 ``(N,)``, int64 ``(N,)``
+        (and int64 ``(N,)`` or ``None``), with unique ids. They are made read-only here.
+        """
+        obj = object.__new__(cls)
+        for name, arr in (
+            ("xyxy", xyxy),
+            ("track_ids", track_ids),
+            ("scores", scores),
+            ("det_index", det_index),
+            ("class_ids", class_ids),
+        ):
+            if arr is not None:
+                arr.setflags(write=False)
+            object.__setattr__(obj, name, arr)
+        return obj
+
     def __len__(self) -> int:
         return len(self.xyxy)
 

@@ -1,1 +1,29 @@
-"""trackkit.detectors."""
+"""Object detectors behind one protocol: ``detect(frame) -> Detections``.
+
+Built in (see :func:`build_detector`): ``hog`` (OpenCV's HOG people detector), ``bgsub``
+(background-subtraction blobs), ``yolox:PATH`` (YOLOX ONNX through onnxruntime) and
+``file:PATH`` (MOTChallenge ``det.txt``); any callable works through :func:`as_detector`.
+"""
+
+from trackkit.detectors import bgsub, from_file, hog, yolox  # noqa: F401  (registration)
+from trackkit.detectors.base import (
+    DETECTORS,
+    CallableDetector,
+    ClassFilter,
+    Detector,
+    EmbeddingDetector,
+    as_detector,
+    build_detector,
+    resolve_classes,
+)
+
+__all__ = [
+    "DETECTORS",
+    "CallableDetector",
+    "ClassFilter",
+    "Detector",
+    "EmbeddingDetector",
+    "as_detector",
+    "build_detector",
+    "resolve_classes",
+]

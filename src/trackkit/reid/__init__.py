@@ -1,1 +1,17 @@
-"""trackkit.reid."""
+"""Person re-identification by deep metric learning.
+
+- :mod:`trackkit.reid.data` — dataset file-name conventions and protocols (torch-free), crops,
+  the P x K sampler and augmentations;
+- :mod:`trackkit.reid.models` — ResNet-style (last stride 1, BNNeck) and OSNet-like networks,
+  saving, loading, ONNX export (torch);
+- :mod:`trackkit.reid.losses` — contrastive, triplet (batch-all/hard/soft), improved triplet,
+  quadruplet, margin sample mining, lifted structure, group loss, label-smoothed softmax,
+  center loss, deep mutual learning (torch);
+- :mod:`trackkit.reid.training` — the trainer (checkpoints, exact resume; torch);
+- :mod:`trackkit.reid.embedder` — crops or boxes -> L2-normalised embeddings (ONNX, torch,
+  colour histograms), the appearance model of DeepSORT-style trackers;
+- :mod:`trackkit.reid.evaluate` and :mod:`trackkit.reid.rerank` — CMC/mAP/mINP over a
+  protocol's trials, k-reciprocal re-ranking (numpy/scipy).
+
+This package imports nothing heavy itself; import the submodules you need.
+"""

@@ -92,9 +92,19 @@ class SOTTracker(abc.ABC):
         return self._initialized
 
     def init(self, frame: NDArray[np.uint8], box: ArrayLike) -> None:
-        """Start tracking the target at ``box`` (``xyxy``) in ``frame``."""
+        """Start tracking the target at ``box`` (``xyxy``) in ``frame``.
+
+        Raises:
+            TrackkitError: a bad frame, a box of zero size, or a box outside the frame.
+        """
         frame = check_frame(frame)
         b = check_box(box)
+        h, w = frame.shape[:2]
+        if b[2] <= 0 or b[3] <= 0 or b[0] >= w or b[1] >= h:
+            raise TrackkitError(
+                f"initial box {[round(float(v), 2) for v in b]} (xyxy) lies outside the "
+                f"{w}x{h} frame"
+            )
         self._init(frame, b)
         self._initialized = True
 

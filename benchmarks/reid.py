@@ -1,0 +1,121 @@
+"""Re-identification benchmark: trackkit's default model, the three OMZ models and a
+colour-histogram baseline on every shared dataset with a camera protocol, plus throughput
+and k-reciprocal re-ranking (gain and the 3,000 x 15,000 timing).
+
+    python benchmarks/reid.py [--models default,omz-0248,...] [--datasets cuhk03,viper,prid2011]
+                              [--threads 2] [--skip-rerank-timing]
+
+Accuracy: rank-1 / rank-5 / mAP / mINP in %, averaged over the protocol's trials (10 random
+splits for VIPeR and PRID2011, the fixed split for CUHK03). Throughput: crops/s at each
+model's own input size (batch 32 where the graph allows it; the OMZ ONNX graphs fix batch 1),
+embedding only (decoding excluded), with the speed ratio against OMZ 0248 measured in the
+same run. caviar4reid and i-LIDS in ../shared do not encode cameras, so they have no
+cross-camera protocol and are not scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+
+from trackkit.reid.data.datasets import load_dataset
+from trackkit.reid.embedder import load_embedder
+from trackkit.reid.evaluate import evaluate_embedder
+from trackkit.reid.rerank import k_reciprocal_rerank
+from trackkit.shared import shared_path
+
+ROOTS = {"cuhk03": "cuhk03-labeled", "viper": "viper", "prid2011": "prid2011"}
+
+
+def throughput(embedder: object, n: int = 256) -> tuple[float, float]:
+    """Crops/s on random crops at the embedder's input size (after one warm-up batch): per
+    wall-clock second and per CPU second of this process (all threads summed; on a shared
+    machine the CPU figure times the thread count estimates the idle-machine speed)."""
+    h, w = embedder.input_size  # type: ignore[attr-defined]
+    crops = np.random.default_rng(0).integers(0, 255, (n, h, w, 3), dtype=np.uint8)
+    embedder.embed_resized(crops[:32])  # type: ignore[attr-defined]
+    wall, cpu = time.perf_counter(), time.process_time()
+    embedder.embed_resized(crops)  # type: ignore[attr-defined]
+    return n / (time.perf_counter() - wall), n / max(time.process_time() - cpu, 1e-9)
+
+
+def rerank_timing(nq: int = 3000, ng: int = 15000, dim: int = 256) -> tuple[float, float]:
+    """Seconds and peak resident memory (GB) of re-ranking a synthetic clustered problem."""
+    rng = np.random.default_rng(0)
+    n_ids = (nq + ng) // 6
+    ids = rng.integers(0, n_ids, nq + ng)
+    centres = rng.normal(size=(n_ids, dim)).astype(np.float32)
+    feats = (centres[ids] + rng.normal(size=(nq + ng, dim))).astype(np.float32)
+    start = time.perf_counter()
+    k_reciprocal_rerank(feats[:nq], feats[nq:])
+    seconds = time.perf_counter() - start
+    return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="default,omz-0248,omz-0287,omz-0288,histogram")
+    parser.add_argument("--datasets", default="cuhk03,viper,prid2011")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip-rerank-timing", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    reid_root = shared_path("data", "reid")
+    if reid_root is None:
+        print("shared data folder not found (set TRACKKIT_SHARED)", file=sys.stderr)
+        return 2
+    datasets = {
+        name: load_dataset(name, reid_root / ROOTS[name]) for name in args.datasets.split(",")
+    }
+    rows = []
+    speeds: dict[str, tuple[float, float]] = {}
+    for spec in args.models.split(","):
+        embedder = load_embedder(spec, threads=args.threads)
+        speeds[spec] = throughput(embedder)
+        for name, ds in datasets.items():
+            res = evaluate_embedder(embedder, ds).result
+            rows.append((spec, name, res.rank(1), res.rank(5), res.mAP, res.mINP))
+            print(
+                f"  {spec:10s} {name:9s} R1 {100 * res.rank(1):5.1f}  mAP {100 * res.mAP:5.1f}",
+                file=sys.stderr,
+                flush=True,
+            )
+    print(f"\n## accuracy (% ; {', '.join(datasets)})\n")
+    print("| model | dataset | rank-1 | rank-5 | mAP | mINP |")
+    print("|---|---|---:|---:|---:|---:|")
+    for spec, name, r1, r5, ap, inp in rows:
+        cells = " | ".join(f"{100 * v:.1f}" for v in (r1, r5, ap, inp))
+        print(f"| {spec} | {name} | {cells} |")
+    anchor = speeds.get("omz-0248")
+    print(f"\n## throughput ({args.threads} threads, batch 32 where possible, embedding only)\n")
+    print("| model | input HxW | crops/s (wall) | crops per CPU-s | x OMZ 0248 (CPU) |")
+    print("|---|---|---:|---:|---:|")
+    for spec, (wall, cpu) in speeds.items():
+        h, w = load_embedder(spec, threads=args.threads).input_size
+        ratio = f"{cpu / anchor[1]:.2f}" if anchor else "-"
+        print(f"| {spec} | {h}x{w} | {wall:.0f} | {cpu:.0f} | {ratio} |")
+    if "default" in args.models.split(",") and "cuhk03" in datasets:
+        embedder = load_embedder("default", threads=args.threads)
+        print("\n## k-reciprocal re-ranking (k1=20, k2=6, lambda=0.3), default model\n")
+        print("| dataset | rank-1 | mAP | re-ranked rank-1 | re-ranked mAP |")
+        print("|---|---:|---:|---:|---:|")
+        for name, ds in datasets.items():
+            a = evaluate_embedder(embedder, ds).result
+            b = evaluate_embedder(embedder, ds, rerank={"k1": 20, "k2": 6, "lambda_value": 0.3})
+            print(
+                f"| {name} | {100 * a.rank(1):.1f} | {100 * a.mAP:.1f} | "
+                f"{100 * b.result.rank(1):.1f} | {100 * b.result.mAP:.1f} |"
+            )
+    if not args.skip_rerank_timing:
+        seconds, gb = rerank_timing()
+        print(f"\nre-ranking 3000 x 15000 (256-d): {seconds:.1f} s, peak RSS {gb:.2f} GB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""``trackkit reid train|eval|embed|export``: person re-identification from the command line.
+
+Torch and onnxruntime are imported inside the handlers only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from trackkit.errors import ConfigError
+from trackkit.reid.embedder import default_model_path, load_embedder
+
+__all__ = ["add_parser"]
+
+log = logging.getLogger(__name__)
+
+_DATASETS = "market1501, dukemtmc, cuhk03, viper, prid2011, cuhk01, grid, folder"
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "reid",
+        help="person re-identification: train, evaluate, embed, export",
+        description="Person re-identification by deep metric learning.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    parser.set_defaults(func=lambda args: _usage(parser))
+
+    tr = actions.add_parser(
+        "train",
+        help="train a model",
+        description="Train a ReID model on a dataset's training split. Writes OUT/checkpoint.pt "
+        "(every epoch), OUT/model.pt and OUT/log.csv; --resume continues a killed run exactly.",
+    )
+    _dataset_args(tr)
+    tr.add_argument(
+        "--model",
+        default="resnet-tiny",
+        help="architecture (resnet-tiny, resnet-small, osnet-tiny); default resnet-tiny",
+    )
+    tr.add_argument(
+        "--loss",
+        default="triplet-hard+ce",
+        help="weighted objective, e.g. 'triplet-hard+ce', 'triplet-soft+0.0005*center"
+        "+ce' (names: ce, ce-plain, triplet-hard, triplet-all, triplet-soft, center, "
+        "contrastive, improved-triplet, quadruplet, msml, lifted, group)",
+    )
+    tr.add_argument("--epochs", type=int, default=60)
+    tr.add_argument("--batch-p", type=int, default=16, help="identities per batch (P)")
+    tr.add_argument("--batch-k", type=int, default=4, help="images per identity (K)")
+    tr.add_argument("--lr", type=float, default=1e-3, help="peak Adam learning rate")
+    tr.add_argument("--warmup", type=int, default=5, help="warm-up epochs")
+    tr.add_argument("--input-size", type=int, nargs=2, default=(128, 48), metavar=("H", "W"))
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    tr.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    tr.add_argument("--out", type=Path, default=Path("runs/reid"), help="output folder")
+    tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    tr.add_argument(
+        "--eval-every",
+        type=int,
+        default=0,
+        help="evaluate on the dataset's first trial every N epochs (0 = never)",
+    )
+    tr.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="other TrainConfig fields (pad, flip_prob, erase_prob, weight_decay, "
+        "min_lr_factor, max_batches)",
+    )
+    tr.set_defaults(func=_train)
+
+    ev = actions.add_parser(
+        "eval",
+        help="evaluate a model (CMC, mAP, mINP)",
+        description="CMC rank-1/5/10/20, mAP and mINP on a dataset's protocol, averaged over its "
+        "trials. --model is a trackkit .pt, an .onnx file, omz-0248/omz-0287/omz-0288 "
+        "(from the shared weights folder), 'histogram' or 'default' (the project's model).",
+    )
+    _dataset_args(ev)
+    _model_args(ev)
+    ev.add_argument("--rerank", action="store_true", help="k-reciprocal re-ranking")
+    ev.add_argument("--k1", type=int, default=20, help="k-reciprocal neighbourhood (20)")
+    ev.add_argument("--k2", type=int, default=6, help="query-expansion neighbourhood (6)")
+    ev.add_argument(
+        "--lambda",
+        dest="lambda_value",
+        type=float,
+        default=0.3,
+        help="weight of the original distance (0.3)",
+    )
+    ev.add_argument("--json", type=Path, help="write the results as JSON (fractions)")
+    ev.add_argument("--plot", type=Path, help="write the CMC curve as an image")
+    ev.set_defaults(func=_eval)
+
+    em = actions.add_parser(
+        "embed",
+        help="embed a folder of crops",
+        description="Embed every image in a folder (sorted by name) into an .npz file holding "
+        "'embeddings' (N, D) float32 L2-normalised and 'paths'.",
+    )
+    em.add_argument("folder", type=Path)
+    _model_args(em)
+    em.add_argument("--out", type=Path, required=True, help="output .npz file")
+    em.set_defaults(func=_embed)
+
+    ex = actions.add_parser(
+        "export",
+        help="export a trackkit model to ONNX",
+        description="Export a trackkit .pt model to ONNX (NCHW BGR 0..255).",
+    )
+    ex.add_argument("--model", default="default")
+    ex.add_argument("--out", type=Path, required=True)
+    ex.set_defaults(func=_export)
+
+
+def _dataset_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help=f"dataset ({_DATASETS})")
+    p.add_argument("--root", type=Path, required=True, help="dataset folder")
+    p.add_argument("--trials", type=int, default=10, help="random splits (where random)")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the random splits")
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="default", help="model (default: the project's model)")
+    p.add_argument("--flip", action="store_true", help="average with the mirrored crop")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads (2)")
+    p.add_argument("--batch-size", type=int, default=32, help="crops per forward pass (32)")
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _train(args: argparse.Namespace) -> int:
+    from trackkit.config import make_config, parse_overrides
+    from trackkit.reid.data.datasets import load_dataset
+    from trackkit.reid.training import TrainConfig, Trainer
+
+    dataset = load_dataset(args.dataset, args.root, n_trials=args.trials, seed=args.split_seed)
+    if not dataset.train:
+        raise ConfigError(f"{args.root}: the dataset has no training images")
+    cfg = make_config(
+        TrainConfig,
+        model=args.model,
+        loss=args.loss,
+        epochs=args.epochs,
+        p=args.batch_p,
+        k=args.batch_k,
+        lr=args.lr,
+        warmup_epochs=args.warmup,
+        input_size=tuple(args.input_size),
+        seed=args.seed,
+        threads=args.threads,
+        device=args.device,
+        **parse_overrides(args.set),
+    )
+    hook = None
+    if args.eval_every > 0:
+        hook = _eval_hook(dataset, args.eval_every)
+    Trainer(cfg, dataset.train, args.out, progress=sys.stderr.isatty(), on_epoch_end=hook).run(
+        resume=args.resume
+    )
+    print(f"model written to {args.out / 'model.pt'}; log in {args.out / 'log.csv'}")
+    return 0
+
+
+def _eval_hook(dataset: Any, every: int) -> Any:
+    from trackkit.reid.data.datasets import ReIDDataset
+    from trackkit.reid.embedder import TorchEmbedder
+    from trackkit.reid.evaluate import evaluate_embedder
+
+    first = ReIDDataset(dataset.name, dataset.root, (), dataset.trials[:1])
+
+    def hook(epoch: int, model: Any) -> dict[str, float]:
+        if epoch % every:
+            return {}
+        r = evaluate_embedder(TorchEmbedder(model), first).result
+        return {"val_rank1": r.rank(1), "val_mAP": r.mAP}
+
+    return hook
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from trackkit.reid.data.datasets import load_dataset
+    from trackkit.reid.evaluate import evaluate_embedder
+
+    dataset = load_dataset(args.dataset, args.root, n_trials=args.trials, seed=args.split_seed)
+    embedder = load_embedder(
+        args.model, flip=args.flip, threads=args.threads, batch_size=args.batch_size
+    )
+    rerank = None
+    if args.rerank:
+        rerank = {"k1": args.k1, "k2": args.k2, "lambda_value": args.lambda_value}
+    report = evaluate_embedder(embedder, dataset, rerank=rerank, progress=sys.stderr.isatty())
+    res = report.result.as_dict()
+    print(
+        f"{args.dataset} ({len(report.trials)} trial(s), {report.result.num_queries} queries, "
+        f"model {args.model}{', re-ranked' if args.rerank else ''})"
+    )
+    print("  ".join(f"{k} {100 * v:.1f}" for k, v in res.items()))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            **res,
+            "trials": len(report.trials),
+            "queries": report.result.num_queries,
+            "cmc": report.result.cmc.tolist(),
+            "model": args.model,
+            "dataset": args.dataset,
+            "rerank": bool(args.rerank),
+        }
+        args.json.write_text(json.dumps(payload, indent=2))
+    if args.plot:
+        from trackkit.viz.cmc import plot_cmc
+
+        plot_cmc({args.model: report.result.cmc}, args.plot, title=args.dataset)
+    return 0
+
+
+def _embed(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from trackkit.reid.data.datasets import list_images
+    from trackkit.reid.evaluate import embed_paths
+
+    paths = list_images(args.folder)
+    embedder = load_embedder(
+        args.model, flip=args.flip, threads=args.threads, batch_size=args.batch_size
+    )
+    emb, speed = embed_paths(embedder, paths, progress=sys.stderr.isatty())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(args.out, embeddings=emb, paths=np.array([str(p) for p in paths]))
+    print(f"{len(paths)} embeddings ({emb.shape[1]}-d, {speed:.0f} crops/s) -> {args.out}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from trackkit.reid.models import export_onnx, load_model
+
+    path = default_model_path() if args.model == "default" else Path(args.model)
+    export_onnx(load_model(path), args.out)
+    print(f"ONNX model written to {args.out}")
+    return 0

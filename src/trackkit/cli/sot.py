@@ -1,0 +1,240 @@
+"""``trackkit sot SOURCE`` (track one target) and ``trackkit sot train`` (train a SOT model).
+
+Torch is imported inside the trackers/trainers that need it, never while building parsers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trackkit.config import parse_overrides
+from trackkit.errors import ConfigError, DataNotFoundError
+
+__all__ = ["add_parser", "parse_xywh"]
+
+log = logging.getLogger(__name__)
+
+EPILOG = """\
+SOURCE: a video file, a folder of images, or an OTB/VOT sequence folder (then --init defaults
+to the first ground-truth box).
+
+boxes: --init and --out use x,y,w,h with (x, y) the top-left corner in 0-based pixels
+(OTB files are 1-based: add --one-based to read and write that convention).
+
+examples:
+  trackkit sot clip.mp4 --tracker kcf --init 120,80,40,60 --out boxes.txt --video out.mp4
+  trackkit sot ../shared/data/otb/Car4 --tracker udt --out car4.txt
+  trackkit sot train --model dcfnet --mode udt --data ../shared/data --out runs/udt
+  trackkit sot train --help
+"""
+
+
+def parse_xywh(text: str) -> np.ndarray:
+    """``"x,y,w,h"`` -> ``(4,)`` float64; raises :class:`ConfigError` when malformed."""
+    parts = [p for p in text.replace(" ", ",").split(",") if p]
+    try:
+        vals = np.array([float(p) for p in parts], dtype=np.float64)
+    except ValueError:
+        raise ConfigError(f"--init {text!r}: expected four numbers x,y,w,h") from None
+    if vals.shape != (4,) or not np.all(np.isfinite(vals)):
+        raise ConfigError(f"--init {text!r}: expected four numbers x,y,w,h")
+    if vals[2] <= 0 or vals[3] <= 0:
+        raise ConfigError(f"--init {text!r}: width and height must be > 0")
+    return vals
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "sot",
+        help="single-object tracking: follow one target (and `sot train`)",
+        description="Follow one target through a video from its box in the first frame. "
+        "`trackkit sot train --help` trains a single-object tracking model.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("source", type=Path, help="video file, image folder or sequence folder")
+    parser.add_argument("--tracker", default="kcf", help="tracker name (default kcf)")
+    parser.add_argument("--init", help="initial box x,y,w,h (see below)")
+    parser.add_argument("--weights", type=Path, help="model weights (learned trackers)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="tracker options")
+    parser.add_argument("--out", type=Path, help="write one x,y,w,h line per frame")
+    parser.add_argument("--video", type=Path, help="write an annotated video (mp4)")
+    parser.add_argument("--one-based", action="store_true", help="OTB 1-based boxes")
+    parser.set_defaults(func=_run)
+
+    train = build_train_parser()
+    original = parser.parse_known_args
+
+    def dispatch(args: Any = None, namespace: Any = None) -> Any:
+        if args and args[0] == "train":
+            return train.parse_known_args(args[1:], namespace)
+        return original(args, namespace)
+
+    parser.parse_known_args = dispatch  # type: ignore[method-assign]
+
+
+def _frames_and_init(args: argparse.Namespace) -> tuple[Any, float, np.ndarray | None]:
+    """(iterator of frames, fps, default init box xyxy or None)."""
+    from trackkit.io.otb import is_otb_sequence, load_otb_sequences
+    from trackkit.io.video import open_video
+    from trackkit.io.vot import is_vot_sequence, load_vot_sequence
+
+    src: Path = args.source
+    if not src.exists():
+        raise DataNotFoundError(f"{src}: no such file or folder")
+    if src.is_dir() and (is_otb_sequence(src) or is_vot_sequence(src)):
+        seq = load_otb_sequences(src)[0] if is_otb_sequence(src) else load_vot_sequence(src)
+        return seq.iter_frames(), 30.0, seq.init_box
+    reader = open_video(src)
+    return (frame for _, frame in reader), float(reader.info.fps), None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from trackkit.core.boxes import xywh_to_xyxy, xyxy_to_xywh
+    from trackkit.sot import build
+    from trackkit.sot.runner import run_sequence
+
+    frames, fps, default_box = _frames_and_init(args)
+    offset = 1.0 if args.one_based else 0.0
+    if args.init:
+        xywh = parse_xywh(args.init)
+        xywh[:2] -= offset
+        box = xywh_to_xyxy(xywh)
+    elif default_box is not None:
+        box = default_box
+    else:
+        raise ConfigError("--init x,y,w,h is required for this source")
+    cfg = parse_overrides(args.set)
+    if args.weights is not None:
+        cfg["weights"] = str(args.weights)
+    tracker = build(args.tracker, **cfg)
+
+    out_fh = None
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        out_fh = args.out.open("w", encoding="utf-8")
+    writer = None
+    if args.video is not None:
+        from trackkit.io.video import VideoWriter
+
+        writer = VideoWriter(args.video, fps)
+    pending: list[np.ndarray] = []
+
+    def frame_iter() -> Any:
+        for frame in frames:
+            if writer is not None:
+                pending.append(frame)
+            yield frame
+
+    def on_frame(index: int, res: Any) -> None:
+        b = xyxy_to_xywh(np.asarray(res.box, dtype=np.float64))
+        b[:2] += offset
+        if out_fh is not None:
+            out_fh.write(",".join(f"{v:.2f}" for v in b) + "\n")
+            out_fh.flush()
+        if writer is not None:
+            from trackkit.viz.draw import draw_boxes
+
+            frame = pending.pop()
+            img = frame.copy() if frame.ndim == 3 else np.repeat(frame[..., None], 3, axis=2)
+            draw_boxes(img, np.asarray(res.box)[None], labels=[f"{res.score:.2f}"])
+            writer.write(img)
+
+    t0 = time.perf_counter()
+    try:
+        run = run_sequence(tracker, frame_iter(), box, on_frame=on_frame)
+    finally:
+        if out_fh is not None:
+            out_fh.close()
+        if writer is not None:
+            writer.close()
+    wall = time.perf_counter() - t0
+    print(
+        f"{len(run.boxes)} frames, tracker {run.fps:.1f} fps ({wall:.1f} s with decoding)",
+        file=sys.stderr,
+    )
+    if args.out is not None:
+        print(f"boxes: {args.out}", file=sys.stderr)
+    if args.video is not None:
+        print(f"video: {args.video}", file=sys.stderr)
+    return 0
+
+
+TRAIN_EPILOG = """\
+models (trainers registered in trackkit.sot.training.SOT_TRAINERS):
+  dcfnet   learned-feature DCF; --mode udt (unsupervised, any folders of frames) or
+           --mode supervised (annotated OTB / VOT / GOT-10k sequences)
+
+output: OUT/checkpoint.pt after every epoch (--resume continues from it), OUT/log.csv,
+OUT/model.pt (load it with `trackkit sot SOURCE --tracker dcfnet --weights OUT/model.pt`).
+
+example:
+  trackkit sot train --model dcfnet --mode udt --data ../shared/data/otb,../shared/data/vot \\
+      --out runs/udt --epochs 10 --steps 60 --batch-size 8
+"""
+
+
+def build_train_parser() -> argparse.ArgumentParser:
+    """The parser of ``trackkit sot train``."""
+    tr = argparse.ArgumentParser(
+        prog="trackkit sot train",
+        description="Train a single-object tracking model.",
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tr.add_argument("--model", required=True, help="trainer name, e.g. dcfnet")
+    tr.add_argument("--data", required=True, help="training data folder(s), comma separated")
+    tr.add_argument("--out", type=Path, required=True, help="output folder")
+    tr.add_argument("--mode", help="training mode (dcfnet: udt or supervised)")
+    tr.add_argument("--epochs", type=int, default=10)
+    tr.add_argument("--steps", type=int, default=100, help="optimiser steps per epoch")
+    tr.add_argument("--batch-size", type=int, default=8)
+    tr.add_argument("--lr", type=float, default=1e-2, help="initial learning rate")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    tr.add_argument("--max-minutes", type=float, help="stop after the epoch exceeding this")
+    tr.add_argument("--init-weights", type=Path, help="start from these weights")
+    tr.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    tr.add_argument(
+        "--set", nargs="*", default=[], metavar="KEY=VALUE", help="trainer-specific options"
+    )
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.set_defaults(func=_train)
+    return tr
+
+
+def _train(args: argparse.Namespace) -> int:
+    from trackkit.sot.training import TrainOptions, build_trainer, fit
+
+    try:
+        import torch
+    except ImportError:
+        raise ConfigError("training needs torch: pip install 'trackkit[torch]'") from None
+    torch.set_num_threads(max(1, args.threads))
+    extra = parse_overrides(args.set)
+    if args.mode is not None:
+        extra["mode"] = args.mode
+    opts = TrainOptions(
+        data=tuple(Path(p) for p in args.data.split(",") if p),
+        out=args.out,
+        epochs=args.epochs,
+        steps_per_epoch=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        resume=args.resume,
+        max_minutes=args.max_minutes,
+        init_weights=args.init_weights,
+        extra=extra,
+    )
+    trainer = build_trainer(args.model, opts)
+    path = fit(trainer, progress=not args.quiet)
+    print(f"model: {path}", file=sys.stderr)
+    return 0

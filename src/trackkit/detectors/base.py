@@ -1,0 +1,217 @@
+"""The detector protocol, the detector registry and adapters.
+
+A detector turns one frame into :class:`~trackkit.core.detections.Detections`::
+
+    dets = detector.detect(frame)   # frame: (H, W, 3) uint8 BGR; dets.xyxy in frame pixels
+
+Detectors are called on the frames of one video in order; ``reset()`` (optional) starts a new
+video. ``class_names`` (optional) maps class ids to names so that users can filter by name.
+
+Built-in detectors register in :data:`DETECTORS` and are made from a *spec* string by
+:func:`build_detector`: ``"hog"``, ``"bgsub"``, ``"yolox:PATH.onnx"``, ``"file:PATH/det.txt"``
+(a bare ``*.onnx`` or ``*.txt`` path works too). Any callable ``frame -> Detections`` (or
+``frame -> (N, 4|5|6) array`` of ``x1, y1, x2, y2[, score[, class]]``) becomes a detector with
+:class:`CallableDetector`; :class:`ClassFilter` keeps chosen classes and
+:class:`EmbeddingDetector` adds appearance embeddings from a ReID embedder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trackkit.core.detections import Detections
+from trackkit.errors import ConfigError, TrackkitError
+from trackkit.registry import Registry
+
+__all__ = [
+    "DETECTORS",
+    "CallableDetector",
+    "ClassFilter",
+    "Detector",
+    "EmbeddingDetector",
+    "Embedder",
+    "as_detector",
+    "build_detector",
+    "resolve_classes",
+]
+
+Frame = NDArray[np.uint8]
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Anything with ``detect(frame) -> Detections``.
+
+    ``frame`` is ``(H, W, 3)`` uint8 BGR; the returned boxes are ``xyxy`` float64 in the
+    frame's continuous pixel coordinates.
+    """
+
+    def detect(self, frame: Frame) -> Detections: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """An appearance model: ``embed(frame, boxes_xyxy) -> (N, D)`` float features."""
+
+    def embed(self, frame: Frame, boxes_xyxy: NDArray[np.float64]) -> NDArray[Any]: ...
+
+
+DETECTORS: Registry[Detector] = Registry("detector")
+
+
+def reset_detector(detector: Any) -> None:
+    """Call ``detector.reset()`` when the detector has one."""
+    reset = getattr(detector, "reset", None)
+    if callable(reset):
+        reset()
+
+
+def _to_detections(out: Any, where: str) -> Detections:
+    if isinstance(out, Detections):
+        return out
+    try:
+        arr = np.asarray(out, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TrackkitError(f"{where} returned {type(out).__name__}, not detections") from exc
+    if arr.size == 0:
+        return Detections.empty()
+    if arr.ndim != 2 or arr.shape[1] not in (4, 5, 6):
+        raise TrackkitError(
+            f"{where} returned an array of shape {arr.shape}; expected (N, 4), (N, 5) or "
+            "(N, 6) rows of x1, y1, x2, y2[, score[, class]]"
+        )
+    scores = arr[:, 4] if arr.shape[1] >= 5 else None
+    classes = arr[:, 5].astype(np.int64) if arr.shape[1] == 6 else None
+    return Detections(arr[:, :4], scores, classes)
+
+
+class CallableDetector:
+    """Wrap a user function ``frame -> Detections | (N, 4|5|6) array`` as a detector.
+
+    Array rows are ``x1, y1, x2, y2[, score[, class_id]]`` in frame pixels.
+    """
+
+    def __init__(
+        self, fn: Callable[[Frame], Any], class_names: Sequence[str] | None = None
+    ) -> None:
+        self.fn = fn
+        self.class_names = tuple(class_names) if class_names is not None else None
+
+    def detect(self, frame: Frame) -> Detections:
+        name = getattr(self.fn, "__name__", type(self.fn).__name__)
+        return _to_detections(self.fn(frame), f"detector function {name}")
+
+    def reset(self) -> None:
+        reset_detector(self.fn)
+
+
+def as_detector(obj: Any) -> Detector:
+    """``obj`` if it already is a detector, a spec string built by :func:`build_detector`, or
+    a callable wrapped in :class:`CallableDetector`."""
+    if isinstance(obj, str):
+        return build_detector(obj)
+    if isinstance(obj, Detector):
+        return obj
+    if callable(obj):
+        return CallableDetector(obj)
+    raise ConfigError(f"not a detector: {obj!r} (needs detect(frame) or to be callable)")
+
+
+def resolve_classes(names: Sequence[str | int], class_names: Sequence[str] | None) -> list[int]:
+    """Class ids for ``names`` (names or integer ids) given a detector's ``class_names``."""
+    ids: list[int] = []
+    lookup = {n.lower(): i for i, n in enumerate(class_names or ())}
+    for name in names:
+        if isinstance(name, int) or (isinstance(name, str) and name.strip().isdigit()):
+            ids.append(int(name))
+            continue
+        key = str(name).strip().lower()
+        if key not in lookup:
+            known = ", ".join(class_names[:12]) + ", ..." if class_names else "(none)"
+            raise ConfigError(f"unknown class {name!r}; this detector's classes: {known}")
+        ids.append(lookup[key])
+    return ids
+
+
+class ClassFilter:
+    """Keep only the detections of some classes (detections without classes pass through).
+
+    Args:
+        detector: the wrapped detector.
+        classes: class names (looked up in ``detector.class_names``) or integer ids.
+    """
+
+    def __init__(self, detector: Detector, classes: Sequence[str | int]) -> None:
+        self.detector = detector
+        self.class_names = getattr(detector, "class_names", None)
+        self.class_ids = np.asarray(resolve_classes(classes, self.class_names), np.int64)
+
+    def detect(self, frame: Frame) -> Detections:
+        dets = self.detector.detect(frame)
+        if dets.class_ids is None:
+            return dets
+        return dets[np.isin(dets.class_ids, self.class_ids)]
+
+    def reset(self) -> None:
+        reset_detector(self.detector)
+
+
+class EmbeddingDetector:
+    """Add appearance embeddings (for DeepSORT / BoT-SORT) to another detector's output.
+
+    Args:
+        detector: the wrapped detector.
+        embedder: an object with ``embed(frame, boxes_xyxy) -> (N, D)`` (e.g. the ReID
+            embedder of :mod:`trackkit.reid`).
+    """
+
+    def __init__(self, detector: Detector, embedder: Embedder) -> None:
+        self.detector = detector
+        self.embedder = embedder
+        self.class_names = getattr(detector, "class_names", None)
+
+    def detect(self, frame: Frame) -> Detections:
+        dets = self.detector.detect(frame)
+        emb = np.asarray(self.embedder.embed(frame, np.asarray(dets.xyxy)), np.float32)
+        if len(dets) == 0 and emb.ndim != 2:
+            emb = emb.reshape(0, 0)
+        if emb.ndim != 2 or len(emb) != len(dets):
+            raise TrackkitError(
+                f"embedder returned shape {emb.shape} for {len(dets)} boxes; expected (N, D)"
+            )
+        return Detections(dets.xyxy, dets.scores, dets.class_ids, emb)
+
+    def reset(self) -> None:
+        reset_detector(self.detector)
+
+
+def build_detector(spec: str, **cfg: Any) -> Detector:
+    """Make a registered detector from a spec string.
+
+    Args:
+        spec: ``NAME`` or ``NAME:ARGUMENT`` — ``"hog"``, ``"bgsub"``, ``"yolox:model.onnx"``,
+            ``"file:det.txt"``; a bare path ending in ``.onnx`` means ``yolox:``, one ending
+            in ``.txt`` means ``file:``.
+        **cfg: options of that detector's configuration.
+
+    Raises:
+        ConfigError: unknown name (the message lists the valid ones) or bad options.
+    """
+    import trackkit.detectors  # noqa: F401  (registers the built-in detectors)
+
+    name, sep, arg = spec.partition(":")
+    lowered = spec.lower()
+    if not sep or len(name) == 1:  # "C:\\..." is a Windows path, not a spec
+        if lowered.endswith(".onnx"):
+            name, arg, sep = "yolox", spec, ":"
+        elif lowered.endswith(".txt"):
+            name, arg, sep = "file", spec, ":"
+    if sep:
+        if not arg:
+            raise ConfigError(f"detector spec {spec!r}: nothing after ':'")
+        return DETECTORS.build(name, path=arg, **cfg)
+    return DETECTORS.build(name, **cfg)

@@ -1,0 +1,129 @@
+"""BoT-SORT: robust associations multi-pedestrian tracking (Aharon, Orfaig, Bobrovsky; 2022).
+
+ByteTrack's two-stage association (:mod:`trackkit.mot.bytetrack`) with three changes:
+
+- the Kalman state is ``(cx, cy, w, h)`` with noise proportional to the width and height, so
+  the box width is estimated directly instead of through an aspect ratio;
+- camera-motion compensation: when frames are given, the image motion between consecutive
+  frames (:mod:`trackkit.motion.camera`) moves every track's state before association;
+- optional appearance: when detections carry ``embeddings``, each track keeps an
+  exponentially smoothed feature; in the confident and tentative associations the cost is
+  ``min(IoU cost, cosine distance / 2)``, the appearance term counting only for pairs that
+  overlap enough (``1 - IoU <= proximity_thresh``) and look alike
+  (``distance / 2 <= appearance_thresh``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trackkit.association.costs import cosine_distance, fuse_score
+from trackkit.config import require
+from trackkit.core.detections import Detections
+from trackkit.mot.base import MOT_TRACKERS
+from trackkit.mot.bytetrack import ByteTrack, ByteTrackConfig
+from trackkit.motion.camera import CameraMotion, warp_states
+from trackkit.motion.kalman import Layout
+
+__all__ = ["BoTSort", "BoTSortConfig"]
+
+
+@dataclass(frozen=True)
+class BoTSortConfig(ByteTrackConfig):
+    """BoT-SORT parameters (defaults from the paper's MOT17 code); see
+    :class:`~trackkit.mot.bytetrack.ByteTrackConfig` for the association thresholds.
+
+    Attributes:
+        cmc_method: ``"sparse"`` (optical flow), ``"ecc"`` or ``"none"``; used only when
+            ``update`` is given frames.
+        cmc_downscale: frames are shrunk by this factor for motion estimation.
+        with_reid: use detection embeddings when present.
+        proximity_thresh: appearance is used only for pairs with ``1 - IoU`` at most this.
+        appearance_thresh: half cosine distances above this count as "different".
+        feature_momentum: weight of the old feature in the smoothed track feature.
+    """
+
+    track_thresh: float = 0.6
+    new_track_thresh: float = 0.7
+    cmc_method: str = "sparse"
+    cmc_downscale: int = 2
+    with_reid: bool = True
+    proximity_thresh: float = 0.5
+    appearance_thresh: float = 0.25
+    feature_momentum: float = 0.9
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.cmc_method in ("sparse", "ecc", "none"), "cmc_method: sparse, ecc or none")
+        require(self.cmc_downscale >= 1, "cmc_downscale must be >= 1")
+        require(0.0 <= self.proximity_thresh <= 1.0, "proximity_thresh must be in [0, 1]")
+        require(0.0 <= self.appearance_thresh <= 1.0, "appearance_thresh must be in [0, 1]")
+        require(0.0 <= self.feature_momentum < 1.0, "feature_momentum must be in [0, 1)")
+
+
+@MOT_TRACKERS.register("botsort")
+class BoTSort(ByteTrack):
+    """BoT-SORT (Aharon 2022): ByteTrack + Kalman (cx,cy,w,h), camera motion, optional ReID."""
+
+    layout: Layout = "xywh"
+    config_class: type[ByteTrackConfig] = BoTSortConfig
+
+    def _extra_fields(self) -> dict[str, tuple[tuple[int, ...], Any]]:
+        return {**super()._extra_fields(), "feature": ((), object)}
+
+    def _reset_state(self) -> None:
+        super()._reset_state()
+        cfg = self.config
+        self.cmc = (
+            None if cfg.cmc_method == "none" else CameraMotion(cfg.cmc_method, cfg.cmc_downscale)
+        )
+
+    def _compensate(self, frame: NDArray[np.uint8] | None) -> None:
+        if frame is None or self.cmc is None:
+            return
+        warp = self.cmc(frame)
+        t = self.tracks
+        if len(t):
+            t["mean"], t["cov"] = warp_states(self.kf, t["mean"], t["cov"], warp)
+
+    def _uses_reid(self, dets: Detections) -> bool:
+        return bool(self.config.with_reid and dets.embeddings is not None)
+
+    def _cost(
+        self, rows: NDArray[np.int64], dets: Detections, det_rows: NDArray[np.int64], stage: int
+    ) -> NDArray[np.float64]:
+        raw = 1.0 - self._iou[rows][:, det_rows]
+        if stage == 2:
+            return raw
+        cfg = self.config
+        cost = fuse_score(raw, dets.scores[det_rows]) if cfg.fuse_score else raw
+        if not self._uses_reid(dets):
+            return cost
+        assert dets.embeddings is not None
+        feats = self.tracks["feature"][rows]
+        have = np.array([f is not None for f in feats], bool)
+        emb = np.ones_like(cost)
+        if have.any():
+            emb[have] = cosine_distance(np.stack(feats[have]), dets.embeddings[det_rows]) / 2.0
+        emb[emb > cfg.appearance_thresh] = 1.0
+        emb[raw > cfg.proximity_thresh] = 1.0
+        return np.minimum(cost, emb)
+
+    def _on_matched(
+        self, rows: NDArray[np.int64], dets: Detections, det_rows: NDArray[np.int64]
+    ) -> None:
+        if not self._uses_reid(dets):
+            return
+        assert dets.embeddings is not None
+        alpha = self.config.feature_momentum
+        feats = self.tracks["feature"]
+        new = dets.embeddings[det_rows].astype(np.float64)
+        new /= np.maximum(np.linalg.norm(new, axis=1, keepdims=True), 1e-12)
+        for r, f in zip(rows.tolist(), new):
+            old = feats[r]
+            smooth = f if old is None else alpha * old + (1.0 - alpha) * f
+            feats[r] = smooth / max(float(np.linalg.norm(smooth)), 1e-12)

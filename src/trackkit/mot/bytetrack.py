@@ -1,0 +1,317 @@
+"""ByteTrack: multi-object tracking by associating every detection box (Zhang et al., ECCV 2022).
+
+Detections are split by score. Confident ones are matched first with all confirmed and lost
+tracks (IoU cost with the detection score fused in); the tracks still unmatched that were
+tracked in the previous frame then get a second chance with the low-score detections, which
+are mostly occluded objects — this recovers them instead of throwing them away as
+background. Tentative tracks (born in the previous frame) are matched last with the
+confident detections left; the confident detections left after that start new tracks.
+
+The Kalman filter uses the ``(cx, cy, a, h)`` layout of DeepSORT. :class:`ByteTrack` is also
+the base of BoT-SORT (:mod:`trackkit.mot.botsort`), which changes the layout and adds camera
+motion compensation and appearance through the hooks below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trackkit.association.assign import linear_assignment
+from trackkit.association.costs import iou_similarity
+from trackkit.config import make_config, require
+from trackkit.core.detections import Detections
+from trackkit.core.tracks import Tracks
+from trackkit.mot.base import (
+    CONFIRMED,
+    LOST,
+    MOT_TRACKERS,
+    TENTATIVE,
+    MOTTracker,
+    TrackStore,
+    advance_life,
+    new_track_rows,
+    prune,
+    scaled_age,
+)
+from trackkit.motion.kalman import KalmanFilter, Layout
+
+__all__ = ["ByteTrack", "ByteTrackConfig"]
+
+
+@dataclass(frozen=True)
+class ByteTrackConfig:
+    """ByteTrack parameters (defaults from the paper's MOT17 code, except ``track_buffer``
+    and ``report_lost``: trackkit's choices for all its trackers, see below).
+
+    Attributes:
+        track_thresh: detections scoring at least this are "high" (first association).
+        low_thresh: detections scoring above this and below ``track_thresh`` are "low".
+        new_track_thresh: minimum score of a detection that starts a track
+            (``track_thresh + 0.1`` in the paper's code).
+        match_thresh: maximum cost (``1 - IoU * score``) of a first-association match.
+        second_match_thresh: maximum ``1 - IoU`` with a low-score detection.
+        unconfirmed_match_thresh: maximum cost for matching tentative tracks.
+        fuse_score: multiply IoU by the detection score in the first and third association.
+        track_buffer: frames a lost track is kept, at 30 fps (scaled by ``frame_rate``);
+            2 seconds as in all trackkit trackers (paper: 30).
+        duplicate_iou: tracked and lost tracks overlapping more than this are duplicates;
+            the younger one is removed.
+        reupdate: when a lost track is found again, re-run its Kalman filter along the
+            virtual trajectory between its last and new observation (OC-SORT's ORU) instead
+            of keeping the drifted state (not in ByteTrack).
+        report_lost: also report a lost track, with its predicted box and ``det_index`` -1,
+            during its first ``report_lost`` unmatched frames (at 30 fps) — bridging short
+            detector misses where the constant-velocity prediction is still reliable
+            (trackkit: 3, a tenth of a second; ByteTrack: 0).
+        frame_rate: frames per second of the video.
+    """
+
+    track_thresh: float = 0.5
+    low_thresh: float = 0.1
+    new_track_thresh: float = 0.6
+    match_thresh: float = 0.8
+    second_match_thresh: float = 0.5
+    unconfirmed_match_thresh: float = 0.7
+    fuse_score: bool = True
+    track_buffer: int = 60
+    duplicate_iou: float = 0.85
+    reupdate: bool = False
+    report_lost: int = 3
+    frame_rate: float = 30.0
+
+    def __post_init__(self) -> None:
+        require(0.0 <= self.low_thresh <= self.track_thresh, "need 0 <= low_thresh <= track_thresh")
+        require(self.new_track_thresh >= 0.0, "new_track_thresh must be >= 0")
+        for name in ("match_thresh", "second_match_thresh", "unconfirmed_match_thresh"):
+            require(0.0 < getattr(self, name) <= 1.0, f"{name} must be in (0, 1]")
+        require(self.track_buffer >= 0, "track_buffer must be >= 0")
+        require(0.0 < self.duplicate_iou <= 1.0, "duplicate_iou must be in (0, 1]")
+        require(0 <= self.report_lost <= self.track_buffer, "need 0 <= report_lost <= track_buffer")
+        require(self.frame_rate > 0, "frame_rate must be > 0")
+
+
+@MOT_TRACKERS.register("bytetrack")
+class ByteTrack(MOTTracker):
+    """ByteTrack (Zhang 2022): high- then low-score association, Kalman (cx,cy,a,h)."""
+
+    layout: Layout = "xyah"
+    config_class: type[ByteTrackConfig] = ByteTrackConfig
+    config: Any
+
+    def __init__(self, config: ByteTrackConfig | None = None, **overrides: object) -> None:
+        if config is None:
+            config = make_config(self.config_class, **overrides)
+        self.config = config
+        super().__init__()
+
+    # ------------------------------------------------------------------ hooks
+    def _extra_fields(self) -> dict[str, tuple[tuple[int, ...], Any]]:
+        if not self.config.reupdate:
+            return {}
+        return {
+            "last_obs": ((4,), float),
+            "last_obs_frame": ((), int),
+            "frozen_mean": ((8,), float),
+            "frozen_cov": ((3, 4), float),
+        }
+
+    def _observation_centric(self, rows: NDArray[np.int64], boxes: NDArray[np.float64]) -> None:
+        """ORU for re-found tracks (OC-SORT), then record the observations."""
+        t = self.tracks
+        gaps = self.frame_id - t["last_obs_frame"][rows]
+        for k in (gaps > 1).nonzero()[0].tolist():
+            r = int(rows[k])
+            mean, cov = self.kf.reupdate(
+                t["frozen_mean"][r : r + 1], t["frozen_cov"][r : r + 1], t["last_obs"][r],
+                boxes[k], int(gaps[k]),
+            )
+            t["mean"][r] = mean[0]
+            t["cov"][r] = cov[0]
+        t["last_obs"][rows] = boxes
+        t["last_obs_frame"][rows] = self.frame_id
+
+    def _compensate(self, frame: NDArray[np.uint8] | None) -> None:
+        """Camera-motion compensation of all track states (BoT-SORT); none here."""
+
+    def _cost(
+        self, rows: NDArray[np.int64], dets: Detections, det_rows: NDArray[np.int64], stage: int
+    ) -> NDArray[np.float64]:
+        """Cost of tracks ``rows`` against detections ``det_rows`` in association ``stage``
+        (1: confident detections, 2: low-score ones, 3: tentative tracks)."""
+        iou = self._iou[rows][:, det_rows]
+        if stage != 2 and self.config.fuse_score:
+            iou *= dets.scores[det_rows]
+        return 1.0 - iou
+
+    def _on_matched(
+        self, rows: NDArray[np.int64], dets: Detections, det_rows: NDArray[np.int64]
+    ) -> None:
+        """Extra per-track updates after a match or birth (appearance in BoT-SORT)."""
+
+    # ------------------------------------------------------------------ core
+    def _reset_state(self) -> None:
+        self.kf = KalmanFilter(self.layout)
+        self.tracks = TrackStore(self._extra_fields())
+        self._max_age = scaled_age(self.config.track_buffer, self.config.frame_rate)
+        self._report_lost = (
+            scaled_age(self.config.report_lost, self.config.frame_rate)
+            if self.config.report_lost
+            else 0
+        )
+
+    def _match(
+        self,
+        rows: NDArray[np.int64],
+        det_rows: NDArray[np.int64],
+        cost_fn: Callable[[], NDArray[np.float64]],
+        thresh: float,
+        det_of_track: NDArray[np.int64],
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Assign tracks ``rows`` to detections ``det_rows`` with the cost ``cost_fn()``;
+        record the matches in ``det_of_track``.
+
+        Returns:
+            The unmatched track rows and the unmatched positions within ``det_rows``.
+        """
+        if len(rows) == 0 or len(det_rows) == 0:
+            return rows, np.arange(len(det_rows))
+        a = linear_assignment(cost_fn(), thresh)
+        det_of_track[rows[a.matches[:, 0]]] = det_rows[a.matches[:, 1]]
+        return rows[a.unmatched_rows], a.unmatched_cols
+
+    def _step(self, dets: Detections, frame: NDArray[np.uint8] | None) -> Tracks:
+        cfg = self.config
+        t = self.tracks
+        kf = self.kf
+        scores = dets.scores
+        high = (scores >= cfg.track_thresh).nonzero()[0]
+        low = ((scores > cfg.low_thresh) & (scores < cfg.track_thresh)).nonzero()[0]
+        n = len(t)
+        state = t["state"]
+        if n:
+            mean = t["mean"]
+            lost = state == LOST
+            if lost.any():  # a lost track keeps its size (ByteTrack zeroes its size velocity)
+                for k in kf._size_cols:
+                    mean[lost, k + 4] = 0.0
+            t["mean"], t["cov"] = kf.predict(mean, t["cov"])
+            t["since_update"] += 1
+            self._compensate(frame)
+        self._pred = kf.to_xyxy(t["mean"])
+        # IoU of every predicted track box with every detection, sliced by each stage
+        self._iou = iou_similarity(self._pred, dets.xyxy)
+        det_of_track = np.full(n, -1, np.int64)
+        tentative = state == TENTATIVE
+        pool = (~tentative).nonzero()[0]
+        # 1) confirmed + lost tracks with confident detections
+        rest, left = self._match(
+            pool, high, lambda: self._cost(pool, dets, high, 1), cfg.match_thresh, det_of_track
+        )
+        high = high[left]
+        # 2) tracks tracked in the previous frame with the low-score detections
+        tracked = rest[state[rest] == CONFIRMED]
+        self._match(
+            tracked,
+            low,
+            lambda: self._cost(tracked, dets, low, 2),
+            cfg.second_match_thresh,
+            det_of_track,
+        )
+        # 3) tentative tracks with the confident detections left
+        unconfirmed = tentative.nonzero()[0]
+        _, left = self._match(
+            unconfirmed,
+            high,
+            lambda: self._cost(unconfirmed, dets, high, 3),
+            cfg.unconfirmed_match_thresh,
+            det_of_track,
+        )
+        matched = det_of_track >= 0
+        if matched.any():
+            ti = matched.nonzero()[0]
+            di = det_of_track[ti]
+            mean = t["mean"]
+            z = mean[:, :4].copy()
+            z[ti] = kf.from_xyxy(dets.xyxy[di])
+            t["mean"], t["cov"] = kf.update_measurement(mean, t["cov"], z, mask=matched)
+            t["score"][ti] = scores[di]
+            if cfg.reupdate:
+                self._observation_centric(ti, dets.xyxy[di])
+            self._on_matched(ti, dets, di)
+        advance_life(t, matched, 2, drop_tentative=True)
+        if cfg.reupdate and n:  # remember the state at the first miss (for the re-update)
+            first_miss = ((t["since_update"] == 1) & ~matched).nonzero()[0]
+            t["frozen_mean"][first_miss] = t["mean"][first_miss]
+            t["frozen_cov"][first_miss] = t["cov"][first_miss]
+        # 4) new tracks from the confident detections nobody claimed
+        new = high[left]
+        new = new[scores[new] >= cfg.new_track_thresh]
+        keep, new = self._remove_duplicates(det_of_track, new)
+        if keep is not None:
+            t.keep(keep)
+            det_of_track = det_of_track[keep]
+        if len(new):
+            mean, cov = kf.initiate(dets.xyxy[new])
+            first = len(t)
+            t.append(
+                new_track_rows(
+                    self, mean, cov, scores[new], self._class_of(dets, new), self.frame_id == 1
+                )
+            )
+            det_of_track = np.concatenate([det_of_track, new])
+            if cfg.reupdate:
+                t["last_obs"][first:] = dets.xyxy[new]
+                t["last_obs_frame"][first:] = self.frame_id
+            self._on_matched(np.arange(first, len(t)), dets, new)
+        alive = prune(t, self._max_age)
+        if alive is not None:
+            det_of_track = det_of_track[alive]
+        state = t["state"]
+        report = (det_of_track >= 0) & (state == CONFIRMED)
+        if self._report_lost:
+            report |= (state == LOST) & (t["since_update"] <= self._report_lost)
+        out = report.nonzero()[0]
+        return self._make_tracks(
+            kf.to_xyxy(t["mean"][out]),
+            t["id"][out],
+            t["score"][out],
+            det_of_track[out],
+            t["class_id"][out],
+        )
+
+    def _remove_duplicates(
+        self, det_of_track: NDArray[np.int64], new: NDArray[np.int64]
+    ) -> tuple[NDArray[np.bool_] | None, NDArray[np.int64]]:
+        """ByteTrack's duplicate removal: a track matched (or born) this frame and a lost
+        track overlapping by more than ``duplicate_iou`` are one object; the younger goes.
+
+        Active tracks are represented by their detection box (exact for new tracks, the
+        measurement of the corrected state for matched ones) and lost tracks by their
+        prediction, so the IoUs come from this frame's track-detection IoU matrix.
+
+        Returns:
+            A mask of existing tracks to keep (``None``: all) and the new detections left.
+        """
+        t = self.tracks
+        lost = ((t["state"] == LOST) & (t["since_update"] <= self._max_age)).nonzero()[0]
+        if len(lost) == 0:
+            return None, new
+        act = (det_of_track >= 0).nonzero()[0]
+        cols = np.concatenate([det_of_track[act], new])
+        pl, pa = (self._iou[lost][:, cols] > self.config.duplicate_iou).nonzero()
+        if len(pl) == 0:
+            return None, new
+        start = np.concatenate([t["start"][act], np.full(len(new), self.frame_id)])
+        older_active = start[pa] < t["start"][lost[pl]]
+        keep = np.ones(len(t), bool)
+        keep[lost[pl[older_active]]] = False
+        young = pa[~older_active]
+        keep[act[young[young < len(act)]]] = False
+        drop_new = np.zeros(len(new), bool)
+        drop_new[young[young >= len(act)] - len(act)] = True
+        return keep, new[~drop_new]

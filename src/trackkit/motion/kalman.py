@@ -1,0 +1,347 @@
+"""One constant-velocity Kalman filter for box tracking, vectorised over N tracks.
+
+The state of a track is 8 numbers: four measured box coordinates ``z = (z0, z1, z2, z3)``
+followed by their velocities (per frame), ``x = (z, dz/dt)``. The motion model is
+``x_{t+1} = F x_t + w`` with ``F = [[I, I], [0, I]]`` and the measurement is ``z = H x + v`` with
+``H = [I, 0]``. Three box layouts are supported, each with the noise model of the paper that
+introduced it:
+
+- ``"xysr"`` — SORT (Bewley et al., ICIP 2016) and OC-SORT: centre ``(cx, cy)``, area ``s``,
+  aspect ratio ``r = w / h``; fixed noise ``P0 = diag(10, 10, 10, 10, 1e4, 1e4, 1e4, 0)``,
+  ``Q = diag(1, 1, 1, 1, 1e-2, 1e-2, 1e-4, 0)``, ``R = diag(1, 1, 10, 10)``. The aspect ratio
+  has no velocity (its variance stays 0), which is SORT's 7-dimensional state.
+- ``"xyah"`` — DeepSORT (Wojke et al., ICIP 2017) and ByteTrack: centre, aspect ratio
+  ``a = w / h``, height ``h``; standard deviations proportional to the height
+  (``std_weight_position = 1/20``, ``std_weight_velocity = 1/160``).
+- ``"xywh"`` — BoT-SORT (Aharon et al., 2022): centre, width, height; standard deviations
+  proportional to the width (x, w) and height (y, h).
+
+All noise matrices are diagonal and the measurement picks positions only, so the covariance
+never couples two different coordinates: it is four independent 2x2 blocks
+``[[var_pos, cov_pv], [cov_pv, var_vel]]``. The filter stores exactly those blocks — ``cov`` is
+an ``(N, 3, 4)`` array ``(var_pos, cov_pos_vel, var_vel)`` per coordinate — so predict, update
+and the Mahalanobis distance are a handful of element-wise array operations for all tracks at
+once. :func:`full_covariance` expands it to the usual ``(N, 8, 8)`` matrix.
+
+Boxes going in and out are ``xyxy`` float64 in continuous pixels (:mod:`trackkit.core.boxes`).
+No method mutates its arguments.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from trackkit.errors import ConfigError
+
+__all__ = ["CHI2INV95", "KalmanFilter", "Layout", "full_covariance"]
+
+FloatArray = NDArray[np.float64]
+Layout = Literal["xysr", "xyah", "xywh"]
+
+#: ``xyxy @ _XYXY_TO_CXCYWH`` gives ``(cx, cy, w, h)``; ``_CXCYWH_TO_XYXY`` is its inverse.
+_XYXY_TO_CXCYWH = np.array(
+    [[0.5, 0.0, -1.0, 0.0], [0.0, 0.5, 0.0, -1.0], [0.5, 0.0, 1.0, 0.0], [0.0, 0.5, 0.0, 1.0]]
+)
+_CXCYWH_TO_XYXY = np.linalg.inv(_XYXY_TO_CXCYWH)
+
+#: 0.95 quantile of the chi-square distribution with 1..4 degrees of freedom (gating).
+CHI2INV95: dict[int, float] = {1: 3.8415, 2: 5.9915, 3: 7.8147, 4: 9.4877}
+
+
+def full_covariance(cov: ArrayLike) -> FloatArray:
+    """Expand block covariances ``(N, 3, 4)`` to full ``(N, 8, 8)`` matrices."""
+    c = np.asarray(cov, dtype=np.float64)
+    n = len(c)
+    out = np.zeros((n, 8, 8))
+    idx = np.arange(4)
+    out[:, idx, idx] = c[:, 0]
+    out[:, idx, idx + 4] = c[:, 1]
+    out[:, idx + 4, idx] = c[:, 1]
+    out[:, idx + 4, idx + 4] = c[:, 2]
+    return out
+
+
+class KalmanFilter:
+    """Constant-velocity Kalman filter over boxes, for N tracks at once.
+
+    Args:
+        layout: ``"xysr"`` (SORT), ``"xyah"`` (DeepSORT/ByteTrack) or ``"xywh"`` (BoT-SORT).
+        std_weight_position: for ``xyah``/``xywh``, position noise std per unit of box size.
+        std_weight_velocity: for ``xyah``/``xywh``, velocity noise std per unit of box size.
+
+    Arrays: ``mean`` ``(N, 8)`` float64 states; ``cov`` ``(N, 3, 4)`` float64 block
+    covariances (see the module docstring); measurements ``(N, 4)`` in the layout, or ``xyxy``
+    boxes where a method says so.
+    """
+
+    def __init__(
+        self,
+        layout: Layout = "xyah",
+        std_weight_position: float = 1.0 / 20,
+        std_weight_velocity: float = 1.0 / 160,
+    ) -> None:
+        if layout not in ("xysr", "xyah", "xywh"):
+            raise ConfigError(f"unknown Kalman layout {layout!r}; valid: xysr, xyah, xywh")
+        if not (std_weight_position > 0 and std_weight_velocity > 0):
+            raise ConfigError("Kalman std weights must be > 0")
+        self.layout: Layout = layout
+        wp, wv = float(std_weight_position), float(std_weight_velocity)
+        zero = np.zeros(4)
+        # Standard deviations are ``mult * scale(state) + const`` per coordinate, with
+        # ``scale`` the box size the paper's noise is proportional to (none for fixed noise).
+        self._scale_idx: NDArray[np.intp] | None
+        if layout == "xysr":
+            self._scale_idx = None
+            self._init_pos = (0.0, np.sqrt(np.full(4, 10.0)))
+            self._init_vel = (0.0, np.sqrt(np.array([1e4, 1e4, 1e4, 0.0])))
+            self._q_pos = (0.0, np.ones(4))
+            self._q_vel = (0.0, np.sqrt(np.array([1e-2, 1e-2, 1e-4, 0.0])))
+            self._r = (0.0, np.sqrt(np.array([1.0, 1.0, 10.0, 10.0])))
+            self._size_cols: tuple[int, ...] = (2,)
+        elif layout == "xyah":
+            self._scale_idx = np.array([3, 3, 3, 3])
+            self._scale_mask = np.array([1.0, 1.0, 0.0, 1.0])
+            self._init_pos = (2 * wp, np.array([0, 0, 1e-2, 0]))
+            self._init_vel = (10 * wv, np.array([0, 0, 1e-5, 0]))
+            self._q_pos = (wp, np.array([0, 0, 1e-2, 0]))
+            self._q_vel = (wv, np.array([0, 0, 1e-5, 0]))
+            self._r = (wp, np.array([0, 0, 1e-1, 0]))
+            self._size_cols = (3,)
+        else:  # xywh
+            self._scale_idx = np.array([2, 3, 2, 3])
+            self._scale_mask = np.ones(4)
+            self._init_pos = (2 * wp, zero)
+            self._init_vel = (10 * wv, zero)
+            self._q_pos = (wp, zero)
+            self._q_vel = (wv, zero)
+            self._r = (wp, zero)
+            self._size_cols = (2, 3)
+        self._q_fixed: FloatArray | None = None
+        if self._scale_idx is None:
+            self._q_fixed = np.zeros((3, 4))
+            self._q_fixed[0] = self._var(None, self._q_pos)
+            self._q_fixed[2] = self._var(None, self._q_vel)
+        # (3, 1) and (3, 4) so that ``scale * mult + const`` is (std_pos, 0, std_vel)
+        self._q_mult3 = np.array([[self._q_pos[0]], [0.0], [self._q_vel[0]]])
+        self._q_const3 = np.stack([self._q_pos[1], np.zeros(4), self._q_vel[1]])
+
+    # ----------------------------------------------------------------- conversions
+    def from_xyxy(self, xyxy: ArrayLike) -> FloatArray:
+        """``xyxy`` boxes ``(N, 4)`` -> measurements ``(N, 4)`` in this layout."""
+        b = np.asarray(xyxy, dtype=np.float64)
+        if b.ndim != 2:
+            b = b.reshape(-1, 4)
+        z = b @ _XYXY_TO_CXCYWH
+        if self.layout == "xysr":
+            w = z[:, 2].copy()
+            z[:, 2] = w * z[:, 3]
+            z[:, 3] = w / np.maximum(z[:, 3], 1e-9)
+        elif self.layout == "xyah":
+            z[:, 2] /= np.maximum(z[:, 3], 1e-9)
+        return z
+
+    def to_xyxy(self, z: ArrayLike) -> FloatArray:
+        """Measurements or states ``(N, >=4)`` in this layout -> ``xyxy`` boxes ``(N, 4)``.
+
+        Sizes that became negative (a shrinking prediction) are clamped to 0.
+        """
+        m = np.asarray(z, dtype=np.float64)
+        if m.ndim != 2:
+            m = m.reshape(-1, 4)
+        if self.layout == "xywh":
+            cwh = m[:, :4].copy()
+        else:
+            cwh = np.empty((len(m), 4))
+            cwh[:, :2] = m[:, :2]
+            if self.layout == "xysr":
+                s = np.maximum(m[:, 2], 0.0)
+                w = np.sqrt(s * np.maximum(m[:, 3], 0.0))
+                cwh[:, 2] = w
+                cwh[:, 3] = s / np.maximum(w, 1e-12)
+            else:
+                cwh[:, 3] = m[:, 3]
+                cwh[:, 2] = m[:, 2] * m[:, 3]
+        np.maximum(cwh[:, 2:], 0.0, out=cwh[:, 2:])
+        return cwh @ _CXCYWH_TO_XYXY
+
+    def _scale(self, mean4: FloatArray) -> FloatArray | None:
+        """Per-coordinate box size ``(N, 4)`` the noise is proportional to (None: fixed)."""
+        if self._scale_idx is None:
+            return None
+        if self.layout == "xyah":  # the height, for every coordinate but the aspect ratio
+            return mean4[:, 3:4] * self._scale_mask
+        return mean4[:, self._scale_idx]
+
+    @staticmethod
+    def _var(scale: FloatArray | None, spec: tuple[float, FloatArray]) -> FloatArray:
+        """Variances ``(mult * scale + const) ** 2``; ``(4,)`` when the noise is fixed."""
+        mult, const = spec
+        if scale is None:
+            return const * const
+        std = mult * scale + const
+        return std * std
+
+    # ----------------------------------------------------------------- filter steps
+    def initiate(self, xyxy: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """New tracks from ``xyxy`` boxes ``(M, 4)``: ``mean (M, 8)`` (zero velocity), ``cov``."""
+        z = self.from_xyxy(xyxy)
+        mean = np.zeros((len(z), 8))
+        mean[:, :4] = z
+        cov = np.zeros((len(z), 3, 4))
+        scale = self._scale(z)
+        cov[:, 0] = self._var(scale, self._init_pos)
+        cov[:, 2] = self._var(scale, self._init_vel)
+        return mean, cov
+
+    def predict(
+        self, mean: FloatArray, cov: FloatArray, steps: int = 1
+    ) -> tuple[FloatArray, FloatArray]:
+        """Propagate ``steps`` frames ahead (``x <- F x``, ``P <- F P F' + Q``).
+
+        A size coordinate (``s`` for xysr, ``h`` for xyah, ``w, h`` for xywh) whose velocity
+        would drive it to zero or below gets its velocity zeroed first (SORT's rule).
+        """
+        m = mean.copy()
+        c = cov
+        for _ in range(steps):
+            for k in self._size_cols:
+                bad = m[:, k] + m[:, k + 4] <= 0
+                if bad.any():
+                    m[bad, k + 4] = 0.0
+            noise = self._process_noise(m)
+            m[:, :4] += m[:, 4:]
+            c = c.copy()
+            c[:, :2] += c[:, 1:]  # (pp + pv, pv + vv)
+            c[:, 0] += c[:, 1]  # pp + 2 pv + vv
+            c += noise
+        return m, c.copy() if c is cov else c
+
+    def _process_noise(self, mean: FloatArray) -> FloatArray:
+        """``Q`` as block variances: ``(3, 4)`` (fixed noise) or ``(N, 3, 4)``."""
+        if self._q_fixed is not None:
+            return self._q_fixed
+        std = self._scale(mean)[:, None, :] * self._q_mult3 + self._q_const3
+        return std * std
+
+    def measurement_noise(
+        self, mean: FloatArray, confidences: ArrayLike | None = None
+    ) -> FloatArray:
+        """Diagonal measurement noise variances ``(N, 4)`` at the predicted states.
+
+        With ``confidences`` (``(N,)`` in [0, 1]) the noise is scaled by ``1 - confidence``
+        (NSA Kalman, Du et al., GIAOTracker 2021): confident detections are trusted more.
+        """
+        r = self._var(self._scale(mean[:, :4]), self._r)
+        if r.ndim == 1:
+            r = np.repeat(r[None, :], len(mean), axis=0)
+        if confidences is not None:
+            conf = np.clip(np.asarray(confidences, dtype=np.float64), 0.0, 1.0)
+            r = r * (1.0 - conf)[:, None] + 1e-9
+        return r
+
+    def project(
+        self, mean: FloatArray, cov: FloatArray, confidences: ArrayLike | None = None
+    ) -> tuple[FloatArray, FloatArray]:
+        """Predicted measurements ``(N, 4)`` and their diagonal innovation variances ``(N, 4)``."""
+        return mean[:, :4].copy(), cov[:, 0] + self.measurement_noise(mean, confidences)
+
+    def update(
+        self,
+        mean: FloatArray,
+        cov: FloatArray,
+        xyxy: ArrayLike,
+        confidences: ArrayLike | None = None,
+        mask: NDArray[np.bool_] | None = None,
+    ) -> tuple[FloatArray, FloatArray]:
+        """Correct each track with its measured ``xyxy`` box (row ``i`` with track ``i``);
+        with ``mask``, only the selected rows (see :meth:`update_measurement`)."""
+        return self.update_measurement(mean, cov, self.from_xyxy(xyxy), confidences, mask)
+
+    def update_measurement(
+        self,
+        mean: FloatArray,
+        cov: FloatArray,
+        z: FloatArray,
+        confidences: ArrayLike | None = None,
+        mask: NDArray[np.bool_] | None = None,
+    ) -> tuple[FloatArray, FloatArray]:
+        """Like :meth:`update` with measurements ``(N, 4)`` already in this layout.
+
+        With ``mask`` (``(N,)`` bool) only those rows are corrected; the others come back
+        unchanged whatever their ``z`` (this avoids gathering and scattering rows).
+        """
+        if confidences is None:  # fast path: (4,) or (N, 4) variances
+            s = cov[:, 0] + self._var(self._scale(mean[:, :4]), self._r)
+        else:
+            s = cov[:, 0] + self.measurement_noise(mean, confidences)
+        gain = cov[:, :2] / s[:, None, :]  # (N, 2, 4): position and velocity gains
+        if mask is not None:
+            gain *= mask[:, None, None]
+        innov = z - mean[:, :4]
+        m = mean + (gain * innov[:, None, :]).reshape(len(mean), 8)
+        delta = np.empty_like(cov)
+        delta[:, :2] = gain[:, :1] * cov[:, :2]  # kp * (pp, pv)
+        delta[:, 2] = gain[:, 1] * cov[:, 1]  # kv * pv
+        return m, cov - delta
+
+    def gating_distance(
+        self,
+        mean: FloatArray,
+        cov: FloatArray,
+        xyxy: ArrayLike,
+        only_position: bool = False,
+    ) -> FloatArray:
+        """Squared Mahalanobis distance of every box to every track's predicted measurement.
+
+        Args:
+            mean, cov: ``(N, 8)`` and ``(N, 3, 4)`` track states.
+            xyxy: ``(M, 4)`` boxes.
+            only_position: use the centre only (2 degrees of freedom instead of 4).
+
+        Returns:
+            ``(N, M)`` float64; compare with :data:`CHI2INV95` ``[4]`` (or ``[2]``).
+        """
+        z = self.from_xyxy(xyxy)
+        proj, var = self.project(mean, cov)
+        d = z[None, :, :] - proj[:, None, :]
+        if only_position:
+            return np.sum(d[..., :2] ** 2 / var[:, None, :2], axis=2)
+        return np.sum(d**2 / var[:, None, :], axis=2)
+
+    def reupdate(
+        self,
+        mean: FloatArray,
+        cov: FloatArray,
+        last_xyxy: ArrayLike,
+        new_xyxy: ArrayLike,
+        gap: int,
+    ) -> tuple[FloatArray, FloatArray]:
+        """Observation-centric re-update (ORU, OC-SORT, Cao et al. 2023) of one track.
+
+        A track last observed at ``last_xyxy`` and found again ``gap`` frames later at
+        ``new_xyxy`` is rolled back to ``mean, cov`` — its state ``(1, 8)``, ``(1, 3, 4)``
+        predicted for the first frame it was missed — and re-run along a virtual trajectory
+        interpolated linearly (centre and size) between the two observations, ending with the
+        real one. This replaces the drift accumulated while unobserved.
+
+        Returns:
+            The corrected ``(1, 8)`` state and ``(1, 3, 4)`` covariance at the new frame.
+        """
+        last = np.asarray(last_xyxy, dtype=np.float64).reshape(4)
+        new = np.asarray(new_xyxy, dtype=np.float64).reshape(4)
+        c0, s0 = (last[:2] + last[2:]) / 2.0, last[2:] - last[:2]
+        c1, s1 = (new[:2] + new[2:]) / 2.0, new[2:] - new[:2]
+        frac = np.arange(1, gap + 1, dtype=np.float64)[:, None] / max(gap, 1)
+        c = c0 + frac * (c1 - c0)
+        size = s0 + frac * (s1 - s0)
+        virtual = self.from_xyxy(np.concatenate([c - size / 2.0, c + size / 2.0], axis=1))
+        m, p = mean, cov
+        for i in range(gap):
+            m, p = self.update_measurement(m, p, virtual[i : i + 1])
+            if i < gap - 1:
+                m, p = self.predict(m, p)
+        return m, p
+

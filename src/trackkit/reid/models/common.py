@@ -1,0 +1,95 @@
+"""Pieces shared by trackkit's ReID networks: input normalisation, BNNeck, classifier head.
+
+Conventions of every trackkit ReID model (a :class:`ReIDNet`):
+- input ``(N, 3, H, W)`` float32, **BGR 0..255** (OpenCV crops, no preprocessing outside);
+  the model normalises inside, so an ONNX export takes raw pixels as well;
+- ``model(x)`` returns ``(N, D)`` float32 embeddings (after the BNNeck, not L2-normalised);
+- ``model.forward_train(x)`` returns ``(feat, emb)``: the pooled feature before the BNNeck
+  (used by metric losses) and the embedding after it (fed to the classifier);
+- the classifier (:class:`ClassifierHead`) is a separate module owned by the trainer;
+- attributes ``input_size = (H, W)`` and ``embed_dim = D``.
+
+BNNeck (Luo et al., "Bag of Tricks and a Strong Baseline for Deep Person Re-identification",
+CVPRW 2019): a BatchNorm1d without learned bias between the pooled feature and the classifier,
+so the metric loss acts on ``feat`` and the softmax on the normalised ``emb``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["ClassifierHead", "ReIDNet", "init_weights"]
+
+# ImageNet statistics in BGR order, on the 0..255 scale.
+_MEAN_BGR = (0.406 * 255, 0.456 * 255, 0.485 * 255)
+_STD_BGR = (0.225 * 255, 0.224 * 255, 0.229 * 255)
+
+
+def init_weights(module: nn.Module) -> None:
+    """Kaiming-normal convolutions, unit/zero BatchNorm, small-normal linear layers."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
+            if m.weight is not None:
+                nn.init.ones_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.01)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+class ReIDNet(nn.Module):
+    """Base class: a backbone giving ``(N, C, h, w)`` maps, global average pooling, BNNeck.
+
+    Subclasses build ``self.body`` (the convolutional backbone) and call :meth:`_finish`.
+    """
+
+    input_size: tuple[int, int]
+    embed_dim: int
+    config: dict[str, Any]
+
+    def __init__(self, input_size: tuple[int, int]) -> None:
+        super().__init__()
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.register_buffer("mean", torch.tensor(_MEAN_BGR).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_STD_BGR).view(1, 3, 1, 1), persistent=False)
+        self.body: nn.Module = nn.Identity()
+
+    def _finish(self, channels: int) -> None:
+        self.embed_dim = channels
+        self.neck = nn.BatchNorm1d(channels)
+        init_weights(self)
+        self.neck.bias.requires_grad_(False)  # BNNeck: no shift
+
+    def forward_train(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``x`` (N, 3, H, W) BGR 0..255 -> (feature before BNNeck, embedding after), (N, D)."""
+        mean: Tensor = self.mean  # type: ignore[assignment]
+        std: Tensor = self.std  # type: ignore[assignment]
+        maps = self.body((x - mean) / std)
+        feat = maps.mean(dim=(2, 3))
+        return feat, self.neck(feat)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x`` (N, 3, H, W) float BGR 0..255 -> ``(N, D)`` embeddings."""
+        return self.forward_train(x)[1]
+
+
+class ClassifierHead(nn.Module):
+    """Identity classifier on the embeddings: a bias-free linear layer ``D -> num_classes``."""
+
+    def __init__(self, embed_dim: int, num_classes: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(embed_dim, num_classes, bias=False)
+        nn.init.normal_(self.fc.weight, std=0.001)
+
+    def forward(self, emb: Tensor) -> Tensor:
+        """``(N, D)`` embeddings -> ``(N, num_classes)`` logits."""
+        return self.fc(emb)

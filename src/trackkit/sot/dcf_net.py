@@ -1,0 +1,371 @@
+"""Learned-feature DCF: DCFNet (Wang, Gao, Xing, Zhang, Hu: DCFNet: Discriminant Correlation
+Filters Network for Visual Tracking, arXiv 1704.04057, 2017) and UDT (Wang, Song, Zhou, Li,
+Li: Unsupervised Deep Tracking, CVPR 2019).
+
+A tiny convolutional network ``phi`` (Conv3x3 3->32, ReLU, Conv3x3 32->32, local response
+normalisation) gives 32 feature channels; a correlation filter with the closed-form ridge
+solution in the Fourier domain (linear kernel) sits on top:
+
+    alpha_f = y_f / (sum_c |z_c,f|^2 + lambda)         (template z, label y)
+    response(x) = IFFT( alpha_f * sum_c x_c,f * conj(z_c,f) )
+
+Tracking searches ``num_scales`` (3) scales of a padded window (``1 + padding`` times the
+target) resampled to ``crop_size`` px, takes the highest (scale-penalised) peak, and updates
+``(z_f, alpha_f)`` with a running average. Both published models (DCFNet supervised, UDT
+unsupervised) share this architecture; weights trained with ``trackkit sot train --model
+dcfnet`` load the same way. torch is imported lazily (``import trackkit.sot`` works without).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trackkit.config import make_config, require
+from trackkit.errors import ConfigError, DataNotFoundError, FormatError
+from trackkit.shared import shared_path
+from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
+from trackkit.sot.dcf_utils import crop_patch, gaussian_label, hann2d, subpixel_peak
+
+__all__ = [
+    "DCFNetConfig",
+    "DCFNetTracker",
+    "build_feature_net",
+    "default_weights",
+    "load_feature_weights",
+]
+
+#: BGR mean subtracted from the input (the ImageNet means of the original models).
+MEAN_BGR = (104.0, 117.0, 123.0)
+
+_DEFAULT_WEIGHTS = {
+    "dcfnet": ("weights", "dcfnet", "param.pth"),
+    "udt": ("weights", "udt", "udt_model_best_state_dict.pt"),
+}
+
+
+def build_feature_net(conv_padding: int = 1) -> Any:
+    """The DCFNet/UDT feature network as a ``torch.nn.Sequential`` (10,144 parameters).
+
+    Input ``(N, 3, H, W)`` float32 BGR minus :data:`MEAN_BGR`; output ``(N, 32, H', W')``
+    with ``H' = H - 4 + 4 * conv_padding``.
+    """
+    import torch
+    from torch import nn
+
+    class ChannelLRN(nn.Module):
+        """Local response normalisation across channels (AlexNet), as
+        ``torch.nn.LocalResponseNorm`` but the channel sum is a 1x1 convolution (much faster
+        on a CPU):
+        ``b_c = a_c / (k + alpha / n * sum_{|c' - c| <= n // 2} a_c'^2) ** beta``."""
+
+        def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+            super().__init__()
+            self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+            self._band: torch.Tensor | None = None
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            c = x.shape[1]
+            band = self._band
+            if band is None or band.shape[0] != c:
+                idx = torch.arange(c)
+                lo, hi = self.size // 2, (self.size - 1) // 2
+                diff = idx[None, :] - idx[:, None]  # c' - c
+                mask = ((diff >= -lo) & (diff <= hi)).to(x.dtype)
+                band = (mask * (self.alpha / self.size)).view(c, c, 1, 1)
+                self._band = band
+            # The windowed channel sum of squares as a 1x1 convolution with a band matrix.
+            den = nn.functional.conv2d(x * x, band.to(x.dtype)) + self.k
+            if self.beta == 0.75:  # den^-0.75 = rsqrt(den) * sqrt(rsqrt(den)), no pow()
+                r = torch.rsqrt(den)
+                return x * r * torch.sqrt(r)
+            return x * den.pow(-self.beta)
+
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=conv_padding),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(32, 32, 3, padding=conv_padding),
+        ChannelLRN(size=5, alpha=1e-4, beta=0.75, k=1.0),
+    )
+
+
+def default_weights(name: str) -> Path:
+    """The shared pretrained weights of ``"dcfnet"`` or ``"udt"``."""
+    parts = _DEFAULT_WEIGHTS.get(name)
+    if parts is None:
+        raise ConfigError(f"no default weights for {name!r}; valid: {', '.join(_DEFAULT_WEIGHTS)}")
+    path = shared_path(*parts)
+    if path is None:
+        raise DataNotFoundError(
+            f"pretrained {name} weights {'/'.join(parts)} not found in the shared folder "
+            "(set TRACKKIT_SHARED or pass weights=PATH)"
+        )
+    return path
+
+
+def load_feature_weights(path: str | Path) -> dict[str, Any]:
+    """Load a feature-network state dict (``0.weight`` ... ``2.bias`` keys).
+
+    Accepts the DCFNet ``param.pth`` (``feature.*`` keys), UDT state dicts (``feature.*`` or
+    ``module.feature.feature.*``) and trackkit checkpoints (a dict with ``"model"``). Only
+    ``torch.load(weights_only=True)`` is used: pickled legacy files must be converted first.
+    """
+    import torch
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataNotFoundError(f"{p}: no such weights file")
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling problem is a format problem
+        raise FormatError(p, f"cannot load as a weights-only state dict ({exc})") from None
+    if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
+        obj = obj["model"]
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict):
+        raise FormatError(p, "expected a state dict")
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        short = key.split(".")
+        if len(short) >= 2 and short[-2] in ("0", "2") and short[-1] in ("weight", "bias"):
+            out[f"{short[-2]}.{short[-1]}"] = value
+    want = {"0.weight": (32, 3, 3, 3), "0.bias": (32,), "2.weight": (32, 32, 3, 3), "2.bias": (32,)}
+    for key, shape in want.items():
+        if key not in out or tuple(out[key].shape) != shape:
+            raise FormatError(p, f"missing or mis-shaped tensor {key} (want {shape})")
+    return out
+
+
+@dataclass(frozen=True)
+class DCFNetConfig:
+    """Hyper-parameters of the learned-feature DCF tracker (defaults of DCFNet/UDT).
+
+    Attributes:
+        weights: state-dict path; ``None`` takes the shared pretrained ``model`` weights.
+        model: ``"udt"`` or ``"dcfnet"`` — which shared weights ``weights=None`` means.
+        crop_size: side (px) the padded window is resampled to (DCFNet used 125; 128 makes
+            the FFTs about twice as fast).
+        padding: the window is ``(1 + padding)`` times the target size.
+        reg: ridge regularisation ``lambda``.
+        output_sigma_factor: label width as a fraction of the target's side in the crop.
+        interp_factor: model update rate.
+        num_scales: scales searched per frame (odd).
+        scale_step: ratio between neighbouring scales.
+        scale_penalty: response multiplier ``penalty^|k|`` of scale ``k`` steps away.
+        min_scale, max_scale: bounds of the target size relative to the first frame.
+        conv_padding: zero padding of the two convolutions (1 keeps the crop size).
+        reuse_features: train on the best search sample shifted to the new position (no
+            second network pass per frame).
+        update_threshold: skip the model update on frames whose response peak is below this
+            fraction of the running mean of the peaks (0 = always update, as the papers do);
+            protects the model during occlusions.
+        scale_features: ``"resample"`` — one network pass per frame, the scales resampled
+            from one feature map; ``"recompute"`` — one pass per scale (the papers' way).
+    """
+
+    weights: str | None = None
+    model: str = "dcfnet"
+    crop_size: int = 128
+    padding: float = 2.0
+    reg: float = 1e-4
+    output_sigma_factor: float = 0.1
+    interp_factor: float = 0.01
+    num_scales: int = 3
+    scale_step: float = 1.0275
+    scale_penalty: float = 0.9925
+    min_scale: float = 0.2
+    max_scale: float = 5.0
+    conv_padding: int = 1
+    reuse_features: bool = True
+    update_threshold: float = 0.0
+    scale_features: str = "resample"
+
+    def __post_init__(self) -> None:
+        require(self.model in _DEFAULT_WEIGHTS, f"model: one of {', '.join(_DEFAULT_WEIGHTS)}")
+        require(self.crop_size >= 16, "crop_size must be >= 16")
+        require(self.padding >= 0 and self.reg > 0, "padding >= 0 and reg > 0")
+        require(0 < self.interp_factor <= 1, "interp_factor must be in (0, 1]")
+        require(self.num_scales >= 1 and self.num_scales % 2 == 1, "num_scales: odd, >= 1")
+        require(self.scale_step >= 1 and 0 < self.scale_penalty <= 1, "bad scale settings")
+        require(0 < self.min_scale <= 1 <= self.max_scale, "need min_scale <= 1 <= max_scale")
+        require(self.conv_padding in (0, 1), "conv_padding: 0 or 1")
+        require(0.0 <= self.update_threshold < 1.0, "update_threshold must be in [0, 1)")
+        require(
+            self.scale_features in ("resample", "recompute"),
+            "scale_features: resample or recompute",
+        )
+
+
+@SOT_TRACKERS.register("dcfnet")
+class DCFNetTracker(SOTTracker):
+    """Learned-feature correlation filter (DCFNet/UDT, Wang 2017/2019); needs torch."""
+
+    def __init__(self, config: DCFNetConfig | None = None, **overrides: Any) -> None:
+        super().__init__()
+        self.cfg = config if config is not None else make_config(DCFNetConfig, **overrides)
+        self._net: Any = None
+
+    def _network(self) -> Any:
+        if self._net is None:
+            import torch
+
+            net = build_feature_net(self.cfg.conv_padding)
+            path = self.cfg.weights or default_weights(self.cfg.model)
+            net.load_state_dict(load_feature_weights(path))
+            net.eval()
+            for prm in net.parameters():
+                prm.requires_grad_(False)
+            self._net = net
+            self._torch = torch
+        return self._net
+
+    def _features(self, patches: NDArray[np.uint8]) -> Any:
+        """``(S, 32, h, w)`` features (not windowed) of ``(S, crop, crop, 3)`` BGR patches."""
+        torch = self._torch
+        x = torch.from_numpy(patches).permute(0, 3, 1, 2).float()
+        x = x - self._mean
+        with torch.inference_mode():
+            return self._net(x)
+
+    def _crops(self, frame: NDArray[np.uint8], sizes: list[float]) -> NDArray[np.uint8]:
+        c = self.cfg.crop_size
+        out = [
+            crop_patch(frame, self._center, (self._window[0] * s, self._window[1] * s), (c, c))
+            for s in sizes
+        ]
+        return np.stack(out)
+
+    def _search_features(self, frame: NDArray[np.uint8]) -> Any:
+        """``(S, 32, h, w)`` features of the search window at every scale factor.
+
+        ``"recompute"``: one network pass per scale. ``"resample"``: one pass over a crop
+        that covers the largest scale at the base scale's pixel density; the other scales
+        are bilinear resamplings of that feature map (features computed once per frame).
+        """
+        cfg = self.cfg
+        if cfg.scale_features == "recompute" or len(self._factors) == 1:
+            return self._features(self._crops(frame, list(self._factors)))
+        torch = self._torch
+        c = cfg.crop_size
+        big = c + 2 * math.ceil(c * (float(self._factors.max()) - 1.0) / 2.0)
+        size = (self._window[0] * big / c, self._window[1] * big / c)
+        feat = self._features(crop_patch(frame, self._center, size, (big, big))[None])
+        big_out = feat.shape[-1]
+        s = len(self._factors)
+        mid = (s - 1) // 2  # factor 1: the exact central region, no resampling
+        others = [i for i in range(s) if i != mid]
+        theta = torch.zeros(len(others), 2, 3)
+        rel = torch.from_numpy(self._factors[others] * self._shape[0] / big_out).float()
+        theta[:, 0, 0] = rel
+        theta[:, 1, 1] = rel
+        grid = torch.nn.functional.affine_grid(
+            theta, [len(others), feat.shape[1], *self._shape], align_corners=False
+        )
+        resampled = torch.nn.functional.grid_sample(
+            feat.expand(len(others), -1, -1, -1), grid, mode="bilinear", align_corners=False
+        )
+        out = torch.empty(s, feat.shape[1], *self._shape)
+        out[others] = resampled
+        off = (big_out - self._shape[0]) // 2
+        out[mid] = feat[0, :, off : off + self._shape[0], off : off + self._shape[1]]
+        return out
+
+    def _train(self, feat: Any, rate: float) -> None:
+        self._train_f(self._torch.fft.rfft2(feat * self._cos), rate)
+
+    def _train_f(self, zf: Any, rate: float) -> None:
+        """Update the model from the spectrum ``(1, 32, h, w // 2 + 1)`` of a windowed sample."""
+        torch = self._torch
+        kzzf = torch.sum(zf.real**2 + zf.imag**2, dim=1, keepdim=True)
+        alphaf = self._yf / (kzzf + self.cfg.reg)
+        if rate >= 1.0:
+            self._zf, self._alphaf = zf, alphaf
+        else:
+            self._zf = (1 - rate) * self._zf + rate * zf
+            self._alphaf = (1 - rate) * self._alphaf + rate * alphaf
+
+    def _init(self, frame: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
+        net = self._network()
+        torch = self._torch
+        cfg = self.cfg
+        if frame.ndim == 2:
+            frame = np.repeat(frame[..., None], 3, axis=2)
+        w, h = float(box[2] - box[0]), float(box[3] - box[1])
+        self._center = ((box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0)
+        self._base = (w * (1 + cfg.padding), h * (1 + cfg.padding))
+        self._window = self._base
+        fh, fw = frame.shape[:2]
+        self._min_scale = max(cfg.min_scale, 4.0 / min(w, h)) if min(w, h) > 4 else 1.0
+        self._max_scale = max(1.0, min(cfg.max_scale, max(fw / w, fh / h)))
+        self._scale = 1.0
+        out = cfg.crop_size - 4 + 4 * cfg.conv_padding
+        self._shape = (out, out)
+        sigma = cfg.crop_size / (1 + cfg.padding) * cfg.output_sigma_factor
+        self._yf = torch.fft.rfft2(torch.from_numpy(gaussian_label(self._shape, sigma)))
+        self._cos = torch.from_numpy(hann2d(self._shape))
+        two_pi_i = 2j * np.pi
+        ky = np.fft.fftfreq(self._shape[0])[:, None] * two_pi_i
+        kx = np.fft.rfftfreq(self._shape[1])[None, :] * two_pi_i
+        self._ky = torch.from_numpy(ky.astype(np.complex64))
+        self._kx = torch.from_numpy(kx.astype(np.complex64))
+        self._mean = torch.tensor(MEAN_BGR, dtype=torch.float32).view(1, 3, 1, 1)
+        exps = np.arange(cfg.num_scales) - (cfg.num_scales - 1) / 2.0
+        self._factors = cfg.scale_step**exps
+        self._penalties = cfg.scale_penalty ** np.abs(exps)
+        del net
+        self._peak_mean = 0.0
+        self._peak_count = 0
+        self._train(self._features(self._crops(frame, [1.0])), 1.0)
+
+    def _update(self, frame: NDArray[np.uint8]) -> SOTResult:
+        torch = self._torch
+        cfg = self.cfg
+        if frame.ndim == 2:
+            frame = np.repeat(frame[..., None], 3, axis=2)
+        feats = self._search_features(frame)
+        xf = torch.fft.rfft2(feats * self._cos)
+        kxzf = torch.sum(xf * torch.conj(self._zf), dim=1)
+        resp = torch.fft.irfft2(kxzf * self._alphaf[:, 0], s=self._shape).numpy()
+        peaks = resp.reshape(len(resp), -1).max(axis=1) * self._penalties
+        best = int(np.argmax(peaks))
+        dy, dx, value = subpixel_peak(resp[best])
+        factor = float(self._factors[best])
+        new_scale = float(np.clip(self._scale * factor, self._min_scale, self._max_scale))
+        px_x = self._window[0] * factor / cfg.crop_size
+        px_y = self._window[1] * factor / cfg.crop_size
+        fh, fw = frame.shape[:2]
+        cx = float(np.clip(self._center[0] + dx * px_x, 0.0, fw))
+        cy = float(np.clip(self._center[1] + dy * px_y, 0.0, fh))
+        self._center = (cx, cy)
+        exact = math.isclose(new_scale, self._scale * factor)
+        self._scale = new_scale
+        self._window = (self._base[0] * new_scale, self._base[1] * new_scale)
+        confident = value >= cfg.update_threshold * self._peak_mean
+        if confident:
+            self._peak_count += 1
+            self._peak_mean += (value - self._peak_mean) / self._peak_count
+            if cfg.reuse_features and exact:
+                # The best search sample moved by (dy, dx) is the new training sample: the
+                # Fourier shift theorem turns the move into a phase ramp (no new features, no
+                # new FFT; the cosine window stays where it was, a negligible difference).
+                ramp = torch.exp(self._ky * dy + self._kx * dx)
+                self._train_f(xf[best : best + 1] * ramp, cfg.interp_factor)
+            else:
+                self._train(self._features(self._crops(frame, [1.0])), cfg.interp_factor)
+        w = self._window[0] / (1 + cfg.padding)
+        h = self._window[1] / (1 + cfg.padding)
+        box = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dtype=np.float64)
+        return SOTResult(box, float(value))
+
+
+@SOT_TRACKERS.register("udt")
+def _build_udt(**overrides: Any) -> DCFNetTracker:
+    """DCFNet tracker with the unsupervised UDT weights by default (Wang 2019); needs torch."""
+    overrides.setdefault("model", "udt")
+    return DCFNetTracker(**overrides)

@@ -1,0 +1,98 @@
+"""Building blocks shared by the correlation-filter trackers (numpy, no torch).
+
+- :func:`gaussian_label` — the desired response: a Gaussian peak at the origin of a
+  circular grid (Bolme et al., MOSSE, CVPR 2010; Henriques et al., KCF, TPAMI 2015);
+- :func:`hann2d` — the cosine window that tapers the periodic patch;
+- :func:`crop_patch` — sub-pixel crop of a (possibly out-of-image) region resampled to a
+  fixed size, borders replicated;
+- :func:`subpixel_peak` — the response maximum refined by a parabola on each axis, as a
+  circular displacement from the origin.
+
+Coordinates are trackkit's continuous pixels: pixel column ``i`` spans ``[i, i + 1)``.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["crop_patch", "gaussian_label", "hann2d", "subpixel_peak"]
+
+
+def gaussian_label(shape: tuple[int, int], sigma: float) -> NDArray[np.float32]:
+    """Gaussian ``exp(-(dy^2 + dx^2) / (2 sigma^2))`` with its peak at ``[0, 0]``, wrapping
+    around (circular distances), shape ``(H, W)`` float32."""
+    h, w = shape
+    dy = np.minimum(np.arange(h), h - np.arange(h)).astype(np.float64)
+    dx = np.minimum(np.arange(w), w - np.arange(w)).astype(np.float64)
+    g = np.exp(-0.5 * (dy[:, None] ** 2 + dx[None, :] ** 2) / (sigma * sigma))
+    return g.astype(np.float32)
+
+
+def hann2d(shape: tuple[int, int]) -> NDArray[np.float32]:
+    """Outer product of two Hann windows, ``(H, W)`` float32 (zero at the borders)."""
+    return np.outer(np.hanning(shape[0]), np.hanning(shape[1])).astype(np.float32)
+
+
+def crop_patch(
+    frame: NDArray[np.uint8],
+    center: tuple[float, float],
+    size: tuple[float, float],
+    out_size: tuple[int, int],
+    border: int = cv2.BORDER_REPLICATE,
+    border_value: tuple[float, float, float] = (0.0, 0.0, 0.0),
+) -> NDArray[np.uint8]:
+    """Resample the region of ``size = (w, h)`` pixels centred at ``center = (cx, cy)`` to
+    ``out_size = (out_w, out_h)`` (bilinear; outside the image: ``border``).
+
+    Output pixel ``(u, v)`` samples the continuous point
+    ``(cx + (u + 0.5 - out_w / 2) * w / out_w, ...)``.
+
+    Returns:
+        ``(out_h, out_w[, 3])`` uint8.
+    """
+    ow, oh = int(out_size[0]), int(out_size[1])
+    sx = max(float(size[0]), 1e-3) / ow
+    sy = max(float(size[1]), 1e-3) / oh
+    # Source pixel-index coordinate (centre of pixel i is i + 0.5, so subtract 0.5).
+    m = np.array(
+        [
+            [sx, 0.0, center[0] + (0.5 - ow / 2.0) * sx - 0.5],
+            [0.0, sy, center[1] + (0.5 - oh / 2.0) * sy - 0.5],
+        ],
+        dtype=np.float64,
+    )
+    interp = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    out = cv2.warpAffine(
+        frame, m, (ow, oh), flags=interp, borderMode=border, borderValue=border_value
+    )
+    return np.asarray(out, dtype=np.uint8)
+
+
+def subpixel_peak(response: NDArray[np.floating]) -> tuple[float, float, float]:
+    """Location of the maximum of a circular response map.
+
+    Returns:
+        ``(dy, dx, value)``: the peak's displacement from index ``(0, 0)`` in cells, wrapped
+        to ``[-H/2, H/2)`` x ``[-W/2, W/2)`` and refined by a 1-D parabola through the peak
+        and its two circular neighbours on each axis; ``value`` is the maximum.
+    """
+    h, w = response.shape
+    idx = int(np.argmax(response))
+    r, c = divmod(idx, w)
+    v = float(response[r, c])
+
+    def refine(m1: float, p1: float) -> float:
+        den = m1 - 2.0 * v + p1
+        if den >= 0.0:
+            return 0.0
+        return float(np.clip(0.5 * (m1 - p1) / den, -0.5, 0.5))
+
+    dy = r + refine(float(response[(r - 1) % h, c]), float(response[(r + 1) % h, c]))
+    dx = c + refine(float(response[r, (c - 1) % w]), float(response[r, (c + 1) % w]))
+    if dy >= h / 2.0:
+        dy -= h
+    if dx >= w / 2.0:
+        dx -= w
+    return dy, dx, v

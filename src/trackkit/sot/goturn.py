@@ -1,0 +1,153 @@
+"""GOTURN: generic object tracking using regression networks (Held et al., ECCV 2016).
+
+Each frame, the previous frame's target crop and the current frame's search region — both the
+previous box enlarged ``context`` times (2 in the paper) around its centre, resized to the
+network's input — go through the two-crop network of :mod:`trackkit.sot.nets.goturn_net`,
+which regresses the target's box inside the search region directly (no search over positions,
+no online learning). The box is mapped back to the image; its size change per frame is limited
+to ``max_scale_change``. Training: :mod:`trackkit.sot.train_goturn`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trackkit.config import make_config, require
+from trackkit.errors import DataNotFoundError, FormatError
+from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
+from trackkit.sot.crops import as_bgr, crop_region, mean_color
+from trackkit.sot.siamfc import default_weights
+
+__all__ = ["GoturnConfig", "GoturnTracker", "crop_pair_region", "load_goturn"]
+
+
+@dataclass(frozen=True)
+class GoturnConfig:
+    """Configuration of :class:`GoturnTracker`.
+
+    Attributes:
+        weights: weights file written by ``trackkit sot train --model goturn`` (default
+            ``<repo>/weights/goturn.pt``).
+        threads: torch CPU threads.
+        context: search region = box size times this (2 in the paper).
+        max_scale_change: largest size change per frame (factor).
+        size_lr: fraction of the regressed size change applied per frame (1 = the paper; less
+            damps the compounding of size errors).
+        motion_lr: fraction of the regressed displacement applied per frame (1 = the paper).
+        min_size: smallest box side in pixels.
+    """
+
+    weights: str | None = None
+    threads: int = 1
+    context: float = 2.0
+    max_scale_change: float = 1.3
+    size_lr: float = 1.0
+    motion_lr: float = 1.0
+    min_size: float = 4.0
+
+    def __post_init__(self) -> None:
+        require(self.threads >= 1, "threads must be >= 1")
+        require(self.context >= 1, "context must be >= 1")
+        require(self.max_scale_change >= 1, "max_scale_change must be >= 1")
+        require(self.min_size > 0, "min_size must be > 0")
+        require(0 <= self.size_lr <= 1 and 0 <= self.motion_lr <= 1, "lr values must be in [0, 1]")
+
+
+def crop_pair_region(box: NDArray[np.float64], context: float) -> tuple[float, float, float, float]:
+    """``(cx, cy, w, h)`` of the search region: ``box`` (``xyxy``) enlarged ``context`` times."""
+    w = max(box[2] - box[0], 1.0) * context
+    h = max(box[3] - box[1], 1.0) * context
+    return ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, w, h)
+
+
+def load_goturn(path: str | Path) -> Any:
+    """A :class:`~trackkit.sot.nets.goturn_net.GoturnNet` loaded from a trackkit weights file.
+
+    Raises:
+        DataNotFoundError: the file does not exist.
+        FormatError: it does not hold GOTURN weights that fit the architecture.
+    """
+    from trackkit.sot.nets.goturn_net import GoturnNet
+    from trackkit.sot.train_common import load_weights
+
+    arch, state = load_weights(path, "goturn")
+    try:
+        net = GoturnNet(
+            size=int(arch.get("size", 128)),
+            width=int(arch.get("width", 32)),
+            reduced=int(arch.get("reduced", 24)),
+            fc=int(arch.get("fc", 512)),
+        )
+        net.load_state_dict({k: v.float() for k, v in state.items()})
+    except (RuntimeError, ValueError) as exc:
+        raise FormatError(str(path), f"GOTURN weights do not fit: {str(exc)[:200]}") from None
+    return net.eval()
+
+
+@SOT_TRACKERS.register("goturn")
+class GoturnTracker(SOTTracker):
+    """GOTURN (Held 2016): regress the box from the previous and current crops."""
+
+    def __init__(self, config: GoturnConfig | None = None, **overrides: Any) -> None:
+        super().__init__()
+        self.config = config if config is not None else make_config(GoturnConfig, **overrides)
+        self._net: Any = None
+
+    def _network(self) -> Any:
+        if self._net is None:
+            import torch
+
+            torch.set_num_threads(self.config.threads)
+            path = self.config.weights or default_weights("goturn.pt")
+            if not Path(path).is_file():
+                raise DataNotFoundError(
+                    f"{path}: GOTURN weights not found (train them with "
+                    "'trackkit sot train --model goturn --data ROOT' and pass weights=FILE)"
+                )
+            self._net = load_goturn(path)
+        return self._net
+
+    def _crop(self, img: NDArray[np.uint8], region: tuple[float, float, float, float]) -> Any:
+        size = self._network().size
+        return crop_region(img, region[:2], region[2:], (size, size), mean_color(img))
+
+    def _init(self, frame: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
+        img = as_bgr(frame)
+        self._box = box.astype(np.float64).copy()
+        self._prev_crop = self._crop(img, crop_pair_region(self._box, self.config.context))
+
+    def _update(self, frame: NDArray[np.uint8]) -> SOTResult:
+        import torch
+
+        img = as_bgr(frame)
+        cfg = self.config
+        region = crop_pair_region(self._box, cfg.context)
+        search = self._crop(img, region)
+        pair = np.stack([self._prev_crop, search]).transpose(0, 3, 1, 2).astype(np.float32)
+        t = torch.from_numpy(pair)
+        with torch.inference_mode():
+            out = self._network()(t[:1], t[1:])[0].numpy().astype(np.float64) / 10.0
+        cx, cy, rw, rh = region
+        x1 = cx - rw / 2 + out[0] * rw
+        y1 = cy - rh / 2 + out[1] * rh
+        x2 = cx - rw / 2 + out[2] * rw
+        y2 = cy - rh / 2 + out[3] * rh
+        old_w, old_h = self._box[2] - self._box[0], self._box[3] - self._box[1]
+        lo, hi = 1.0 / cfg.max_scale_change, cfg.max_scale_change
+        w = float(np.clip(abs(x2 - x1), old_w * lo, old_w * hi))
+        h = float(np.clip(abs(y2 - y1), old_h * lo, old_h * hi))
+        w = old_w * (1 - cfg.size_lr) + w * cfg.size_lr
+        h = old_h * (1 - cfg.size_lr) + h * cfg.size_lr
+        hh, ww = img.shape[:2]
+        w = min(max(w, cfg.min_size), ww)
+        h = min(max(h, cfg.min_size), hh)
+        ncx = float(np.clip(cx + cfg.motion_lr * ((x1 + x2) / 2 - cx), 0, ww))
+        ncy = float(np.clip(cy + cfg.motion_lr * ((y1 + y2) / 2 - cy), 0, hh))
+        self._box = np.array([ncx - w / 2, ncy - h / 2, ncx + w / 2, ncy + h / 2])
+        self._prev_crop = self._crop(img, crop_pair_region(self._box, cfg.context))
+        return SOTResult(box=self._box.copy(), score=1.0)

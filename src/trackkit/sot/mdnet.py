@@ -1,0 +1,263 @@
+"""MDNet: multi-domain network tracking with online fine-tuning (Nam & Han, CVPR 2016).
+
+Online part (the offline multi-domain training is :mod:`trackkit.sot.train_mdnet`):
+
+1. first frame: a new binary head replaces the domain heads; ``fc4-fc6`` are fine-tuned on
+   ``init_pos`` positives (IoU >= 0.7 with the box) and ``init_neg`` negatives (IoU < 0.5),
+   each step with *hard negative mining* (the ``batch_neg`` highest-scoring negatives of a pool
+   of ``hard_pool``); a ridge bounding-box regressor is fitted on conv features of samples with
+   IoU >= 0.6 (R-CNN targets ``dx, dy, log dw, log dh``);
+2. each frame: ``candidates`` boxes drawn from a Gaussian around the last box (translation
+   ``trans * r``, ``r = (w + h) / 2``; scale ``1.05 ** N(0, scale/2)``); the target score is the
+   mean positive score of the top 5 and their (regressed) mean box is the result;
+3. success (score > 0): positives/negatives of this frame are stored (conv features only);
+   every ``long_interval`` frames a *long-term* update uses the positives of the last
+   ``long_frames`` successful frames; failure: the box stays, a *short-term* update uses the last
+   ``short_frames`` frames and the search widens (``trans`` times ``expand`` per failure, up to
+   ``max_trans``: wider re-detection), back to normal after a success.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trackkit.config import make_config, require
+from trackkit.core.boxes import iou_matrix
+from trackkit.errors import DataNotFoundError, FormatError
+from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
+from trackkit.sot.crops import as_bgr
+from trackkit.sot.samples import crop_boxes, gaussian_samples, labelled_samples
+from trackkit.sot.siamfc import default_weights
+
+__all__ = ["MDNetConfig", "MDNetTracker", "finetune", "load_mdnet"]
+
+
+@dataclass(frozen=True)
+class MDNetConfig:
+    """Configuration of :class:`MDNetTracker` (sample counts reduced from the paper for a CPU)."""
+
+    weights: str | None = None
+    threads: int = 1
+    seed: int = 0
+    candidates: int = 128
+    trans: float = 0.6
+    scale: float = 1.0
+    expand: float = 1.5
+    max_trans: float = 2.0
+    init_pos: int = 200
+    init_neg: int = 1000
+    init_iters: int = 30
+    update_pos: int = 30
+    update_neg: int = 120
+    update_iters: int = 10
+    short_frames: int = 20
+    long_frames: int = 100
+    long_interval: int = 10
+    batch_pos: int = 32
+    batch_neg: int = 96
+    hard_pool: int = 512
+    lr: float = 1e-3
+    bbreg: bool = True
+    min_size: float = 4.0
+
+    def __post_init__(self) -> None:
+        require(self.threads >= 1, "threads must be >= 1")
+        require(self.candidates >= 5, "candidates must be >= 5")
+        require(self.trans > 0 and self.max_trans >= self.trans, "need 0 < trans <= max_trans")
+        require(self.expand >= 1, "expand must be >= 1")
+        require(self.init_pos >= 1 and self.init_neg >= 1, "need initial samples")
+        require(self.batch_pos >= 1 and self.batch_neg >= 1, "need batch sizes >= 1")
+        require(self.hard_pool >= self.batch_neg, "hard_pool must be >= batch_neg")
+        require(self.lr > 0, "lr must be > 0")
+
+
+def load_mdnet(path: str | Path) -> Any:
+    """The shared layers of an :class:`~trackkit.sot.nets.mdnet_net.MDNet` from a weights file.
+
+    Raises:
+        DataNotFoundError: the file does not exist.
+        FormatError: it does not hold MDNet weights that fit the architecture.
+    """
+    from trackkit.sot.nets.mdnet_net import MDNet
+    from trackkit.sot.train_common import load_weights
+
+    arch, state = load_weights(path, "mdnet")
+    try:
+        net = MDNet(
+            domains=int(arch.get("domains", 1)),
+            size=int(arch.get("size", 64)),
+            width=int(arch.get("width", 24)),
+            fc=int(arch.get("fc", 256)),
+        )
+        net.load_state_dict(state)
+    except (RuntimeError, ValueError) as exc:
+        raise FormatError(str(path), f"MDNet weights do not fit: {str(exc)[:200]}") from None
+    return net
+
+
+def finetune(
+    net: Any,
+    pos: Any,
+    neg: Any,
+    iters: int,
+    opt: Any,
+    rng: np.random.Generator,
+    batch_pos: int,
+    batch_neg: int,
+    hard_pool: int,
+) -> float:
+    """Fine-tune ``fc4-fc6`` on conv features ``pos (P, D)``, ``neg (N, D)`` with hard negative
+    mining; returns the last loss."""
+    import torch
+    import torch.nn.functional as F
+
+    loss_v = 0.0
+    for _ in range(iters):
+        pi = torch.from_numpy(rng.choice(len(pos), size=batch_pos, replace=len(pos) < batch_pos))
+        pool = rng.choice(len(neg), size=min(hard_pool, len(neg)), replace=False)
+        net.eval()
+        with torch.no_grad():
+            s = net.classify(neg[torch.from_numpy(pool)])
+            hard = pool[torch.argsort(s[:, 1] - s[:, 0], descending=True)[:batch_neg].numpy()]
+        net.train()
+        x = torch.cat([pos[pi], neg[torch.from_numpy(hard)]])
+        y = torch.cat([torch.ones(len(pi), dtype=torch.long), torch.zeros(len(hard), dtype=torch.long)])
+        loss = F.cross_entropy(net.classify(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        loss_v = float(loss.detach())
+    net.eval()
+    return loss_v
+
+
+def _bbreg_targets(samples: NDArray[np.float64], gt: NDArray[np.float64]) -> NDArray[np.float64]:
+    pw, ph = samples[:, 2] - samples[:, 0], samples[:, 3] - samples[:, 1]
+    px, py = samples[:, 0] + pw / 2, samples[:, 1] + ph / 2
+    gw, gh = gt[2] - gt[0], gt[3] - gt[1]
+    gx, gy = gt[0] + gw / 2, gt[1] + gh / 2
+    return np.stack([(gx - px) / pw, (gy - py) / ph, np.log(gw / pw), np.log(gh / ph)], axis=1)
+
+
+def _bbreg_apply(samples: NDArray[np.float64], d: NDArray[np.float64]) -> NDArray[np.float64]:
+    pw, ph = samples[:, 2] - samples[:, 0], samples[:, 3] - samples[:, 1]
+    cx = samples[:, 0] + pw / 2 + d[:, 0] * pw
+    cy = samples[:, 1] + ph / 2 + d[:, 1] * ph
+    w, h = pw * np.exp(d[:, 2]), ph * np.exp(d[:, 3])
+    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+
+
+@SOT_TRACKERS.register("mdnet")
+class MDNetTracker(SOTTracker):
+    """MDNet (Nam 2016): candidate scoring by an online fine-tuned binary classifier."""
+
+    def __init__(self, config: MDNetConfig | None = None, **overrides: Any) -> None:
+        super().__init__()
+        self.config = config if config is not None else make_config(MDNetConfig, **overrides)
+
+    def _load(self) -> Any:
+        import torch
+
+        torch.set_num_threads(self.config.threads)
+        path = self.config.weights or default_weights("mdnet.pt")
+        if not Path(path).is_file():
+            raise DataNotFoundError(
+                f"{path}: MDNet weights not found (train them with "
+                "'trackkit sot train --model mdnet --data ROOT' and pass weights=FILE)"
+            )
+        net = load_mdnet(path)
+        net.reset_heads(1)
+        return net.eval()
+
+    def _features(self, img: NDArray[np.uint8], boxes: NDArray[np.float64]) -> Any:
+        import torch
+
+        crops = torch.from_numpy(crop_boxes(img, boxes, self._net.size))
+        with torch.no_grad():
+            return self._net.features(crops)
+
+    def _init(self, frame: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
+        import torch
+
+        cfg = self.config
+        self._net = self._load()
+        self._rng = np.random.default_rng(cfg.seed)
+        torch.manual_seed(cfg.seed)
+        img = as_bgr(frame)
+        self._box = box.copy()
+        params = list(self._net.fc.parameters()) + list(self._net.heads.parameters())
+        self._opt = torch.optim.Adam(params, lr=cfg.lr)
+        pos, neg = labelled_samples(self._rng, box, cfg.init_pos, cfg.init_neg)
+        fp, fn = self._features(img, pos), self._features(img, neg)
+        finetune(self._net, fp, fn, cfg.init_iters, self._opt, self._rng, cfg.batch_pos,
+                 cfg.batch_neg, cfg.hard_pool)
+        self._reg: NDArray[np.float64] | None = None
+        if cfg.bbreg:
+            cand = gaussian_samples(self._rng, box, 1000, trans=0.3, scale=1.5)
+            cand = cand[iou_matrix(cand, box[None])[:, 0] >= 0.6][:400]
+            if len(cand) >= 20:
+                x = self._features(img, cand).numpy().astype(np.float64)
+                x = np.hstack([x, np.ones((len(x), 1))])
+                t = _bbreg_targets(cand, box)
+                lam = 1000.0
+                self._reg = np.linalg.solve(x.T @ x + lam * np.eye(x.shape[1]), x.T @ t)
+        keep = max(cfg.long_frames, cfg.short_frames)
+        self._pos_mem: deque[Any] = deque([fp[: cfg.update_pos * 2]], maxlen=keep)
+        self._neg_mem: deque[Any] = deque([fn[: cfg.update_neg * 2]], maxlen=cfg.short_frames)
+        self._trans = cfg.trans
+        self._frame = 0
+
+    def _update(self, frame: NDArray[np.uint8]) -> SOTResult:
+        import torch
+
+        cfg = self.config
+        img = as_bgr(frame)
+        self._frame += 1
+        cand = gaussian_samples(self._rng, self._box, cfg.candidates, trans=self._trans,
+                                scale=cfg.scale)
+        feats = self._features(img, cand)
+        with torch.no_grad():
+            logits = self._net.classify(feats).numpy()
+        scores = logits[:, 1] - logits[:, 0]
+        top = np.argsort(scores)[-5:]
+        score = float(scores[top].mean())
+        success = score > 0
+        hh, ww = img.shape[:2]
+        if success:
+            boxes = cand[top]
+            if self._reg is not None:
+                x = np.hstack([feats[top].numpy().astype(np.float64), np.ones((len(top), 1))])
+                boxes = _bbreg_apply(boxes, np.clip(x @ self._reg, -1.0, 1.0))
+            box = boxes.mean(axis=0)
+            w = float(np.clip(box[2] - box[0], cfg.min_size, ww))
+            h = float(np.clip(box[3] - box[1], cfg.min_size, hh))
+            cx = float(np.clip((box[0] + box[2]) / 2, 0, ww))
+            cy = float(np.clip((box[1] + box[3]) / 2, 0, hh))
+            self._box = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+            self._trans = cfg.trans
+            pos, neg = labelled_samples(self._rng, self._box, cfg.update_pos, cfg.update_neg,
+                                        neg_iou=0.3)
+            self._pos_mem.append(self._features(img, pos))
+            self._neg_mem.append(self._features(img, neg))
+        else:
+            self._trans = min(self._trans * cfg.expand, cfg.max_trans)
+        if not success and len(self._pos_mem) > 0:
+            pos_f = torch.cat(list(self._pos_mem)[-cfg.short_frames :])
+            self._retrain(pos_f)
+        elif success and self._frame % cfg.long_interval == 0:
+            self._retrain(torch.cat(list(self._pos_mem)))
+        return SOTResult(box=self._box.copy(), score=score)
+
+    def _retrain(self, pos_f: Any) -> None:
+        import torch
+
+        cfg = self.config
+        neg_f = torch.cat(list(self._neg_mem))
+        finetune(self._net, pos_f, neg_f, cfg.update_iters, self._opt, self._rng, cfg.batch_pos,
+                 cfg.batch_neg, cfg.hard_pool)

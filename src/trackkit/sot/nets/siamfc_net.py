@@ -1,0 +1,90 @@
+"""SiamFC network (Bertinetto et al., ECCV-W 2016): AlexNet-style embedding + cross-correlation.
+
+The embedding ``phi`` is fully convolutional (no padding), total stride 8:
+conv 11x11/2 - BN - ReLU - maxpool 3/2 - conv 5x5 (2 groups) - BN - ReLU - maxpool 3/2 -
+conv 3x3 - BN - ReLU - conv 3x3 (2 groups) - BN - ReLU - conv 3x3 (2 groups).
+A 127x127 exemplar gives 6x6 features, a 255x255 search region 22x22, and their
+cross-correlation a 17x17 response, followed by a batch-normalisation ``adjust`` layer (a learned scale and bias of the
+response).
+``width`` scales the channel counts (1.0 = the paper's 96-256-384-384-256).
+
+Input: ``(B, 3, H, W)`` float32 BGR 0..255 (normalised inside by /255 - 0.5).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["SiamFCNet", "channels_for", "xcorr"]
+
+
+def channels_for(width: float) -> tuple[int, int, int, int, int]:
+    """Channel counts of the five conv layers for a width multiplier (even, grouped convs)."""
+    base = (96, 256, 384, 384, 256)
+    return tuple(max(8, int(round(c * width / 8)) * 8) for c in base)  # type: ignore[return-value]
+
+
+class AlexNetEmbed(nn.Module):
+    """SiamFC's AlexNet-style embedding ``phi``: ``(B, 3, H, W) -> (B, C5, (H-87)/8, ...)``."""
+
+    def __init__(self, width: float = 1.0) -> None:
+        super().__init__()
+        c1, c2, c3, c4, c5 = channels_for(width)
+        self.features = nn.Sequential(
+            nn.Conv2d(3, c1, 11, 2),
+            nn.BatchNorm2d(c1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2),
+            nn.Conv2d(c1, c2, 5, 1, groups=2),
+            nn.BatchNorm2d(c2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2),
+            nn.Conv2d(c2, c3, 3, 1),
+            nn.BatchNorm2d(c3),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c3, c4, 3, 1, groups=2),
+            nn.BatchNorm2d(c4),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c4, c5, 3, 1, groups=2),
+        )
+        self.out_channels = c5
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x / 255.0 - 0.5)
+
+
+def xcorr(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Cross-correlation of each exemplar ``z (B, C, hz, wz)`` with its search ``x (B, C, H, W)``.
+
+    Returns ``(B, 1, H - hz + 1, W - wz + 1)``. ``z`` with batch 1 is shared by every ``x``.
+    """
+    b, c, h, w = x.shape
+    if z.shape[0] == 1 and b > 1:
+        return F.conv2d(x, z)
+    out = F.conv2d(x.reshape(1, b * c, h, w), z, groups=b)
+    return out.reshape(b, 1, out.shape[-2], out.shape[-1])
+
+
+class SiamFCNet(nn.Module):
+    """Embedding + cross-correlation + BN adjust: ``(z, x) -> response (B, 1, 17, 17)``."""
+
+    total_stride = 8
+
+    def __init__(self, width: float = 1.0) -> None:
+        super().__init__()
+        self.width = width
+        self.embed = AlexNetEmbed(width)
+        self.adjust = nn.BatchNorm2d(1)
+        for m in self.embed.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+
+    def correlate(self, zf: torch.Tensor, xf: torch.Tensor) -> torch.Tensor:
+        """Response of exemplar features ``zf`` on search features ``xf``."""
+        return self.adjust(xcorr(zf, xf))
+
+    def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.correlate(self.embed(z), self.embed(x))

@@ -1,0 +1,194 @@
+"""SiamFC: fully-convolutional Siamese tracking (Bertinetto et al., ECCV-W 2016).
+
+Tracking with the network of :mod:`trackkit.sot.nets.siamfc_net`:
+
+1. the exemplar (square of side ``s_z = sqrt((w + p)(h + p))``, ``p = (w + h) / 2``, resized to
+   127) is embedded once;
+2. each frame, search regions of side ``s_x = s_z 255 / 127`` times each scale
+   ``scale_step ** {-1, 0, 1}`` around the last centre are embedded and cross-correlated with
+   it (17x17 responses, stride 8); the non-unit scales are multiplied by ``scale_penalty``;
+3. the best scale's response is upsampled (bicubic, x ``response_up``), normalised to sum 1 and
+   blended with a cosine window (``window_influence``); its peak gives the displacement
+   ``(peak - centre) * 8 / response_up`` crop pixels, i.e. ``* s_x / 255`` image pixels;
+4. the size follows the chosen scale with damping: ``size *= (1 - scale_lr) + scale_lr * s``;
+5. when the peak's probability (sigmoid of the raw response) is above ``update_score`` the
+   exemplar features are updated by an exponential average with rate ``template_lr``.
+
+Training: :mod:`trackkit.sot.train_siamfc`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from trackkit.config import make_config, require
+from trackkit.errors import DataNotFoundError, FormatError
+from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
+from trackkit.sot.crops import as_bgr, context_size, crop_square, mean_color
+
+__all__ = ["SiamFCConfig", "SiamFCTracker", "default_weights", "load_siamfc"]
+
+
+def default_weights(name: str) -> Path:
+    """``<repo>/weights/<name>``: where trackkit's own trained weights are committed."""
+    return Path(__file__).resolve().parents[3] / "weights" / name
+
+
+@dataclass(frozen=True)
+class SiamFCConfig:
+    """Configuration of :class:`SiamFCTracker` (defaults: the SiamFC paper's values).
+
+    Attributes:
+        weights: weights file written by ``trackkit sot train --model siamfc`` (default
+            ``<repo>/weights/siamfc.pt``).
+        threads: torch CPU threads.
+        num_scales, scale_step, scale_penalty, scale_lr: the multi-scale search.
+        window_influence: weight of the cosine window on the normalised response.
+        response_up: upsampling factor of the 17x17 response.
+        context: context amount of the exemplar region.
+        template_lr: rate of the exponential-average template update (0 disables it).
+        update_score: peak probability needed for a template update.
+        min_size: smallest box side in pixels.
+    """
+
+    weights: str | None = None
+    threads: int = 1
+    num_scales: int = 3
+    scale_step: float = 1.0375
+    scale_penalty: float = 0.9745
+    scale_lr: float = 0.59
+    window_influence: float = 0.176
+    response_up: int = 16
+    context: float = 0.5
+    template_lr: float = 0.01
+    update_score: float = 0.7
+    min_size: float = 4.0
+
+    def __post_init__(self) -> None:
+        require(self.threads >= 1, "threads must be >= 1")
+        require(self.num_scales >= 1 and self.num_scales % 2 == 1, "num_scales must be odd")
+        require(self.scale_step >= 1.0, "scale_step must be >= 1")
+        require(0 < self.scale_penalty <= 1, "scale_penalty must be in (0, 1]")
+        require(0 <= self.scale_lr <= 1, "scale_lr must be in [0, 1]")
+        require(0 <= self.window_influence <= 1, "window_influence must be in [0, 1]")
+        require(self.response_up >= 1, "response_up must be >= 1")
+        require(0 <= self.template_lr <= 1, "template_lr must be in [0, 1]")
+        require(self.min_size > 0, "min_size must be > 0")
+
+
+def load_siamfc(path: str | Path) -> Any:
+    """A :class:`~trackkit.sot.nets.siamfc_net.SiamFCNet` loaded from a trackkit weights file.
+
+    Raises:
+        DataNotFoundError: the file does not exist.
+        FormatError: it does not hold SiamFC weights (or they do not fit the architecture).
+    """
+    from trackkit.sot.nets.siamfc_net import SiamFCNet
+    from trackkit.sot.train_common import load_weights
+
+    arch, state = load_weights(path, "siamfc")
+    net = SiamFCNet(width=float(arch.get("width", 1.0)))
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        raise FormatError(str(path), f"SiamFC weights do not fit: {str(exc)[:200]}") from None
+    return net.eval()
+
+
+@SOT_TRACKERS.register("siamfc")
+class SiamFCTracker(SOTTracker):
+    """SiamFC (Bertinetto 2016): multi-scale cross-correlation of a learned embedding."""
+
+    exemplar_size = 127
+    instance_size = 255
+
+    def __init__(self, config: SiamFCConfig | None = None, **overrides: Any) -> None:
+        super().__init__()
+        self.config = config if config is not None else make_config(SiamFCConfig, **overrides)
+        self._net: Any = None
+
+    def _network(self) -> Any:
+        if self._net is None:
+            import torch
+
+            torch.set_num_threads(self.config.threads)
+            path = self.config.weights or default_weights("siamfc.pt")
+            if not Path(path).is_file():
+                raise DataNotFoundError(
+                    f"{path}: SiamFC weights not found (train them with "
+                    "'trackkit sot train --model siamfc --data ROOT' and pass weights=FILE)"
+                )
+            self._net = load_siamfc(path)
+        return self._net
+
+    def _embed(self, crops: list[NDArray[np.uint8]]) -> Any:
+        import torch
+
+        x = torch.from_numpy(np.stack(crops).transpose(0, 3, 1, 2).astype(np.float32))
+        with torch.inference_mode():
+            return self._network().embed(x)
+
+    def _init(self, frame: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
+        img = as_bgr(frame)
+        cfg = self.config
+        self._center = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+        self._size = np.array([box[2] - box[0], box[3] - box[1]], dtype=np.float64)
+        s_z = context_size(self._size[0], self._size[1], cfg.context)
+        z = crop_square(img, (self._center[0], self._center[1]), s_z, 127, mean_color(img))
+        self._zf = self._embed([z])
+        n = cfg.num_scales
+        self._scales = cfg.scale_step ** (np.arange(n) - n // 2)
+        up = 17 * cfg.response_up
+        h = np.hanning(up)
+        win = np.outer(h, h)
+        self._window = win / win.sum()
+
+    def _update(self, frame: NDArray[np.uint8]) -> SOTResult:
+        import torch
+
+        img = as_bgr(frame)
+        cfg = self.config
+        w, h = self._size
+        s_x = context_size(w, h, cfg.context) * self.instance_size / self.exemplar_size
+        avg = mean_color(img)
+        c = (self._center[0], self._center[1])
+        crops = [crop_square(img, c, s_x * s, self.instance_size, avg) for s in self._scales]
+        xf = self._embed(crops)
+        with torch.inference_mode():
+            resp = self._network().correlate(self._zf, xf)[:, 0].numpy().astype(np.float64)
+        peaks = resp.reshape(len(crops), -1).max(axis=1)
+        prob = 1.0 / (1.0 + np.exp(-peaks))
+        mid = len(crops) // 2
+        penalised = prob * np.where(np.arange(len(crops)) == mid, 1.0, cfg.scale_penalty)
+        k = int(np.argmax(penalised))
+        up = 17 * cfg.response_up
+        r = cv2.resize(resp[k], (up, up), interpolation=cv2.INTER_CUBIC)
+        r -= r.min()
+        r /= max(r.sum(), 1e-12)
+        r = (1 - cfg.window_influence) * r + cfg.window_influence * self._window
+        py, px = np.unravel_index(int(np.argmax(r)), r.shape)
+        disp = (np.array([px, py], dtype=np.float64) - (up - 1) / 2) * 8 / cfg.response_up
+        self._center = self._center + disp * s_x * self._scales[k] / self.instance_size
+        factor = (1 - cfg.scale_lr) + cfg.scale_lr * self._scales[k]
+        hh, ww = img.shape[:2]
+        self._size = np.clip(self._size * factor, cfg.min_size, [ww, hh])
+        self._center = np.clip(self._center, 0, [ww, hh])
+        score = float(prob[k])
+        if cfg.template_lr > 0 and score >= cfg.update_score:
+            s_z = context_size(self._size[0], self._size[1], cfg.context)
+            zc = (self._center[0], self._center[1])
+            z_new = self._embed([crop_square(img, zc, s_z, 127, avg)])
+            self._zf = (1 - cfg.template_lr) * self._zf + cfg.template_lr * z_new
+        c, s = self._center, self._size
+        box = np.array([c[0] - s[0] / 2, c[1] - s[1] / 2, c[0] + s[0] / 2, c[1] + s[1] / 2])
+        return SOTResult(box=box, score=score)
+
+    def describe(self) -> dict[str, Any]:
+        """The configuration as a plain dict."""
+        return asdict(self.config)

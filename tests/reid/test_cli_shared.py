@@ -1,0 +1,206 @@
+"""The ``trackkit reid`` verb, torch-free imports, and the OMZ anchor numbers on ../shared."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from trackkit.cli.main import main
+
+
+def test_torch_free_modules_do_not_import_torch() -> None:
+    code = (
+        "import sys\n"
+        "import trackkit.cli.reid, trackkit.metrics.rank, trackkit.reid.data.datasets\n"
+        "import trackkit.reid.embedder, trackkit.reid.rerank, trackkit.reid.evaluate\n"
+        "import trackkit.viz.cmc\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def make_folder_dataset(root: Path, n_ids: int = 5) -> None:
+    rng = np.random.default_rng(0)
+    for pid in range(n_ids):
+        colour = rng.integers(0, 255, 3)
+        (root / f"id{pid}").mkdir(parents=True)
+        for cam in ("a", "b"):
+            for j in range(2):
+                noise = rng.integers(-20, 20, (40, 20, 3))
+                img = np.clip(colour + noise, 0, 255).astype(np.uint8)
+                cv2.imwrite(str(root / f"id{pid}" / f"{cam}_{j}.jpg"), img)
+
+
+def test_cli_eval_histogram_json_plot_and_embed(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    make_folder_dataset(tmp_path / "data")
+    out = tmp_path / "r.json"
+    plot = tmp_path / "cmc.png"
+    code = main(
+        [
+            "reid",
+            "eval",
+            "--dataset",
+            "folder",
+            "--root",
+            str(tmp_path / "data"),
+            "--model",
+            "histogram",
+            "--json",
+            str(out),
+            "--plot",
+            str(plot),
+        ]
+    )
+    assert code == 0
+    res = json.loads(out.read_text())
+    assert set(res) >= {"rank1", "rank5", "rank10", "mAP", "mINP"}
+    assert res["rank1"] == 1.0  # identities have distinct colours
+    assert plot.stat().st_size > 0
+    code = main(
+        [
+            "reid",
+            "embed",
+            str(tmp_path / "data" / "id0"),
+            "--model",
+            "histogram",
+            "--out",
+            str(tmp_path / "e.npz"),
+        ]
+    )
+    assert code == 0
+    emb = np.load(tmp_path / "e.npz")["embeddings"]
+    assert emb.shape[0] == 4 and emb.dtype == np.float32
+
+
+def test_cli_bad_input_is_one_line_error(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "test").mkdir()
+    cv2.imwrite(str(tmp_path / "test" / "0001_00.jpg"), np.zeros((8, 4, 3), np.uint8))
+    (tmp_path / "test" / "0001_07.jpg").write_bytes(b"broken")
+    code = main(
+        ["reid", "eval", "--dataset", "cuhk03", "--root", str(tmp_path), "--model", "histogram"]
+    )
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "0001_07.jpg" in err
+    code = main(
+        [
+            "reid",
+            "eval",
+            "--dataset",
+            "cuhk03",
+            "--root",
+            str(tmp_path),
+            "--model",
+            str(tmp_path / "missing.pt"),
+        ]
+    )
+    assert code == 2
+
+
+@pytest.mark.slow
+def test_cli_train_then_eval_own_model(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    make_folder_dataset(tmp_path / "data", n_ids=4)
+    args = [
+        "reid",
+        "train",
+        "--dataset",
+        "folder",
+        "--root",
+        str(tmp_path / "data"),
+        "--epochs",
+        "2",
+        "--warmup",
+        "1",
+        "--batch-p",
+        "2",
+        "--batch-k",
+        "2",
+        "--input-size",
+        "32",
+        "16",
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    assert main(args) == 0
+    assert main([*args, "--resume"]) == 0  # already finished: nothing to do
+    log = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert len(log) == 3
+    assert (
+        main(
+            [
+                "reid",
+                "eval",
+                "--dataset",
+                "folder",
+                "--root",
+                str(tmp_path / "data"),
+                "--model",
+                str(tmp_path / "run" / "model.pt"),
+                "--rerank",
+                "--k1",
+                "3",
+                "--k2",
+                "2",
+                "--json",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
+    assert json.loads((tmp_path / "r.json").read_text())["rerank"] is True
+    if importlib.util.find_spec("onnx") and importlib.util.find_spec("onnxruntime"):
+        onnx_path = tmp_path / "m.onnx"
+        assert (
+            main(
+                [
+                    "reid",
+                    "export",
+                    "--model",
+                    str(tmp_path / "run" / "model.pt"),
+                    "--out",
+                    str(onnx_path),
+                ]
+            )
+            == 0
+        )
+        assert (
+            main(
+                [
+                    "reid",
+                    "eval",
+                    "--dataset",
+                    "folder",
+                    "--root",
+                    str(tmp_path / "data"),
+                    "--model",
+                    str(onnx_path),
+                    "--json",
+                    str(tmp_path / "o.json"),
+                ]
+            )
+            == 0
+        )
+
+
+@pytest.mark.slow
+def test_omz_0248_cuhk03_anchor(shared: Path) -> None:
+    """OMZ person-reidentification-retail-0248 on CUHK03-test: 44.3 % rank-1, 43.4 % mAP."""
+    pytest.importorskip("onnxruntime")
+    from trackkit.reid.data.datasets import load_dataset
+    from trackkit.reid.embedder import OnnxEmbedder
+    from trackkit.reid.evaluate import evaluate_embedder
+
+    model = shared / "weights" / "omz_person_reid" / "person-reidentification-retail-0248.onnx"
+    ds = load_dataset("cuhk03", shared / "data" / "reid" / "cuhk03-labeled")
+    res = evaluate_embedder(OnnxEmbedder(model), ds).result
+    assert res.num_queries == 451
+    assert round(100 * res.rank(1), 1) == 44.3
+    assert round(100 * res.mAP, 1) == 43.4

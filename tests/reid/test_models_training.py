@@ -1,0 +1,153 @@
+"""Models, embedders, ONNX export, augmentations and the trainer (exact resume after a kill)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from trackkit.errors import ConfigError, FormatError  # noqa: E402
+from trackkit.reid.data.names import ReIDImage  # noqa: E402
+from trackkit.reid.data.transforms import AugmentConfig, augment_batch  # noqa: E402
+from trackkit.reid.embedder import TorchEmbedder  # noqa: E402
+from trackkit.reid.models import (  # noqa: E402
+    MODELS,
+    ClassifierHead,
+    build_model,
+    load_model,
+    save_model,
+)
+from trackkit.reid.training import TrainConfig, Trainer  # noqa: E402
+
+SIZE = (32, 16)
+
+
+@pytest.mark.parametrize("name", MODELS.available())
+def test_models_shapes_and_bnneck(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(name, input_size=SIZE)
+    x = torch.rand(4, 3, *SIZE) * 255
+    feat, emb = model.forward_train(x)
+    assert feat.shape == emb.shape == (4, model.embed_dim)
+    assert not model.neck.bias.requires_grad
+    head = ClassifierHead(model.embed_dim, 7)
+    assert head(emb).shape == (4, 7)
+    model.eval()
+    assert model(x).shape == (4, model.embed_dim)
+
+
+def test_save_load_roundtrip_and_bad_file(tmp_path: Path) -> None:
+    model = build_model("resnet-tiny", input_size=SIZE).eval()
+    save_model(model, tmp_path / "m.pt")
+    again = load_model(tmp_path / "m.pt")
+    x = torch.rand(2, 3, *SIZE) * 255
+    torch.testing.assert_close(model(x), again(x))
+    (tmp_path / "bad.pt").write_bytes(b"garbage")
+    with pytest.raises(FormatError, match="bad.pt"):
+        load_model(tmp_path / "bad.pt")
+
+
+def test_torch_and_onnx_embedders_agree(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from trackkit.reid.embedder import OnnxEmbedder
+    from trackkit.reid.models import export_onnx
+
+    model = build_model("resnet-tiny", input_size=SIZE).eval()
+    export_onnx(model, tmp_path / "m.onnx")
+    frame = np.random.default_rng(0).integers(0, 255, (120, 80, 3), dtype=np.uint8)
+    boxes = np.array([[10.0, 10.0, 30.0, 60.0], [40.0, 5.0, 70.0, 110.0], [0, 0, 80, 120]])
+    a = TorchEmbedder(model).embed(frame, boxes)
+    b = OnnxEmbedder(tmp_path / "m.onnx").embed(frame, boxes)
+    assert a.shape == (3, model.embed_dim) and a.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(a, b, atol=1e-4)
+    assert TorchEmbedder(model).embed(frame, np.zeros((0, 4))).shape == (0, model.embed_dim)
+
+
+def test_augment_batch_deterministic_and_flip() -> None:
+    crops = np.random.default_rng(0).integers(0, 255, (4, *SIZE, 3), dtype=np.uint8)
+    a = augment_batch(crops, AugmentConfig(), torch.Generator().manual_seed(3))
+    b = augment_batch(crops, AugmentConfig(), torch.Generator().manual_seed(3))
+    assert a.shape == (4, 3, *SIZE) and torch.equal(a, b)
+    flipped = augment_batch(crops, AugmentConfig(1.0, 0, 0.0), torch.Generator())
+    expect = torch.from_numpy(crops).permute(0, 3, 1, 2).float().flip(3)
+    assert torch.equal(flipped, expect)
+
+
+def synthetic(n_ids: int = 6, per_id: int = 4) -> tuple[list[ReIDImage], np.ndarray]:
+    rng = np.random.default_rng(0)
+    images, crops = [], []
+    for pid in range(n_ids):
+        colour = rng.integers(0, 255, 3)
+        for j in range(per_id):
+            noise = rng.integers(-30, 30, (*SIZE, 3))
+            crops.append(np.clip(colour + noise, 0, 255).astype(np.uint8))
+            images.append(ReIDImage(Path(f"{pid}_{j}.jpg"), pid, j % 2))
+    return images, np.stack(crops)
+
+
+def tiny_config(**kw: object) -> TrainConfig:
+    base = dict(
+        epochs=3,
+        p=3,
+        k=2,
+        warmup_epochs=1,
+        input_size=SIZE,
+        max_batches=2,
+        threads=1,
+        loss="triplet-hard+0.5*center+ce",
+    )
+    base.update(kw)
+    return TrainConfig(**base)  # type: ignore[arg-type]
+
+
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path: Path) -> None:
+    images, crops = synthetic()
+    full = Trainer(tiny_config(), images, tmp_path / "a", crops, progress=False).run()
+    killed = Trainer(tiny_config(), images, tmp_path / "b", crops, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        killed.run(stop_after=3)  # mid-epoch 2
+    assert (tmp_path / "b" / "checkpoint.pt").is_file()
+    resumed = Trainer(tiny_config(), images, tmp_path / "b", crops, progress=False).run(resume=True)
+    for (k, v), w in zip(full.state_dict().items(), resumed.state_dict().values()):
+        torch.testing.assert_close(v, w, rtol=0, atol=0, msg=k)
+    rows = (tmp_path / "b" / "log.csv").read_text().splitlines()
+    assert len(rows) == 4 and rows[0].startswith("epoch,lr,loss_triplet-hard")
+    with pytest.raises(ConfigError, match="different settings"):
+        Trainer(tiny_config(lr=0.5), images, tmp_path / "b", crops, progress=False).run(resume=True)
+
+
+def test_mutual_learning_trains_a_peer(tmp_path: Path) -> None:
+    images, crops = synthetic()
+    cfg = tiny_config(epochs=1, loss="ce+triplet-hard+dml-kl+dml-metric")
+    trainer = Trainer(cfg, images, tmp_path, crops, progress=False)
+    before = None
+    trainer.run()
+    assert trainer.peer is not None
+    before = [p.clone() for p in trainer.peer.parameters()]
+    trainer.cfg = tiny_config(epochs=2, loss=cfg.loss)
+    trainer.run(resume=True)
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.peer.parameters()))
+
+
+def test_training_learns_synthetic_identities(tmp_path: Path) -> None:
+    images, crops = synthetic(6, 6)
+    cfg = tiny_config(epochs=6, max_batches=None, lr=3e-3, loss="triplet-hard+ce")
+    model = Trainer(cfg, images, tmp_path, crops, progress=False).run()
+    emb = TorchEmbedder(model).embed_resized(crops)
+    labels = np.array([im.pid for im in images])
+    sim = emb @ emb.T
+    np.fill_diagonal(sim, -np.inf)
+    assert (labels[sim.argmax(1)] == labels).mean() > 0.9
+
+
+def test_colour_augmentation_keeps_range_and_grays() -> None:
+    crops = np.random.default_rng(1).integers(0, 255, (3, *SIZE, 3), dtype=np.uint8)
+    cfg = AugmentConfig(flip_prob=0.0, pad=0, erase_prob=0.0, color_jitter=0.4, gray_prob=1.0)
+    x = augment_batch(crops, cfg, torch.Generator().manual_seed(0))
+    assert float(x.min()) >= 0.0 and float(x.max()) <= 255.0
+    assert torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2])
