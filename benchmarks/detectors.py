@@ -59,6 +59,9 @@ def main() -> int:
         if args.frames:
             images = images[: args.frames]
         frames = [cv2.imread(str(p)) for p in images]
+        if not frames or any(f is None for f in frames):
+            print(f"{seq / 'img1'}: missing or unreadable frames", file=sys.stderr)
+            return 2
         size = (frames[0].shape[1], frames[0].shape[0])
         gt = read_gt_frames(seq / "gt" / "gt.txt", set(range(1, len(frames) + 1)), 0.5, size)
         n_frames += len(frames)

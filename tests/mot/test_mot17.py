@@ -23,10 +23,12 @@ SEQ = "MOT17-09-FRCNN"
 @pytest.mark.parametrize(
     ("name", "offline", "floor"),
     [
-        ("sort", False, 0.47),
-        ("bytetrack", False, 0.45),
-        ("ocsort", False, 0.46),
-        ("botsort", True, 0.47),
+        ("sort", False, 0.49),
+        ("bytetrack", False, 0.47),
+        ("ocsort", False, 0.47),
+        ("deepsort", False, 0.47),
+        ("botsort", False, 0.49),
+        ("botsort", True, 0.52),
     ],
 )
 def test_mot17_09_hota_floor(

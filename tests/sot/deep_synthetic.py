@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 from numpy.typing import NDArray
@@ -63,3 +65,13 @@ def follow(
     """Run ``tracker`` (init on the first box) and return the IoU of every later frame."""
     tracker.init(frames[0], boxes[0])  # type: ignore[attr-defined]
     return [iou(tracker.update(f).box, b) for f, b in zip(frames[1:], boxes[1:], strict=True)]  # type: ignore[attr-defined]
+
+
+def write_otb(folder: Path, frames: list[NDArray[np.uint8]], boxes: NDArray[np.float64]) -> Path:
+    """Write ``frames`` and ``boxes`` as an OTB sequence folder (``img/`` + 1-based x,y,w,h)."""
+    (folder / "img").mkdir(parents=True, exist_ok=True)
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(folder / "img" / f"{i + 1:04d}.jpg"), f)
+    lines = [f"{b[0] + 1:.2f},{b[1] + 1:.2f},{b[2] - b[0]:.2f},{b[3] - b[1]:.2f}" for b in boxes]
+    (folder / "groundtruth_rect.txt").write_text("\n".join(lines) + "\n")
+    return folder

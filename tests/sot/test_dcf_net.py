@@ -115,3 +115,25 @@ def test_training_errors(shared: Path, tmp_path: Path, capsys: pytest.CaptureFix
     assert "no checkpoint" in capsys.readouterr().err
     assert main(["sot", "train", "--model", "nope", "--data", ".", "--out", "o"]) == 2
     assert "valid names: dcfnet" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("box", "dx"),
+    [
+        ([150.0, 110.0, 157.0, 118.0], 1.0),  # 7x8 px target
+        ([5.0, 5.0, 315.0, 235.0], 1.0),  # the whole frame
+        ([270.0, 100.0, 310.0, 140.0], 15.0),  # runs out of the image
+    ],
+    ids=["tiny", "whole-frame", "leaves-image"],
+)
+def test_dcfnet_edge_targets(shared: Path, box: list[float], dx: float) -> None:
+    img = _texture()
+    frames = [
+        cv2.warpAffine(img, np.float64([[1, 0, dx * t], [0, 1, 0]]), (320, 240)) for t in range(8)
+    ]
+    run = run_sequence(build("udt"), frames, box)
+    assert np.isfinite(run.boxes).all()
+    cx = (run.boxes[:, 0] + run.boxes[:, 2]) / 2
+    assert cx.max() <= 320.0
+    if dx == 1.0:
+        assert abs(run.boxes[-1, 0] - (box[0] + 7.0)) < 3.0

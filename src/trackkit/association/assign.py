@@ -25,7 +25,7 @@ from scipy.optimize import linear_sum_assignment
 
 from trackkit.errors import ConfigError
 
-__all__ = ["Assignment", "linear_assignment", "lap_available"]
+__all__ = ["Assignment", "gated_matches", "linear_assignment", "lap_available"]
 
 IntArray = NDArray[np.int64]
 Backend = Literal["scipy", "lap"]
@@ -88,6 +88,9 @@ def linear_assignment(
     use_lap = _lap is not None and backend == "lap"
     if backend == "lap" and _lap is None:
         raise ConfigError("assignment backend 'lap' needs the lapx package (pip install lapx)")
+    if threshold < np.inf and not use_lap:
+        rows, cols = gated_matches(c, threshold)
+        return _assignment(n, m, rows, cols)
     if threshold < np.inf:
         work = c - threshold
         np.fmin(work, 0.0, out=work)  # "no match" (0) beats any pair costing more; NaN -> 0
@@ -111,6 +114,37 @@ def linear_assignment(
     if not keep.all():
         rows = rows[keep]
         cols = cols[keep]
+    return _assignment(n, m, rows, cols)
+
+
+def gated_matches(cost: NDArray[np.float64], threshold: float) -> tuple[IntArray, IntArray]:
+    """The matched pairs of ``linear_assignment(cost, threshold)`` (scipy backend), as
+    ``(rows, cols)`` int64 arrays sorted by row: the per-frame fast path of the trackers.
+
+    Args:
+        cost: ``(N, M)`` float64 with ``N, M >= 1`` (not modified).
+        threshold: finite; only pairs with ``cost < threshold`` can match.
+
+    When the pairs below the threshold already form a matching (no row or column has two),
+    that matching is the unique optimum — every optimal assignment must take each of them,
+    as leaving one out costs strictly more — so it is returned without running the solver.
+    """
+    work = cost - threshold
+    neg = work < 0.0  # NaN compares false: never matched
+    rows, cols = neg.nonzero()
+    k = len(rows)
+    if k <= 1:
+        return rows, cols
+    rl, cl = rows.tolist(), cols.tolist()
+    if len(set(rl)) == k and len(set(cl)) == k:
+        return rows, cols
+    np.fmin(work, 0.0, out=work)  # "no match" (0) beats any pair costing more; NaN -> 0
+    rows, cols = linear_sum_assignment(work)
+    keep = work[rows, cols] < 0.0
+    return rows[keep], cols[keep]
+
+
+def _assignment(n: int, m: int, rows: Any, cols: Any) -> Assignment:
     matches = np.empty((len(rows), 2), np.int64)
     matches[:, 0] = rows
     matches[:, 1] = cols

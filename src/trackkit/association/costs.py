@@ -41,18 +41,17 @@ def iou_similarity(tracks_xyxy: ArrayLike, dets_xyxy: ArrayLike) -> FloatArray:
         return iou_matrix(a, b)
     at = a.T.copy()  # (4, N) and (4, M): contiguous coordinate rows are fastest
     bt = b.T.copy()
-    iw = np.minimum(at[2][:, None], bt[2])
-    iw -= np.maximum(at[0][:, None], bt[0])
-    ih = np.minimum(at[3][:, None], bt[3])
-    ih -= np.maximum(at[1][:, None], bt[1])
-    np.maximum(iw, 0.0, out=iw)
-    np.maximum(ih, 0.0, out=ih)
-    iw *= ih
-    union = ((at[2] - at[0]) * (at[3] - at[1]))[:, None] + (bt[2] - bt[0]) * (bt[3] - bt[1])
-    union -= iw
+    wh = np.minimum(at[2:, :, None], bt[2:, None, :])  # (2, N, M) intersection extents
+    wh -= np.maximum(at[:2, :, None], bt[:2, None, :])
+    np.maximum(wh, 0.0, out=wh)
+    inter = wh[0] * wh[1]
+    sa = at[2:] - at[:2]
+    sb = bt[2:] - bt[:2]
+    union = (sa[0] * sa[1])[:, None] + sb[0] * sb[1]
+    union -= inter
     np.maximum(union, _EPS, out=union)
-    iw /= union
-    return iw
+    inter /= union
+    return inter
 
 
 def iou_cost(tracks_xyxy: ArrayLike, dets_xyxy: ArrayLike) -> FloatArray:

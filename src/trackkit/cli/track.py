@@ -246,7 +246,9 @@ def add_parser(sub: Any) -> None:
         "frame. SOURCE is a sequence folder or a folder of sequence folders.",
     )
     parser.add_argument("source", nargs="?", metavar="SOURCE", help="sequence folder(s)")
-    parser.add_argument("--tracker", default="bytetrack", help="tracker name (see --list)")
+    parser.add_argument(
+        "--tracker", default="botsort", help="tracker name (see --list; default: botsort)"
+    )
     parser.add_argument("--out", metavar="DIR", help="output folder for <sequence>.txt files")
     parser.add_argument(
         "--config",

@@ -16,6 +16,10 @@ feature maps with strides 8, 16 and 32 (row-major, ``y`` then ``x``): per cell
 return to frame pixels, filtered by score, then class-aware greedy NMS is applied
 (:mod:`trackkit.detectors.nms`; no torchvision). Models exported with the decoding inside
 (boxes already in pixels) are read with ``decoded=True``.
+
+Large frames are also searched tile by tile (slicing-aided inference: overlapping tiles give
+small objects more network pixels); :func:`merge_tiles` merges the tiles' detections with
+those of the whole frame.
 """
 
 from __future__ import annotations
@@ -30,17 +34,25 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trackkit.config import require
-from trackkit.core.boxes import area, clip_boxes, cxcywh_to_xyxy, ioa_matrix
+from trackkit.core.boxes import area, clip_boxes, cxcywh_to_xyxy
 from trackkit.core.detections import Detections
 from trackkit.detectors.base import DETECTORS
 from trackkit.detectors.coco import COCO_CLASSES
 from trackkit.detectors.nms import batched_nms
 from trackkit.errors import ConfigError, DataNotFoundError, FormatError
 
-__all__ = ["YoloxConfig", "YoloxDetector", "letterbox", "yolox_grids"]
+__all__ = ["YoloxConfig", "YoloxDetector", "letterbox", "merge_tiles", "yolox_grids"]
 
 logger = logging.getLogger(__name__)
 STRIDES = (8, 16, 32)
+#: Agreement required between a tile box and the part inside the tile of a larger detection
+#: for the tile box to count as a truncated view of it (see :func:`merge_tiles`).
+PART_OVERLAP = 0.5
+#: A detection is cut by a tile border when it extends past it by more than this fraction of
+#: its own width (height); less is within box-regression noise: the object fits the tile.
+CUT_FRACTION = 0.1
+
+Region = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]
 
 
 @dataclass(frozen=True)
@@ -61,7 +73,8 @@ class YoloxConfig:
         class_names: names of the model's classes (default: the 80 COCO classes).
         tiles: ``(columns, rows)`` of overlapping tiles to run the network on besides the
             whole frame, for small objects in large frames; ``(1, 1)``: whole frame only;
-            ``(0, 0)``: automatic, about one tile per ``tile_factor`` input sizes.
+            ``(0, 0)``: automatic, about one tile per ``tile_factor`` input sizes. Tile and
+            whole-frame detections are merged by :func:`merge_tiles`.
         tile_factor: frame pixels per network pixel aimed at by automatic tiling.
         tile_overlap: overlap of neighbouring tiles as a fraction of the tile size.
     """
@@ -139,6 +152,125 @@ def yolox_grids(size: tuple[int, int]) -> tuple[NDArray[np.float32], NDArray[np.
         np.concatenate(grids).astype(np.float32),
         np.concatenate(strides).astype(np.float32),
     )
+
+
+def _truncated_views(
+    boxes: NDArray[np.float64],
+    classes: NDArray[np.int64],
+    tile_of: NDArray[np.int64],
+    tiles: NDArray[np.float64],
+    width: int,
+    height: int,
+    overlap: float = PART_OVERLAP,
+) -> NDArray[np.bool_]:
+    """Which boxes are tile views of an object that another, larger detection shows whole.
+
+    Args:
+        boxes: ``(N, 4)`` ``xyxy`` frame boxes of every region.
+        classes: ``(N,)`` class ids.
+        tile_of: ``(N,)`` index into ``tiles`` of each box's tile, ``-1`` for whole-frame boxes.
+        tiles: ``(T, 4)`` ``xyxy`` tile rectangles.
+        width, height: frame size (a tile side on the frame border is not an inner border).
+        overlap: agreement threshold (see :func:`merge_tiles`).
+
+    Returns:
+        ``(N,)`` bool, True for a box ``b`` of tile ``t`` when some box ``a`` of the same
+        class, larger than ``b``, extends past an inner border of ``t`` (by more than
+        ``CUT_FRACTION`` of its size) and ``b`` matches the part ``a ∩ t``: 1-D IoU
+        ``>= overlap`` along ``x`` and along ``y``, and ``b`` lies inside ``a`` for at least
+        ``overlap`` of its area.
+    """
+    out = np.zeros(len(boxes), bool)
+    (i,) = np.nonzero(tile_of >= 0)
+    if len(i) == 0:
+        return out
+    t = tiles[tile_of[i]][:, None, :]  # (n, 1, 4)
+    b = boxes[None, :, :]  # (1, N, 4): the candidate fuller boxes
+    inner = np.stack([t[..., 0] > 0, t[..., 1] > 0, t[..., 2] < width, t[..., 3] < height], -1)
+    ext = (b[..., 2:] - b[..., :2]) * CUT_FRACTION  # (1, N, 2)
+    past = np.concatenate([b[..., :2] < t[..., :2] - ext, b[..., 2:] > t[..., 2:] + ext], -1)
+    areas = area(boxes)
+    cand = (
+        np.any(past & inner, axis=-1)
+        & (areas[None, :] > areas[i][:, None])
+        & (classes[None, :] == classes[i][:, None])
+    )
+    r, c = np.nonzero(cand)
+    if len(r) == 0:
+        return out
+    part, full, rect = boxes[i[r]], boxes[c], tiles[tile_of[i[r]]]  # (M, 4) pairs
+    seen = np.concatenate(  # a ∩ t: what the tile shows of the full box
+        [np.maximum(full[:, :2], rect[:, :2]), np.minimum(full[:, 2:], rect[:, 2:])], 1
+    )
+    # 1-D intersections and unions along x and y, (M, 2)
+    inter = np.clip(
+        np.minimum(part[:, 2:], seen[:, 2:]) - np.maximum(part[:, :2], seen[:, :2]), 0, None
+    )
+    union = np.maximum(part[:, 2:], seen[:, 2:]) - np.minimum(part[:, :2], seen[:, :2])
+    same_extent = np.all(inter >= overlap * np.maximum(union, 1e-9), axis=1)
+    within = np.clip(
+        np.minimum(part[:, 2:], full[:, 2:]) - np.maximum(part[:, :2], full[:, :2]), 0, None
+    )
+    mostly_inside = within.prod(axis=1) >= overlap * np.maximum(area(part), 1e-9)
+    hit = same_extent & mostly_inside
+    out[i[r[hit]]] = True
+    return out
+
+
+def merge_tiles(
+    whole: Region,
+    tiles: list[tuple[int, int, int, int]],
+    parts: list[Region],
+    width: int,
+    height: int,
+    nms_threshold: float,
+    overlap: float = PART_OVERLAP,
+) -> Region:
+    """Merge whole-frame and tile detections into one set for the frame.
+
+    1. Each region gets its own class-aware NMS; tile boxes are moved to frame pixels.
+    2. *Truncated views* are removed. An object crossing a tile's inner border is seen cut
+       by that tile: its box stops at the border, or the network shrinks it to the visible
+       part (a head and torso above the border). Such a tile box ``b`` is dropped when a
+       larger detection ``a`` of the same class (from the whole frame or another tile,
+       whatever the scores) extends past that inner border by more than ``CUT_FRACTION`` of
+       its size and ``b`` matches ``a``'s part inside the tile: 1-D IoU ``>= overlap`` on
+       each axis, and ``b`` lies at least ``overlap`` inside ``a``. The per-axis test
+       tolerates the network's shrinking along the cut axis yet requires the same extent
+       across it, so a distinct smaller object inside ``a``'s box (a narrower person further
+       away) is kept. A cut box whose object no other region shows more completely is kept:
+       a partial box beats a missed object.
+    3. Class-aware greedy NMS over everything.
+
+    Args:
+        whole: ``(boxes (N, 4) xyxy frame pixels, scores (N,), classes (N,))``.
+        tiles: ``(x1, y1, x2, y2)`` integer tile rectangles in frame pixels.
+        parts: per tile, the same triple with boxes in *tile* pixels.
+        width, height: frame size.
+        nms_threshold: IoU above which a lower-scoring box of the same class is suppressed.
+        overlap: agreement threshold of step 2.
+
+    Returns:
+        ``(boxes, scores, classes)`` kept, by decreasing score.
+    """
+    regions = [(np.zeros(4), whole)] + [
+        (np.array([x0, y0, x0, y0], np.float64), p) for (x0, y0, _, _), p in zip(tiles, parts)
+    ]
+    bl, sl, cl, tl = [], [], [], []
+    for k, (offset, (b, s, c)) in enumerate(regions):
+        keep = batched_nms(b, s, c, nms_threshold)
+        bl.append(np.asarray(b, np.float64).reshape(-1, 4)[keep] + offset)
+        sl.append(np.asarray(s, np.float64)[keep])
+        cl.append(np.asarray(c, np.int64)[keep])
+        tl.append(np.full(len(keep), k - 1, np.int64))
+    boxes, scores, classes = np.concatenate(bl), np.concatenate(sl), np.concatenate(cl)
+    if tiles:
+        rects = np.asarray(tiles, np.float64).reshape(-1, 4)
+        drop = _truncated_views(boxes, classes, np.concatenate(tl), rects, width, height, overlap)
+        boxes, scores, classes = boxes[~drop], scores[~drop], classes[~drop]
+        keep = batched_nms(boxes, scores, classes, nms_threshold)
+        boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
+    return boxes, scores, classes
 
 
 def _session(path: Path, num_threads: int) -> Any:
@@ -276,38 +408,15 @@ class YoloxDetector:
     def detect(self, frame: NDArray[np.uint8]) -> Detections:
         """Detect objects in a ``(H, W, 3)`` uint8 BGR frame; boxes ``xyxy`` in frame pixels.
 
-        The whole frame is always searched; with tiling, each tile is searched too, tile
-        boxes touching a tile border inside the frame are dropped (the object is cut; the
-        neighbouring tile or the whole frame sees it whole), and everything is merged by
-        class-aware NMS.
+        The whole frame is always searched (it alone sees large objects whole); with tiling,
+        each tile is searched too and everything is merged by :func:`merge_tiles`.
         """
         if frame.ndim == 2:
             frame = np.asarray(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR), np.uint8)
         h, w = frame.shape[:2]
+        tiles = self.tile_boxes(w, h)
         whole = self._detect_region(frame)
-        parts = [whole]
-        for x0, y0, x1, y1 in self.tile_boxes(w, h):
-            b, s, c = self._detect_region(frame[y0:y1, x0:x1])
-            mx, my = max(2.0, 0.015 * (x1 - x0)), max(2.0, 0.015 * (y1 - y0))
-            cut = (
-                ((b[:, 0] <= mx) & (x0 > 0))
-                | ((b[:, 1] <= my) & (y0 > 0))
-                | ((b[:, 2] >= x1 - x0 - mx) & (x1 < w))
-                | ((b[:, 3] >= y1 - y0 - my) & (y1 < h))
-            )
-            b = b[~cut] + np.array([x0, y0, x0, y0], np.float64)
-            s, c = s[~cut], c[~cut]
-            if len(b) and len(whole[0]):
-                # A part of an object the whole-frame pass already found (a torso, legs).
-                inside = ioa_matrix(b, whole[0]) >= 0.7
-                smaller = area(b)[:, None] < 0.5 * area(whole[0])[None, :]
-                same = c[:, None] == whole[2][None, :]
-                part = np.any(inside & smaller & same & (whole[1][None, :] >= s[:, None]), 1)
-                b, s, c = b[~part], s[~part], c[~part]
-            parts.append((b, s, c))
-        boxes = np.concatenate([p[0] for p in parts])
-        scores = np.concatenate([p[1] for p in parts])
-        classes = np.concatenate([p[2] for p in parts])
-        keep_idx = batched_nms(boxes, scores, classes, self.config.nms_threshold)
-        keep_idx = keep_idx[: self.config.max_detections]
-        return Detections(boxes[keep_idx], scores[keep_idx], classes[keep_idx])
+        parts = [self._detect_region(frame[y0:y1, x0:x1]) for x0, y0, x1, y1 in tiles]
+        boxes, scores, classes = merge_tiles(whole, tiles, parts, w, h, self.config.nms_threshold)
+        n = self.config.max_detections
+        return Detections(boxes[:n], scores[:n], classes[:n])

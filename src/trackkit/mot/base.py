@@ -232,7 +232,8 @@ def check_detections(detections: object, frame_id: int) -> Detections:
             f"frame {frame_id}: expected trackkit.core.Detections, got {type(detections).__name__}"
         )
     b = detections.xyxy
-    if len(b):
+    # x2 <= x1 is width <= 0 for the finite boxes Detections holds (one array op per frame)
+    if len(b) and (b[:, 2:] <= b[:, :2]).any():
         wh = b[:, 2:] - b[:, :2]
         if (wh <= 0).any():
             i = int((wh <= 0).any(axis=1).nonzero()[0][0])

@@ -14,14 +14,13 @@ motion compensation and appearance through the hooks below.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.association.assign import linear_assignment
+from trackkit.association.assign import gated_matches
 from trackkit.association.costs import iou_similarity
 from trackkit.config import make_config, require
 from trackkit.core.detections import Detections
@@ -127,8 +126,11 @@ class ByteTrack(MOTTracker):
         for k in (gaps > 1).nonzero()[0].tolist():
             r = int(rows[k])
             mean, cov = self.kf.reupdate(
-                t["frozen_mean"][r : r + 1], t["frozen_cov"][r : r + 1], t["last_obs"][r],
-                boxes[k], int(gaps[k]),
+                t["frozen_mean"][r : r + 1],
+                t["frozen_cov"][r : r + 1],
+                t["last_obs"][r],
+                boxes[k],
+                int(gaps[k]),
             )
             t["mean"][r] = mean[0]
             t["cov"][r] = cov[0]
@@ -143,7 +145,7 @@ class ByteTrack(MOTTracker):
     ) -> NDArray[np.float64]:
         """Cost of tracks ``rows`` against detections ``det_rows`` in association ``stage``
         (1: confident detections, 2: low-score ones, 3: tentative tracks)."""
-        iou = self._iou[rows][:, det_rows]
+        iou = self._iou[rows[:, None], det_rows]
         if stage != 2 and self.config.fuse_score:
             iou *= dets.scores[det_rows]
         return 1.0 - iou
@@ -167,81 +169,84 @@ class ByteTrack(MOTTracker):
     def _match(
         self,
         rows: NDArray[np.int64],
+        dets: Detections,
         det_rows: NDArray[np.int64],
-        cost_fn: Callable[[], NDArray[np.float64]],
+        stage: int,
         thresh: float,
         det_of_track: NDArray[np.int64],
-    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """Assign tracks ``rows`` to detections ``det_rows`` with the cost ``cost_fn()``;
-        record the matches in ``det_of_track``.
+        det_used: NDArray[np.bool_],
+    ) -> bool:
+        """Assign tracks ``rows`` to detections ``det_rows`` with the cost of ``stage``;
+        record the matches in ``det_of_track`` (track -> detection) and ``det_used``.
 
         Returns:
-            The unmatched track rows and the unmatched positions within ``det_rows``.
+            Whether anything was matched.
         """
         if len(rows) == 0 or len(det_rows) == 0:
-            return rows, np.arange(len(det_rows))
-        a = linear_assignment(cost_fn(), thresh)
-        det_of_track[rows[a.matches[:, 0]]] = det_rows[a.matches[:, 1]]
-        return rows[a.unmatched_rows], a.unmatched_cols
+            return False
+        r, c = gated_matches(self._cost(rows, dets, det_rows, stage), thresh)
+        if len(r) == 0:
+            return False
+        d = det_rows[c]
+        det_of_track[rows[r]] = d
+        det_used[d] = True
+        return True
 
     def _step(self, dets: Detections, frame: NDArray[np.uint8] | None) -> Tracks:
         cfg = self.config
         t = self.tracks
         kf = self.kf
+        col = t.col
         scores = dets.scores
+        boxes = dets.xyxy
         high = (scores >= cfg.track_thresh).nonzero()[0]
         low = ((scores > cfg.low_thresh) & (scores < cfg.track_thresh)).nonzero()[0]
         n = len(t)
-        state = t["state"]
+        arrays = t.arrays
+        state = t.i[:, col["state"]]
         if n:
-            mean = t["mean"]
-            lost = state == LOST
-            if lost.any():  # a lost track keeps its size (ByteTrack zeroes its size velocity)
-                for k in kf._size_cols:
-                    mean[lost, k + 4] = 0.0
-            t["mean"], t["cov"] = kf.predict(mean, t["cov"])
-            t["since_update"] += 1
+            mean = arrays["mean"]
+            tracked = state != LOST  # a lost track keeps its size (its size velocity is 0)
+            for k in kf._size_cols:
+                mean[:, k + 4] *= tracked
+            arrays["mean"], arrays["cov"] = kf.predict(mean, arrays["cov"])
+            t.i[:, col["since_update"]] += 1
             self._compensate(frame)
-        self._pred = kf.to_xyxy(t["mean"])
+        self._pred = kf.to_xyxy(arrays["mean"])
         # IoU of every predicted track box with every detection, sliced by each stage
-        self._iou = iou_similarity(self._pred, dets.xyxy)
+        self._iou = iou_similarity(self._pred, boxes)
         det_of_track = np.full(n, -1, np.int64)
+        det_used = np.zeros(len(boxes), bool)
         tentative = state == TENTATIVE
-        pool = (~tentative).nonzero()[0]
         # 1) confirmed + lost tracks with confident detections
-        rest, left = self._match(
-            pool, high, lambda: self._cost(pool, dets, high, 1), cfg.match_thresh, det_of_track
-        )
-        high = high[left]
+        pool = (~tentative).nonzero()[0]
+        if self._match(pool, dets, high, 1, cfg.match_thresh, det_of_track, det_used):
+            rest = pool[det_of_track[pool] < 0]
+            high = high[~det_used[high]]
+        else:
+            rest = pool
         # 2) tracks tracked in the previous frame with the low-score detections
-        tracked = rest[state[rest] == CONFIRMED]
-        self._match(
-            tracked,
-            low,
-            lambda: self._cost(tracked, dets, low, 2),
-            cfg.second_match_thresh,
-            det_of_track,
-        )
+        tracked_rows = rest[state[rest] == CONFIRMED]
+        self._match(tracked_rows, dets, low, 2, cfg.second_match_thresh, det_of_track, det_used)
         # 3) tentative tracks with the confident detections left
         unconfirmed = tentative.nonzero()[0]
-        _, left = self._match(
-            unconfirmed,
-            high,
-            lambda: self._cost(unconfirmed, dets, high, 3),
-            cfg.unconfirmed_match_thresh,
-            det_of_track,
-        )
+        if self._match(
+            unconfirmed, dets, high, 3, cfg.unconfirmed_match_thresh, det_of_track, det_used
+        ):
+            high = high[~det_used[high]]
         matched = det_of_track >= 0
-        if matched.any():
-            ti = matched.nonzero()[0]
+        ti = matched.nonzero()[0]
+        if len(ti):
             di = det_of_track[ti]
-            mean = t["mean"]
+            mean = arrays["mean"]
             z = mean[:, :4].copy()
-            z[ti] = kf.from_xyxy(dets.xyxy[di])
-            t["mean"], t["cov"] = kf.update_measurement(mean, t["cov"], z, mask=matched)
-            t["score"][ti] = scores[di]
+            z[ti] = kf.from_xyxy(boxes[di])
+            arrays["mean"], arrays["cov"] = kf.update_measurement(
+                mean, arrays["cov"], z, mask=matched
+            )
+            t.f[ti, col["score"]] = scores[di]
             if cfg.reupdate:
-                self._observation_centric(ti, dets.xyxy[di])
+                self._observation_centric(ti, boxes[di])
             self._on_matched(ti, dets, di)
         advance_life(t, matched, 2, drop_tentative=True)
         if cfg.reupdate and n:  # remember the state at the first miss (for the re-update)
@@ -249,14 +254,13 @@ class ByteTrack(MOTTracker):
             t["frozen_mean"][first_miss] = t["mean"][first_miss]
             t["frozen_cov"][first_miss] = t["cov"][first_miss]
         # 4) new tracks from the confident detections nobody claimed
-        new = high[left]
-        new = new[scores[new] >= cfg.new_track_thresh]
+        new = high[scores[high] >= cfg.new_track_thresh]
         keep, new = self._remove_duplicates(det_of_track, new)
         if keep is not None:
             t.keep(keep)
             det_of_track = det_of_track[keep]
         if len(new):
-            mean, cov = kf.initiate(dets.xyxy[new])
+            mean, cov = kf.initiate(boxes[new])
             first = len(t)
             t.append(
                 new_track_rows(
@@ -265,23 +269,26 @@ class ByteTrack(MOTTracker):
             )
             det_of_track = np.concatenate([det_of_track, new])
             if cfg.reupdate:
-                t["last_obs"][first:] = dets.xyxy[new]
+                t["last_obs"][first:] = boxes[new]
                 t["last_obs_frame"][first:] = self.frame_id
             self._on_matched(np.arange(first, len(t)), dets, new)
         alive = prune(t, self._max_age)
         if alive is not None:
             det_of_track = det_of_track[alive]
-        state = t["state"]
-        report = (det_of_track >= 0) & (state == CONFIRMED)
+        ints = t.i
+        state = ints[:, col["state"]]
+        report = det_of_track >= 0
+        report &= state == CONFIRMED
         if self._report_lost:
-            report |= (state == LOST) & (t["since_update"] <= self._report_lost)
+            report |= (state == LOST) & (ints[:, col["since_update"]] <= self._report_lost)
         out = report.nonzero()[0]
+        sel = ints[out]
         return self._make_tracks(
-            kf.to_xyxy(t["mean"][out]),
-            t["id"][out],
-            t["score"][out],
+            kf.to_xyxy(t.arrays["mean"][out]),
+            sel[:, col["id"]],
+            t.f[out, col["score"]],
             det_of_track[out],
-            t["class_id"][out],
+            sel[:, col["class_id"]],
         )
 
     def _remove_duplicates(
@@ -298,16 +305,19 @@ class ByteTrack(MOTTracker):
             A mask of existing tracks to keep (``None``: all) and the new detections left.
         """
         t = self.tracks
-        lost = ((t["state"] == LOST) & (t["since_update"] <= self._max_age)).nonzero()[0]
+        ints, col = t.i, t.col
+        lost = (
+            (ints[:, col["state"]] == LOST) & (ints[:, col["since_update"]] <= self._max_age)
+        ).nonzero()[0]
         if len(lost) == 0:
             return None, new
         act = (det_of_track >= 0).nonzero()[0]
         cols = np.concatenate([det_of_track[act], new])
-        pl, pa = (self._iou[lost][:, cols] > self.config.duplicate_iou).nonzero()
+        pl, pa = (self._iou[lost[:, None], cols] > self.config.duplicate_iou).nonzero()
         if len(pl) == 0:
             return None, new
-        start = np.concatenate([t["start"][act], np.full(len(new), self.frame_id)])
-        older_active = start[pa] < t["start"][lost[pl]]
+        start = np.concatenate([ints[act, col["start"]], np.full(len(new), self.frame_id)])
+        older_active = start[pa] < ints[lost[pl], col["start"]]
         keep = np.ones(len(t), bool)
         keep[lost[pl[older_active]]] = False
         young = pa[~older_active]

@@ -8,9 +8,11 @@ distance between the detection's embedding and the track's last ``nn_budget`` em
 restricted to pairs inside the Kalman **Mahalanobis gate** (chi-square 95 % with 4 degrees of
 freedom) and below ``max_cosine_distance``. Tentative tracks and tracks lost for one frame
 then get an IoU matching with the detections left. The paper's cost is
-``lambda * mahalanobis + (1 - lambda) * cosine`` with ``lambda = 0``; without embeddings in the
-detections the cost is the gated Mahalanobis distance alone (``lambda = 1``), i.e. SORT with
-a matching cascade and a statistical gate.
+``lambda * mahalanobis + (1 - lambda) * cosine`` with ``lambda = 0``. Without embeddings in the
+detections, ``1 - IoU`` takes the place of the appearance distance inside the same Mahalanobis
+gate and cascade (SORT's cost with DeepSORT's gate and priorities). The Mahalanobis distance
+alone (``lambda = 1``) is a poor motion-only cost: the gate of a track lost for long is wide
+and its distance small, so lost tracks steal detections (MOT17 train: HOTA 40.8 against 48.0).
 """
 
 from __future__ import annotations
@@ -31,8 +33,7 @@ from trackkit.mot.base import (
     TENTATIVE,
     MOTTracker,
     TrackStore,
-    mark_matched,
-    mark_missed,
+    advance_life,
     new_track_rows,
     prune,
     scaled_age,
@@ -49,7 +50,8 @@ class DeepSortConfig:
     Attributes:
         max_cosine_distance: largest appearance distance of a match.
         nn_budget: embeddings kept per track (the most recent).
-        max_iou_distance: largest ``1 - IoU`` of a match in the IoU stage.
+        max_iou_distance: largest ``1 - IoU`` of a match in the IoU stage (and in the cascade
+            when detections have no embeddings).
         max_age: frames a track survives unmatched (at 30 fps; scaled by ``frame_rate``).
         n_init: consecutive matches that confirm a track.
         min_confidence: detections scoring below are ignored.
@@ -96,13 +98,15 @@ class DeepSort(MOTTracker):
     def _cascade_cost(
         self, rows: NDArray[np.int64], dets: Detections, det_rows: NDArray[np.int64]
     ) -> tuple[NDArray[np.float64], float]:
-        """Gated cost of tracks ``rows`` against detections ``det_rows`` and its threshold."""
+        """Gated cost of tracks ``rows`` against detections ``det_rows`` and its threshold
+        (computed once per frame for all confirmed tracks; the cascade slices it)."""
         cfg = self.config
         t = self.tracks
-        maha = self.kf.gating_distance(t["mean"][rows], t["cov"][rows], dets.xyxy[det_rows])
-        motion = maha / cfg.gating_threshold
-        if dets.embeddings is None:
-            cost, thresh = motion, 1.0
+        mean = t["mean"][rows]
+        maha = self.kf.gating_distance(mean, t["cov"][rows], dets.xyxy[det_rows])
+        if dets.embeddings is None:  # IoU stands in for appearance inside the gate
+            cost = iou_cost(self._pred[rows], dets.xyxy[det_rows])
+            thresh = cfg.max_iou_distance
         else:
             emb = dets.embeddings[det_rows].astype(np.float64)
             emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
@@ -111,7 +115,7 @@ class DeepSort(MOTTracker):
                 if g is not None:
                     app[k] = (1.0 - g @ emb.T).min(axis=0)
             lam = cfg.motion_weight
-            cost = lam * motion + (1.0 - lam) * app
+            cost = lam * (maha / cfg.gating_threshold) + (1.0 - lam) * app
             cost[app > cfg.max_cosine_distance] = np.inf
             thresh = lam + (1.0 - lam) * cfg.max_cosine_distance
         cost[maha > cfg.gating_threshold] = np.inf
@@ -125,6 +129,7 @@ class DeepSort(MOTTracker):
         if len(t):
             t["mean"], t["cov"] = kf.predict(t["mean"], t["cov"])
             t["since_update"] += 1
+        self._pred = kf.to_xyxy(t["mean"])
         state = t["state"]
         since = t["since_update"]
         m_t: list[NDArray[np.int64]] = []
@@ -132,38 +137,41 @@ class DeepSort(MOTTracker):
         free = det_rows
         # matching cascade over confirmed tracks, most recently seen first
         confirmed = (state != TENTATIVE).nonzero()[0]
-        for level in range(1, self._max_age + 1):
-            if len(free) == 0:
-                break
-            rows = confirmed[since[confirmed] == level]
-            if len(rows) == 0:
-                continue
-            cost, thresh = self._cascade_cost(rows, dets, free)
-            a = linear_assignment(cost, thresh)
-            m_t.append(rows[a.matches[:, 0]])
-            m_d.append(free[a.matches[:, 1]])
-            free = free[a.unmatched_cols]
-        matched = np.zeros(len(t), bool)
-        for arr in m_t:
-            matched[arr] = True
+        if len(confirmed) and len(free):
+            cost_all, thresh = self._cascade_cost(confirmed, dets, free)
+            free_cols = np.arange(len(free))
+            levels = since[confirmed]
+            for level in np.unique(levels).tolist():  # only the levels that have tracks
+                if len(free_cols) == 0:
+                    break
+                local = (levels == level).nonzero()[0]
+                a = linear_assignment(cost_all[local][:, free_cols], thresh)
+                m_t.append(confirmed[local[a.matches[:, 0]]])
+                m_d.append(free[free_cols[a.matches[:, 1]]])
+                free_cols = free_cols[a.unmatched_cols]
+            free = free[free_cols]
+        det_of_track = np.empty(len(t), np.int64)
+        det_of_track.fill(-1)
+        for rows, cols in zip(m_t, m_d):
+            det_of_track[rows] = cols
         # IoU stage: tentative tracks and tracks missed for one frame only
-        cand = ((~matched) & ((state == TENTATIVE) | (since == 1))).nonzero()[0]
+        cand = ((det_of_track < 0) & ((state == TENTATIVE) | (since == 1))).nonzero()[0]
         if len(cand) and len(free):
-            cost = iou_cost(kf.to_xyxy(t["mean"][cand]), dets.xyxy[free])
+            cost = iou_cost(self._pred[cand], dets.xyxy[free])
             a = linear_assignment(cost, cfg.max_iou_distance)
-            m_t.append(cand[a.matches[:, 0]])
-            m_d.append(free[a.matches[:, 1]])
+            det_of_track[cand[a.matches[:, 0]]] = free[a.matches[:, 1]]
             free = free[a.unmatched_cols]
-        det_of_track = np.full(len(t), -1, np.int64)
-        ti = np.concatenate(m_t) if m_t else np.zeros(0, np.int64)
-        di = np.concatenate(m_d) if m_d else np.zeros(0, np.int64)
-        if len(ti):
-            t["mean"][ti], t["cov"][ti] = kf.update(t["mean"][ti], t["cov"][ti], dets.xyxy[di])
-            mark_matched(t, ti, dets.scores[di], cfg.n_init)
-            det_of_track[ti] = di
+        matched = det_of_track >= 0
+        if matched.any():
+            ti = matched.nonzero()[0]
+            di = det_of_track[ti]
+            mean = t["mean"]
+            z = mean[:, :4].copy()
+            z[ti] = kf.from_xyxy(dets.xyxy[di])
+            t["mean"], t["cov"] = kf.update_measurement(mean, t["cov"], z, mask=matched)
+            t["score"][ti] = dets.scores[di]
             self._add_features(ti, dets, di)
-        matched[ti] = True
-        mark_missed(t, (~matched).nonzero()[0], drop_tentative=True)
+        advance_life(t, matched, cfg.n_init, drop_tentative=True)
         if len(free):
             mean, cov = kf.initiate(dets.xyxy[free])
             first = len(t)

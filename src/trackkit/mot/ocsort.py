@@ -34,8 +34,7 @@ from trackkit.mot.base import (
     MOT_TRACKERS,
     MOTTracker,
     TrackStore,
-    mark_matched,
-    mark_missed,
+    advance_life,
     new_track_rows,
     prune,
     scaled_age,
@@ -160,17 +159,17 @@ class OCSort(MOTTracker):
             t["since_update"] += 1
         pred = kf.to_xyxy(t["mean"])
         rows = np.arange(len(t))
+        self._prev = self._previous_obs(rows) if len(rows) else np.zeros((0, 4))
         m_t: list[NDArray[np.int64]] = []
         m_d: list[NDArray[np.int64]] = []
         # 1) IoU + observation-centric momentum with the confident detections
         if len(rows) and len(high):
             boxes = dets.xyxy[high]
             iou = iou_similarity(pred, boxes)
-            prev = self._previous_obs(rows)
-            direc = _direction(prev[:, None, :], boxes[None, :, :])  # (N, M, 2)
+            direc = _direction(self._prev[:, None, :], boxes[None, :, :])  # (N, M, 2)
             vel = t["velocity"]
             cos = np.clip((direc * vel[:, None, :]).sum(-1), -1.0, 1.0)
-            angle = (np.pi / 2.0 - np.abs(np.arccos(cos))) / np.pi
+            angle = np.arcsin(cos) / np.pi  # (pi/2 - |angle between directions|) / pi
             gain = iou + angle * (cfg.inertia * scores[high])[None, :]
             cost = -gain
             cost[iou < cfg.iou_threshold] = np.inf
@@ -191,19 +190,21 @@ class OCSort(MOTTracker):
             mt, md, rows, high = self._match(rows, high, 1.0 - iou, 1.0 - cfg.iou_threshold)
             m_t.append(mt)
             m_d.append(md)
-        det_of_track = np.full(len(t), -1, np.int64)
+        det_of_track = np.empty(len(t), np.int64)
+        det_of_track.fill(-1)
         if m_t:
             ti = np.concatenate(m_t)
             di = np.concatenate(m_d)
             if len(ti):
-                self._update_matched(ti, dets.xyxy[di])
-                mark_matched(t, ti, scores[di], cfg.min_hits)
                 det_of_track[ti] = di
+                self._update_matched(ti, dets.xyxy[di], det_of_track >= 0)
+                t["score"][ti] = scores[di]
         # unmatched tracks: remember the state at the first miss (for ORU), then age
         first_miss = rows[t["since_update"][rows] == 1]
-        t["frozen_mean"][first_miss] = t["mean"][first_miss]
-        t["frozen_cov"][first_miss] = t["cov"][first_miss]
-        mark_missed(t, rows, drop_tentative=False)
+        if len(first_miss):
+            t["frozen_mean"][first_miss] = t["mean"][first_miss]
+            t["frozen_cov"][first_miss] = t["cov"][first_miss]
+        advance_life(t, det_of_track >= 0, cfg.min_hits, drop_tentative=False)
         # new tracks from the confident detections left
         if len(high):
             mean, cov = kf.initiate(dets.xyxy[high])
@@ -242,26 +243,35 @@ class OCSort(MOTTracker):
         t["hist"][rows, slot] = boxes
         t["hist_frame"][rows, slot] = self.frame_id
 
-    def _update_matched(self, rows: NDArray[np.int64], boxes: NDArray[np.float64]) -> None:
+    def _update_matched(
+        self, rows: NDArray[np.int64], boxes: NDArray[np.float64], matched: NDArray[np.bool_]
+    ) -> None:
         """Kalman-correct matched tracks (with ORU after a gap), velocity, observations."""
         t = self.tracks
         kf = self.kf
         gap = self.frame_id - t["last_obs_frame"][rows]
-        plain = gap <= 1
-        r = rows[plain]
-        t["mean"][r], t["cov"][r] = kf.update(t["mean"][r], t["cov"][r], boxes[plain])
-        for k in (~plain).nonzero()[0]:
+        reup = gap > 1
+        mean = t["mean"]
+        z = mean[:, :4].copy()
+        z[rows] = kf.from_xyxy(boxes)
+        if reup.any():
+            matched = matched.copy()
+            matched[rows[reup]] = False
+        t["mean"], t["cov"] = kf.update_measurement(mean, t["cov"], z, mask=matched)
+        for k in reup.nonzero()[0].tolist():
             self._reupdate(int(rows[k]), boxes[k], int(gap[k]))
-        prev = self._previous_obs(rows)
-        t["velocity"][rows] = _direction(prev, boxes)
+        t["velocity"][rows] = _direction(self._prev[rows], boxes)
         self._observe(rows, boxes)
 
     def _reupdate(self, row: int, box: NDArray[np.float64], gap: int) -> None:
         """ORU: re-run the filter from the lost moment along a linear virtual trajectory."""
         t = self.tracks
         mean, cov = self.kf.reupdate(
-            t["frozen_mean"][row : row + 1], t["frozen_cov"][row : row + 1],
-            t["last_obs"][row], box, gap,
+            t["frozen_mean"][row : row + 1],
+            t["frozen_cov"][row : row + 1],
+            t["last_obs"][row],
+            box,
+            gap,
         )
         t["mean"][row] = mean[0]
         t["cov"][row] = cov[0]

@@ -92,7 +92,8 @@ class Sort(MOTTracker):
             t["since_update"] += 1
         a = linear_assignment(iou_cost(kf.to_xyxy(t["mean"]), boxes), 1.0 - cfg.iou_threshold)
         ti, di = a.matches[:, 0], a.matches[:, 1]
-        det_of_track = np.full(n, -1, np.int64)
+        det_of_track = np.empty(n, np.int64)
+        det_of_track.fill(-1)
         det_of_track[ti] = di
         matched = det_of_track >= 0
         if len(ti):

@@ -120,7 +120,9 @@ class KalmanFilter:
             self._r = (wp, zero)
             self._size_cols = (2, 3)
         self._q_fixed: FloatArray | None = None
+        self._r_fixed: FloatArray | None = None
         if self._scale_idx is None:
+            self._r_fixed = self._var(None, self._r)
             self._q_fixed = np.zeros((3, 4))
             self._q_fixed[0] = self._var(None, self._q_pos)
             self._q_fixed[2] = self._var(None, self._q_vel)
@@ -213,17 +215,19 @@ class KalmanFilter:
                     m[bad, k + 4] = 0.0
             noise = self._process_noise(m)
             m[:, :4] += m[:, 4:]
-            c = c.copy()
-            c[:, :2] += c[:, 1:]  # (pp + pv, pv + vv)
-            c[:, 0] += c[:, 1]  # pp + 2 pv + vv
-            c += noise
-        return m, c.copy() if c is cov else c
+            prev = c
+            c = prev + noise
+            c[:, 1] += prev[:, 2]  # pv + vv
+            c[:, 0] += prev[:, 1] + c[:, 1]  # pp + 2 pv + vv + q_pos (noise has no pv term)
+        return m, c
 
     def _process_noise(self, mean: FloatArray) -> FloatArray:
         """``Q`` as block variances: ``(3, 4)`` (fixed noise) or ``(N, 3, 4)``."""
         if self._q_fixed is not None:
             return self._q_fixed
-        std = self._scale(mean)[:, None, :] * self._q_mult3 + self._q_const3
+        scale = self._scale(mean)
+        assert scale is not None
+        std = scale[:, None, :] * self._q_mult3 + self._q_const3
         return std * std
 
     def measurement_noise(
@@ -274,7 +278,11 @@ class KalmanFilter:
         unchanged whatever their ``z`` (this avoids gathering and scattering rows).
         """
         if confidences is None:  # fast path: (4,) or (N, 4) variances
-            s = cov[:, 0] + self._var(self._scale(mean[:, :4]), self._r)
+            s = cov[:, 0] + (
+                self._r_fixed
+                if self._r_fixed is not None
+                else self._var(self._scale(mean), self._r)
+            )
         else:
             s = cov[:, 0] + self.measurement_noise(mean, confidences)
         gain = cov[:, :2] / s[:, None, :]  # (N, 2, 4): position and velocity gains
@@ -344,4 +352,3 @@ class KalmanFilter:
             if i < gap - 1:
                 m, p = self.predict(m, p)
         return m, p
-

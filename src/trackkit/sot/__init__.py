@@ -14,6 +14,9 @@ TRACKER_MODULES: tuple[str, ...] = (
     "trackkit.sot.kcf",
     "trackkit.sot.dcf_net",
     "trackkit.sot.siamrpn",
+    "trackkit.sot.siamfc",
+    "trackkit.sot.goturn",
+    "trackkit.sot.mdnet",
 )
 
 for _module in TRACKER_MODULES:

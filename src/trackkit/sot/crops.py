@@ -25,7 +25,7 @@ __all__ = [
 def as_bgr(frame: NDArray[np.uint8]) -> NDArray[np.uint8]:
     """``(H, W, 3)`` uint8 BGR view of ``frame``; gray ``(H, W)`` frames are replicated."""
     if frame.ndim == 2:
-        return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+        return np.asarray(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
     return frame
 
 
@@ -81,7 +81,7 @@ def crop_region(
         border: tuple[float, ...] = (float(fill),) * 3
     else:
         border = tuple(float(c) for c in fill)
-    return cv2.warpAffine(
+    out = cv2.warpAffine(
         frame,
         m,
         (out_w, out_h),
@@ -89,6 +89,7 @@ def crop_region(
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=border,
     )
+    return np.asarray(out, dtype=np.uint8)
 
 
 def crop_square(

@@ -164,7 +164,8 @@ class DCFNetConfig:
             second network pass per frame).
         update_threshold: skip the model update on frames whose response peak is below this
             fraction of the running mean of the peaks (0 = always update, as the papers do);
-            protects the model during occlusions.
+            protects the model during occlusions (a confidence-gated update in the spirit of
+            LMCF, Wang et al. CVPR 2017).
         scale_features: ``"resample"`` — one network pass per frame, the scales resampled
             from one feature map; ``"recompute"`` — one pass per scale (the papers' way).
     """
@@ -183,7 +184,7 @@ class DCFNetConfig:
     max_scale: float = 5.0
     conv_padding: int = 1
     reuse_features: bool = True
-    update_threshold: float = 0.0
+    update_threshold: float = 0.7
     scale_features: str = "resample"
 
     def __post_init__(self) -> None:

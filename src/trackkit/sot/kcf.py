@@ -3,8 +3,9 @@ Tracking with Kernelized Correlation Filters, TPAMI 2015), with DSST scale estim
 (Danelljan et al., BMVC 2014; :mod:`trackkit.sot.dsst`).
 
 Translation: a kernel ridge regression over all cyclic shifts of a padded window around the
-target, solved in the Fourier domain. With features ``x`` (fHOG + colour names on 4-px cells,
-times a cosine window) and a Gaussian label ``y`` peaking on the target,
+target, solved in the Fourier domain. With features ``x`` (fHOG on 4-px cells by default;
+colour names and gray can be added; times a cosine window) and a Gaussian label ``y``
+peaking on the target,
 
     alpha_f = y_f / (k^{xx}_f + lambda),
     k^{xz} = exp(-(|x|^2 + |z|^2 - 2 IFFT(sum_c z_c,f * conj(x_c,f))) / (sigma^2 N)),
@@ -15,8 +16,8 @@ The model ``(x_f, alpha_f)`` is a running average with rate ``interp_factor``.
 
 Speed: the window is resampled to a fixed template area (``template_area`` px), so every
 frame costs the same small real FFTs whatever the target's size; the training sample is the
-detection sample shifted by the integer cell displacement (``reuse_features``), so features
-are computed once per frame.
+detection sample shifted by the integer cell displacement (``reuse_features``) and the DSST
+update reuses its detection samples, so features are computed once per frame.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class KCFConfig:
 
 @SOT_TRACKERS.register("kcf")
 class KCFTracker(SOTTracker):
-    """KCF with HOG + colour-names features and DSST scale estimation (Henriques 2015)."""
+    """KCF on fHOG (optionally + colour names) with DSST scale estimation (Henriques 2015)."""
 
     def __init__(self, config: KCFConfig | None = None, **overrides: Any) -> None:
         super().__init__()

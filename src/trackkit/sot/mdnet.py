@@ -127,7 +127,9 @@ def finetune(
             hard = pool[torch.argsort(s[:, 1] - s[:, 0], descending=True)[:batch_neg].numpy()]
         net.train()
         x = torch.cat([pos[pi], neg[torch.from_numpy(hard)]])
-        y = torch.cat([torch.ones(len(pi), dtype=torch.long), torch.zeros(len(hard), dtype=torch.long)])
+        y = torch.cat(
+            [torch.ones(len(pi), dtype=torch.long), torch.zeros(len(hard), dtype=torch.long)]
+        )
         loss = F.cross_entropy(net.classify(x), y)
         opt.zero_grad()
         loss.backward()
@@ -195,8 +197,17 @@ class MDNetTracker(SOTTracker):
         self._opt = torch.optim.Adam(params, lr=cfg.lr)
         pos, neg = labelled_samples(self._rng, box, cfg.init_pos, cfg.init_neg)
         fp, fn = self._features(img, pos), self._features(img, neg)
-        finetune(self._net, fp, fn, cfg.init_iters, self._opt, self._rng, cfg.batch_pos,
-                 cfg.batch_neg, cfg.hard_pool)
+        finetune(
+            self._net,
+            fp,
+            fn,
+            cfg.init_iters,
+            self._opt,
+            self._rng,
+            cfg.batch_pos,
+            cfg.batch_neg,
+            cfg.hard_pool,
+        )
         self._reg: NDArray[np.float64] | None = None
         if cfg.bbreg:
             cand = gaussian_samples(self._rng, box, 1000, trans=0.3, scale=1.5)
@@ -219,8 +230,9 @@ class MDNetTracker(SOTTracker):
         cfg = self.config
         img = as_bgr(frame)
         self._frame += 1
-        cand = gaussian_samples(self._rng, self._box, cfg.candidates, trans=self._trans,
-                                scale=cfg.scale)
+        cand = gaussian_samples(
+            self._rng, self._box, cfg.candidates, trans=self._trans, scale=cfg.scale
+        )
         feats = self._features(img, cand)
         with torch.no_grad():
             logits = self._net.classify(feats).numpy()
@@ -241,8 +253,9 @@ class MDNetTracker(SOTTracker):
             cy = float(np.clip((box[1] + box[3]) / 2, 0, hh))
             self._box = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
             self._trans = cfg.trans
-            pos, neg = labelled_samples(self._rng, self._box, cfg.update_pos, cfg.update_neg,
-                                        neg_iou=0.3)
+            pos, neg = labelled_samples(
+                self._rng, self._box, cfg.update_pos, cfg.update_neg, neg_iou=0.3
+            )
             self._pos_mem.append(self._features(img, pos))
             self._neg_mem.append(self._features(img, neg))
         else:
@@ -259,5 +272,14 @@ class MDNetTracker(SOTTracker):
 
         cfg = self.config
         neg_f = torch.cat(list(self._neg_mem))
-        finetune(self._net, pos_f, neg_f, cfg.update_iters, self._opt, self._rng, cfg.batch_pos,
-                 cfg.batch_neg, cfg.hard_pool)
+        finetune(
+            self._net,
+            pos_f,
+            neg_f,
+            cfg.update_iters,
+            self._opt,
+            self._rng,
+            cfg.batch_pos,
+            cfg.batch_neg,
+            cfg.hard_pool,
+        )

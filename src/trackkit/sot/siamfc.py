@@ -185,8 +185,10 @@ class SiamFCTracker(SOTTracker):
             zc = (self._center[0], self._center[1])
             z_new = self._embed([crop_square(img, zc, s_z, 127, avg)])
             self._zf = (1 - cfg.template_lr) * self._zf + cfg.template_lr * z_new
-        c, s = self._center, self._size
-        box = np.array([c[0] - s[0] / 2, c[1] - s[1] / 2, c[0] + s[0] / 2, c[1] + s[1] / 2])
+        ctr, sz = self._center, self._size
+        box = np.array(
+            [ctr[0] - sz[0] / 2, ctr[1] - sz[1] / 2, ctr[0] + sz[0] / 2, ctr[1] + sz[1] / 2]
+        )
         return SOTResult(box=box, score=score)
 
     def describe(self) -> dict[str, Any]:

@@ -3,18 +3,17 @@
 - :class:`FramePairs` samples ``(sequence, frame i, frame j)`` with ``0 < |j - i| <= max_gap``
   from annotated OTB / VOT / GOT-10k sequences (found with :func:`trackkit.sot.runner.
   find_sequences`), skipping frames without a valid box; images are decoded on demand.
-- :func:`fit` is the epoch loop: a step function on batches, a checkpoint every epoch
-  (``<out>/checkpoint.pt``: model, optimizer, epoch, loss history), ``resume``, a progress bar,
-  and the final weights ``<out>/<name>.pt`` (``{"arch": dict, "state_dict": ...}``, loadable
-  with ``torch.load(weights_only=True)``).
+- :func:`weights_dict` / :func:`load_weights`: the weights-file format of these trackers,
+  ``{"arch": dict, "state_dict": ...}`` (loadable with ``torch.load(weights_only=True)``).
+
+The epoch loop, checkpoints and ``--resume`` are :func:`trackkit.sot.training.fit`'s.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from numpy.typing import NDArray
 
 from trackkit.errors import DataNotFoundError, FormatError
 
-__all__ = ["FramePairs", "TrainResult", "fit", "load_weights", "save_weights"]
+__all__ = ["FramePairs", "load_weights", "to_tensor", "weights_dict"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,22 +97,6 @@ class FramePairs:
         return self.image(seq.frames[i]), seq.boxes[i]
 
 
-@dataclass
-class TrainResult:
-    """Outcome of :func:`fit`: the weights file and the mean loss of every epoch."""
-
-    weights: Path
-    losses: list[float]
-
-
-def save_weights(path: Path, arch: dict[str, Any], model: Any) -> None:
-    """Save ``{"arch": arch, "state_dict": model.state_dict()}`` to ``path``."""
-    import torch
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"arch": dict(arch), "state_dict": model.state_dict()}, path)
-
-
 def load_weights(path: str | Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Load ``(arch, state_dict)`` from a trackkit weights file (or a bare state_dict).
 
@@ -140,84 +123,13 @@ def load_weights(path: str | Path, kind: str) -> tuple[dict[str, Any], dict[str,
     return {}, dict(obj)
 
 
-def fit(
-    model: Any,
-    step: Callable[[np.random.Generator], Any],
-    out: str | Path,
-    name: str,
-    arch: dict[str, Any],
-    epochs: int,
-    iters: int,
-    lr: float,
-    weight_decay: float = 5e-4,
-    resume: bool = False,
-    seed: int = 0,
-    progress: bool = True,
-    params: Any = None,
-    optimizer: str = "sgd",
-) -> TrainResult:
-    """Train ``model`` with SGD (momentum 0.9) or Adam, exponential lr decay to lr/100.
+def weights_dict(arch: dict[str, Any], model: Any) -> dict[str, Any]:
+    """``{"arch": arch, "state_dict": model.state_dict()}``: what a weights file holds."""
+    return {"arch": dict(arch), "state_dict": model.state_dict()}
 
-    Args:
-        model: the ``torch.nn.Module``.
-        step: ``step(rng) -> loss tensor`` on one random batch.
-        out: output folder (checkpoint and final weights).
-        name: file stem of the final weights (``<out>/<name>.pt``).
-        arch: architecture description stored beside the weights.
-        epochs, iters: epochs and steps per epoch.
-        lr: initial learning rate.
-        resume: continue from ``<out>/checkpoint.pt`` when it exists.
-        params: parameters to optimise (default: all of ``model``).
-        optimizer: ``"sgd"`` or ``"adam"``.
-    """
+
+def to_tensor(images: Sequence[NDArray[np.uint8]]) -> Any:
+    """``(B, 3, H, W)`` float32 tensor of ``B`` uint8 ``(H, W, 3)`` images."""
     import torch
-    from tqdm import tqdm
 
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out_dir / "checkpoint.pt"
-    todo = model.parameters() if params is None else params
-    opt: Any
-    if optimizer == "adam":
-        opt = torch.optim.Adam(todo, lr=lr, weight_decay=weight_decay)
-    else:
-        opt = torch.optim.SGD(todo, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    gamma = (0.01) ** (1.0 / max(epochs - 1, 1))
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma)
-    start, losses = 0, []
-    if resume and ckpt_path.is_file():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        start, losses = int(ck["epoch"]), [float(v) for v in ck["losses"]]
-        logger.info("resumed %s at epoch %d", ckpt_path, start)
-    for epoch in range(start, epochs):
-        rng = np.random.default_rng([seed, epoch])
-        model.train()
-        total = 0.0
-        bar = tqdm(range(iters), desc=f"{name} epoch {epoch + 1}/{epochs}", disable=not progress)
-        for _ in bar:
-            loss = step(rng)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-            opt.step()
-            total += float(loss.detach())
-            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
-        sched.step()
-        losses.append(total / max(iters, 1))
-        logger.info("%s epoch %d: mean loss %.4f", name, epoch + 1, losses[-1])
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "epoch": epoch + 1,
-                "losses": losses,
-            },
-            ckpt_path,
-        )
-        save_weights(out_dir / f"{name}.pt", arch, model)
-    model.eval()
-    return TrainResult(out_dir / f"{name}.pt", losses)
+    return torch.from_numpy(np.stack(images).transpose(0, 3, 1, 2).astype(np.float32))

@@ -1,4 +1,5 @@
-"""Training GOTURN (Held et al. 2016) from annotated sequences.
+"""Training GOTURN (Held et al. 2016) from annotated sequences (``trackkit sot train --model
+goturn``).
 
 A training example is (previous crop, search crop, target box in the search crop):
 
@@ -15,30 +16,37 @@ A training example is (previous crop, search crop, target box in the search crop
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import require
+from trackkit.config import make_config, require
 from trackkit.sot.crops import crop_region, mean_color
 from trackkit.sot.goturn import crop_pair_region
-from trackkit.sot.train_common import FramePairs, TrainResult, fit
+from trackkit.sot.train_common import FramePairs, to_tensor, weights_dict
+from trackkit.sot.training import SOT_TRAINERS, SOTTrainer, TrainOptions
 
-__all__ = ["GoturnTrainConfig", "make_example", "train_goturn"]
+__all__ = ["GoturnTrainConfig", "GoturnTrainer", "make_example"]
 
 
 @dataclass(frozen=True)
 class GoturnTrainConfig:
-    """Options of :func:`train_goturn` (sized for a shared CPU: ~10 CPU-minutes)."""
+    """GOTURN-specific training options (``trackkit sot train --set key=value``).
 
-    epochs: int = 8
-    iters: int = 50
-    batch: int = 8
-    lr: float = 1e-3
+    Attributes:
+        size: input side of both crops (a multiple of 16).
+        width: channels of the first conv layer.
+        max_gap: largest frame distance between the previous and the current frame.
+        context: crop = box enlarged this many times.
+        shift_scale, size_scale: Laplace scales of the motion-smoothness model.
+        still_prob: probability of a still-image example (previous frame = current frame).
+        weight_decay: Adam weight decay.
+        final_lr_ratio: the learning rate decays exponentially to ``lr * final_lr_ratio``.
+    """
+
     size: int = 128
     width: int = 32
     max_gap: int = 5
@@ -46,13 +54,13 @@ class GoturnTrainConfig:
     shift_scale: float = 1 / 5
     size_scale: float = 1 / 15
     still_prob: float = 0.3
-    seed: int = 0
-    threads: int = 1
+    weight_decay: float = 1e-5
+    final_lr_ratio: float = 0.01
 
     def __post_init__(self) -> None:
-        require(self.epochs >= 1 and self.iters >= 1 and self.batch >= 1, "need >= 1 steps")
-        require(self.lr > 0, "lr must be > 0")
         require(self.size % 16 == 0, "size must be a multiple of 16")
+        require(self.max_gap >= 1, "max_gap must be >= 1")
+        require(self.context >= 1, "context must be >= 1")
         require(0 <= self.still_prob <= 1, "still_prob must be in [0, 1]")
 
 
@@ -90,53 +98,72 @@ def make_example(
     return prev_crop, search, target * 10.0
 
 
-def train_goturn(
-    data: Sequence[str | Path],
-    out: str | Path,
-    config: GoturnTrainConfig | None = None,
-    resume: bool = False,
-    progress: bool = True,
-) -> TrainResult:
-    """Train GOTURN on the sequences under ``data``; weights go to ``<out>/goturn.pt``."""
-    import torch
-    import torch.nn.functional as F
+@SOT_TRAINERS.register("goturn")
+class GoturnTrainer(SOTTrainer):
+    """GOTURN (Held 2016): L1 box regression from (previous, search) crop pairs."""
 
-    from trackkit.sot.nets.goturn_net import GoturnNet
+    def __init__(self, opts: TrainOptions) -> None:
+        super().__init__(opts)
+        self.cfg = make_config(GoturnTrainConfig, **opts.extra)
 
-    cfg = config or GoturnTrainConfig()
-    torch.manual_seed(cfg.seed)
-    torch.set_num_threads(cfg.threads)
-    pairs = FramePairs(data, max_gap=cfg.max_gap)
-    model = GoturnNet(size=cfg.size, width=cfg.width)
+    def setup(self) -> None:
+        import torch
 
-    def step(rng: np.random.Generator) -> Any:
-        ex = [make_example(pairs, rng, cfg) for _ in range(cfg.batch)]
-        prev = torch.from_numpy(np.stack([e[0] for e in ex]).transpose(0, 3, 1, 2).astype(np.float32))
-        search = torch.from_numpy(
-            np.stack([e[1] for e in ex]).transpose(0, 3, 1, 2).astype(np.float32)
+        from trackkit.sot.nets.goturn_net import GoturnNet
+
+        cfg, opts = self.cfg, self.opts
+        if opts.init_weights is not None:
+            from trackkit.sot.goturn import load_goturn
+
+            self.model = load_goturn(opts.init_weights)
+        else:
+            self.model = GoturnNet(size=cfg.size, width=cfg.width)
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=opts.lr, weight_decay=cfg.weight_decay
         )
-        target = torch.from_numpy(np.stack([e[2] for e in ex]))
-        return F.l1_loss(model(prev, search), target)
+        gamma = cfg.final_lr_ratio ** (1.0 / max(opts.epochs - 1, 1))
+        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma)
+        self.pairs = FramePairs(opts.data, max_gap=cfg.max_gap)
 
-    arch = {
-        "model": "goturn",
-        "size": model.size,
-        "width": model.width,
-        "reduced": model.reduced,
-        "fc": model.fc_width,
-    }
-    return fit(
-        model,
-        step,
-        out,
-        "goturn",
-        arch,
-        cfg.epochs,
-        cfg.iters,
-        cfg.lr,
-        weight_decay=1e-5,
-        resume=resume,
-        seed=cfg.seed,
-        progress=progress,
-        optimizer="adam",
-    )
+    def make_batch(self, rng: np.random.Generator) -> tuple[Any, Any, Any]:
+        """``(previous crops, search crops, targets)`` tensors of one batch."""
+        import torch
+
+        ex = [make_example(self.pairs, rng, self.cfg) for _ in range(self.opts.batch_size)]
+        return (
+            to_tensor([e[0] for e in ex]),
+            to_tensor([e[1] for e in ex]),
+            torch.from_numpy(np.stack([e[2] for e in ex])),
+        )
+
+    def batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Any]:
+        for _ in range(self.opts.steps_per_epoch):
+            yield self.make_batch(rng)
+
+    def loss(self, batch: tuple[Any, Any, Any]) -> Any:
+        """L1 loss of a batch."""
+        import torch.nn.functional as F
+
+        prev, search, target = batch
+        return F.l1_loss(self.model(prev, search), target)
+
+    def step(self, batch: Any) -> dict[str, float]:
+        import torch
+
+        loss = self.loss(batch)
+        self.optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
+        self.optimizer.step()
+        return {"loss": float(loss.detach())}
+
+    def export(self) -> dict[str, Any]:
+        m = self.model
+        arch = {
+            "model": "goturn",
+            "size": m.size,
+            "width": m.width,
+            "reduced": m.reduced,
+            "fc": m.fc_width,
+        }
+        return weights_dict(arch, m)

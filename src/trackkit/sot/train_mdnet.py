@@ -1,4 +1,5 @@
-"""Multi-domain training of MDNet (Nam & Han 2016) on annotated sequences.
+"""Multi-domain training of MDNet (Nam & Han 2016) on annotated sequences (``trackkit sot
+train --model mdnet``).
 
 Every sequence is a *domain* with its own binary head ``fc6``; the conv layers and ``fc4-fc5``
 are shared. Each step takes one domain (in turn), ``frames`` random frames of it, and from each
@@ -9,96 +10,116 @@ layers (and the heads, unused by the tracker, which starts a new head per video)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from trackkit.config import require
+from trackkit.config import make_config, require
 from trackkit.sot.samples import crop_boxes, labelled_samples
-from trackkit.sot.train_common import FramePairs, TrainResult, fit
+from trackkit.sot.train_common import FramePairs, weights_dict
+from trackkit.sot.training import SOT_TRAINERS, SOTTrainer, TrainOptions
 
-__all__ = ["MDNetTrainConfig", "train_mdnet"]
+__all__ = ["MDNetTrainConfig", "MDNetTrainer"]
 
 
 @dataclass(frozen=True)
 class MDNetTrainConfig:
-    """Options of :func:`train_mdnet` (sized for a shared CPU: ~10 CPU-minutes)."""
+    """MDNet-specific training options (``trackkit sot train --set key=value``); the batch
+    size is the number of frames per step.
 
-    epochs: int = 8
-    iters: int = 40
-    frames: int = 4
+    Attributes:
+        pos, neg: positives / negatives per frame.
+        size, width, fc: network input side, first conv width, fc width.
+        weight_decay: Adam weight decay.
+        final_lr_ratio: the learning rate decays exponentially to ``lr * final_lr_ratio``.
+    """
+
     pos: int = 8
     neg: int = 24
-    lr: float = 1e-3
     size: int = 64
     width: int = 24
     fc: int = 256
-    seed: int = 0
-    threads: int = 1
+    weight_decay: float = 5e-4
+    final_lr_ratio: float = 0.01
 
     def __post_init__(self) -> None:
-        require(self.epochs >= 1 and self.iters >= 1, "need >= 1 steps")
-        require(self.frames >= 1 and self.pos >= 1 and self.neg >= 1, "need samples")
-        require(self.lr > 0, "lr must be > 0")
+        require(self.pos >= 1 and self.neg >= 1, "need positives and negatives")
+        require(self.size % 16 == 0, "size must be a multiple of 16")
 
 
-def train_mdnet(
-    data: Sequence[str | Path],
-    out: str | Path,
-    config: MDNetTrainConfig | None = None,
-    resume: bool = False,
-    progress: bool = True,
-) -> TrainResult:
-    """Train MDNet's shared layers on the sequences under ``data`` (``<out>/mdnet.pt``)."""
-    import torch
-    import torch.nn.functional as F
+@SOT_TRAINERS.register("mdnet")
+class MDNetTrainer(SOTTrainer):
+    """MDNet (Nam 2016): multi-domain binary classification, one head per sequence."""
 
-    from trackkit.sot.nets.mdnet_net import MDNet
+    def __init__(self, opts: TrainOptions) -> None:
+        super().__init__(opts)
+        self.cfg = make_config(MDNetTrainConfig, **opts.extra)
 
-    cfg = config or MDNetTrainConfig()
-    torch.manual_seed(cfg.seed)
-    torch.set_num_threads(cfg.threads)
-    pairs = FramePairs(data, max_gap=1)
-    domains = len(pairs.sequences)
-    model = MDNet(domains=domains, size=cfg.size, width=cfg.width, fc=cfg.fc)
-    counter = {"step": 0}
+    def setup(self) -> None:
+        import torch
 
-    def step(rng: np.random.Generator) -> Any:
-        k = counter["step"] % domains
-        counter["step"] += 1
-        valid = pairs.valid[k]
+        from trackkit.sot.nets.mdnet_net import MDNet
+
+        cfg, opts = self.cfg, self.opts
+        self.pairs = FramePairs(opts.data, max_gap=1)
+        self.domains = len(self.pairs.sequences)
+        self.model = MDNet(domains=self.domains, size=cfg.size, width=cfg.width, fc=cfg.fc)
+        if opts.init_weights is not None:
+            from trackkit.sot.mdnet import load_mdnet
+
+            shared = load_mdnet(opts.init_weights).state_dict()
+            self.model.load_state_dict(
+                {k: v for k, v in shared.items() if not k.startswith("heads.")}, strict=False
+            )
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=opts.lr, weight_decay=cfg.weight_decay
+        )
+        gamma = cfg.final_lr_ratio ** (1.0 / max(opts.epochs - 1, 1))
+        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma)
+
+    def make_batch(self, rng: np.random.Generator, k: int) -> tuple[Any, Any, int]:
+        """``(crops, labels, domain)`` of one batch from domain ``k``."""
+        import torch
+
+        cfg = self.cfg
+        valid = self.pairs.valid[k]
+        n = self.opts.batch_size
         crops, labels = [], []
-        for i in rng.choice(valid, size=cfg.frames, replace=len(valid) < cfg.frames):
-            img, box = pairs.frame(k, int(i))
+        for i in rng.choice(valid, size=n, replace=len(valid) < n):
+            img, box = self.pairs.frame(k, int(i))
             pos, neg = labelled_samples(rng, box, cfg.pos, cfg.neg)
             crops += [crop_boxes(img, pos, cfg.size), crop_boxes(img, neg, cfg.size)]
             labels += [np.ones(len(pos), dtype=np.int64), np.zeros(len(neg), dtype=np.int64)]
         x = torch.from_numpy(np.concatenate(crops))
-        y = torch.from_numpy(np.concatenate(labels))
-        return F.cross_entropy(model(x, k), y)
+        return x, torch.from_numpy(np.concatenate(labels)), k
 
-    arch = {
-        "model": "mdnet",
-        "domains": domains,
-        "size": cfg.size,
-        "width": cfg.width,
-        "fc": cfg.fc,
-    }
-    return fit(
-        model,
-        step,
-        out,
-        "mdnet",
-        arch,
-        cfg.epochs,
-        cfg.iters,
-        cfg.lr,
-        weight_decay=5e-4,
-        resume=resume,
-        seed=cfg.seed,
-        progress=progress,
-        optimizer="adam",
-    )
+    def batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Any]:
+        for s in range(self.opts.steps_per_epoch):
+            yield self.make_batch(rng, (epoch * self.opts.steps_per_epoch + s) % self.domains)
+
+    def loss(self, batch: tuple[Any, Any, int]) -> Any:
+        """Cross-entropy of the batch's domain head."""
+        import torch.nn.functional as F
+
+        x, y, k = batch
+        return F.cross_entropy(self.model(x, k), y)
+
+    def step(self, batch: Any) -> dict[str, float]:
+        loss = self.loss(batch)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return {"loss": float(loss.detach())}
+
+    def export(self) -> dict[str, Any]:
+        cfg = self.cfg
+        arch = {
+            "model": "mdnet",
+            "domains": self.domains,
+            "size": cfg.size,
+            "width": cfg.width,
+            "fc": cfg.fc,
+        }
+        return weights_dict(arch, self.model)

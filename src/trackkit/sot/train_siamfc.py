@@ -1,4 +1,5 @@
-"""Training SiamFC (Bertinetto et al. 2016) on annotated sequences.
+"""Training SiamFC (Bertinetto et al. 2016) on annotated sequences (``trackkit sot train --model
+siamfc``, registered in :data:`trackkit.sot.training.SOT_TRAINERS`).
 
 Each training example is an exemplar/search pair from one sequence, frames at most ``max_gap``
 apart: the exemplar is the 127x127 crop of the first frame's target (context 0.5), the search
@@ -11,7 +12,8 @@ elsewhere, positives and negatives weighted to half of the loss each (class bala
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,33 +21,49 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import require
+from trackkit.config import make_config, require
 from trackkit.sot.crops import context_size, crop_region, crop_square, mean_color
-from trackkit.sot.train_common import FramePairs, TrainResult, fit
+from trackkit.sot.train_common import FramePairs, to_tensor, weights_dict
+from trackkit.sot.training import SOT_TRAINERS, SOTTrainer, TrainOptions
 
-__all__ = ["SiamFCTrainConfig", "logistic_labels", "make_pair", "train_siamfc"]
+__all__ = [
+    "SiamFCTrainConfig",
+    "SiamFCTrainer",
+    "logistic_labels",
+    "make_pair",
+    "train_siamfc",
+]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class SiamFCTrainConfig:
-    """Options of :func:`train_siamfc` (sized for a shared CPU: ~10 CPU-minutes)."""
+    """SiamFC-specific training options (``trackkit sot train --set key=value``).
 
-    epochs: int = 8
-    iters: int = 40
-    batch: int = 8
-    lr: float = 1e-2
-    width: float = 0.25
+    Attributes:
+        width: channel multiplier of the AlexNet-style embedding.
+        max_gap: largest frame distance of a pair.
+        max_shift: largest shift of the target from the search-crop centre (crop pixels).
+        stretch: largest relative stretch of the search region (per axis).
+        radius: positive radius of the labels (search-crop pixels).
+        weight_decay: SGD weight decay.
+        final_lr_ratio: the learning rate decays exponentially to ``lr * final_lr_ratio``.
+    """
+
+    width: float = 0.5
     max_gap: int = 100
     max_shift: float = 12.0
     stretch: float = 0.05
     radius: float = 16.0
-    seed: int = 0
-    threads: int = 1
+    weight_decay: float = 5e-4
+    final_lr_ratio: float = 0.01
 
     def __post_init__(self) -> None:
-        require(self.epochs >= 1 and self.iters >= 1 and self.batch >= 1, "need >= 1 steps")
-        require(self.lr > 0 and self.width > 0, "lr and width must be > 0")
+        require(self.width > 0, "width must be > 0")
         require(self.max_gap >= 1, "max_gap must be >= 1")
+        require(self.max_shift >= 0 and self.stretch >= 0, "shift and stretch must be >= 0")
+        require(self.radius > 0, "radius must be > 0")
 
 
 def logistic_labels(
@@ -88,63 +106,107 @@ def make_pair(
     return np.ascontiguousarray(z), np.ascontiguousarray(x), shift
 
 
-def train_siamfc(
-    data: Sequence[str | Path],
-    out: str | Path,
-    config: SiamFCTrainConfig | None = None,
-    resume: bool = False,
-    progress: bool = True,
-    init: Any = None,
-) -> TrainResult:
-    """Train SiamFC on the sequences under ``data``; weights go to ``<out>/siamfc.pt``.
+@SOT_TRAINERS.register("siamfc")
+class SiamFCTrainer(SOTTrainer):
+    """SiamFC (Bertinetto 2016): logistic loss on exemplar/search pairs."""
 
-    Args:
-        data: dataset roots (OTB / VOT / GOT-10k layouts).
-        out: output folder (checkpoint every epoch).
-        config: training options.
-        resume: continue from ``<out>/checkpoint.pt``.
-        progress: show a progress bar.
-        init: an existing :class:`SiamFCNet` to fine-tune (default: a fresh one).
-    """
-    import torch
-    import torch.nn.functional as F
+    def __init__(self, opts: TrainOptions) -> None:
+        super().__init__(opts)
+        self.cfg = make_config(SiamFCTrainConfig, **opts.extra)
 
-    from trackkit.sot.nets.siamfc_net import SiamFCNet
+    def setup(self) -> None:
+        import torch
 
-    cfg = config or SiamFCTrainConfig()
-    torch.manual_seed(cfg.seed)
-    torch.set_num_threads(cfg.threads)
-    pairs = FramePairs(data, max_gap=cfg.max_gap)
-    model = init if init is not None else SiamFCNet(width=cfg.width)
+        from trackkit.sot.nets.siamfc_net import SiamFCNet
 
-    def step(rng: np.random.Generator) -> Any:
+        cfg, opts = self.cfg, self.opts
+        if opts.init_weights is not None:
+            from trackkit.sot.siamfc import load_siamfc
+
+            self.model = load_siamfc(opts.init_weights)
+        else:
+            self.model = SiamFCNet(width=cfg.width)
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(), lr=opts.lr, momentum=0.9, weight_decay=cfg.weight_decay
+        )
+        gamma = cfg.final_lr_ratio ** (1.0 / max(opts.epochs - 1, 1))
+        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma)
+        self.pairs = FramePairs(opts.data, max_gap=cfg.max_gap)
+        log.info(
+            "siamfc: %d sequences, %d frames", len(self.pairs.sequences), self.pairs.num_frames
+        )
+
+    def make_batch(self, rng: np.random.Generator) -> tuple[Any, Any, Any, Any]:
+        """``(exemplars, searches, labels, weights)`` tensors of one batch."""
+        import torch
+
         zs, xs, labels, weights = [], [], [], []
-        for _ in range(cfg.batch):
-            z, x, shift = make_pair(pairs, rng, cfg)
-            lab, wt = logistic_labels(shift, radius=cfg.radius)
+        for _ in range(self.opts.batch_size):
+            z, x, shift = make_pair(self.pairs, rng, self.cfg)
+            lab, wt = logistic_labels(shift, radius=self.cfg.radius)
             zs.append(z)
             xs.append(x)
             labels.append(lab)
             weights.append(wt)
-        zt = torch.from_numpy(np.stack(zs).transpose(0, 3, 1, 2).astype(np.float32))
-        xt = torch.from_numpy(np.stack(xs).transpose(0, 3, 1, 2).astype(np.float32))
-        resp = model(zt, xt)[:, 0]
-        lab_t = torch.from_numpy(np.stack(labels))
-        w_t = torch.from_numpy(np.stack(weights))
-        loss = F.binary_cross_entropy_with_logits(resp, lab_t, weight=w_t, reduction="sum")
-        return loss / cfg.batch
+        return (
+            to_tensor(zs),
+            to_tensor(xs),
+            torch.from_numpy(np.stack(labels)),
+            torch.from_numpy(np.stack(weights)),
+        )
 
-    arch = {"model": "siamfc", "width": float(getattr(model, "width", cfg.width))}
-    return fit(
-        model,
-        step,
-        out,
-        "siamfc",
-        arch,
-        cfg.epochs,
-        cfg.iters,
-        cfg.lr,
+    def batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Any]:
+        for _ in range(self.opts.steps_per_epoch):
+            yield self.make_batch(rng)
+
+    def loss(self, batch: tuple[Any, Any, Any, Any]) -> Any:
+        """Balanced logistic loss of a batch (mean over the batch)."""
+        import torch.nn.functional as F
+
+        z, x, labels, weights = batch
+        resp = self.model(z, x)[:, 0]
+        total = F.binary_cross_entropy_with_logits(resp, labels, weight=weights, reduction="sum")
+        return total / len(z)
+
+    def step(self, batch: Any) -> dict[str, float]:
+        import torch
+
+        loss = self.loss(batch)
+        self.optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
+        self.optimizer.step()
+        return {"loss": float(loss.detach())}
+
+    def export(self) -> dict[str, Any]:
+        arch = {"model": "siamfc", "width": float(self.model.width)}
+        return weights_dict(arch, self.model)
+
+
+def train_siamfc(
+    data: Sequence[str | Path],
+    out: str | Path,
+    epochs: int = 8,
+    steps: int = 40,
+    batch_size: int = 8,
+    lr: float = 1e-2,
+    seed: int = 0,
+    resume: bool = False,
+    progress: bool = True,
+    **extra: Any,
+) -> Path:
+    """Python form of ``trackkit sot train --model siamfc``; returns ``<out>/model.pt``."""
+    from trackkit.sot.training import TrainOptions, fit
+
+    opts = TrainOptions(
+        data=tuple(Path(d) for d in data),
+        out=Path(out),
+        epochs=epochs,
+        steps_per_epoch=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
         resume=resume,
-        seed=cfg.seed,
-        progress=progress,
+        extra=extra,
     )
+    return fit(SiamFCTrainer(opts), progress=progress)

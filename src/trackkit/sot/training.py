@@ -116,7 +116,12 @@ class SOTTrainer(abc.ABC):
 SOT_TRAINERS: Registry[SOTTrainer] = Registry("single-object tracking trainer")
 
 #: Modules whose import registers trainers (imported on demand: they may need torch).
-TRAINER_MODULES: tuple[str, ...] = ("trackkit.sot.udt",)
+TRAINER_MODULES: tuple[str, ...] = (
+    "trackkit.sot.udt",
+    "trackkit.sot.train_siamfc",
+    "trackkit.sot.train_goturn",
+    "trackkit.sot.train_mdnet",
+)
 
 
 def build_trainer(name: str, opts: TrainOptions) -> SOTTrainer:

@@ -57,7 +57,9 @@ class SqueezeExcite(nn.Module):
         super().__init__()
         hidden = max(8, int(channels / 4 + 4) // 8 * 8)
         self.fc = nn.Sequential(
-            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels),
+            nn.Linear(channels, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, channels),
             nn.Hardsigmoid(),
         )
 
@@ -81,8 +83,15 @@ class InvertedResidual(nn.Module):
             )
         else:
             self.conv = nn.Sequential(
-                nn.Conv2d(inp, exp, 1, bias=False), nn.BatchNorm2d(exp), _act(hs),
-                dw, nn.BatchNorm2d(exp), se_layer, _act(hs), pw_out, nn.BatchNorm2d(out),
+                nn.Conv2d(inp, exp, 1, bias=False),
+                nn.BatchNorm2d(exp),
+                _act(hs),
+                dw,
+                nn.BatchNorm2d(exp),
+                se_layer,
+                _act(hs),
+                pw_out,
+                nn.BatchNorm2d(out),
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -139,8 +148,10 @@ class PixelwiseCorr(nn.Module):
         if reduce:
             self.conv = nn.Sequential(
                 nn.Conv2d(positions, positions, 2, groups=positions, bias=False),
-                nn.BatchNorm2d(positions), nn.ReLU6(inplace=True),
-                nn.Conv2d(positions, positions, 1), nn.BatchNorm2d(positions),
+                nn.BatchNorm2d(positions),
+                nn.ReLU6(inplace=True),
+                nn.Conv2d(positions, positions, 1),
+                nn.BatchNorm2d(positions),
             )
 
     def forward(self, zf: torch.Tensor, xf: torch.Tensor) -> torch.Tensor:
@@ -164,8 +175,9 @@ class DepthwiseCorr(nn.Module):
         k = self.conv_kernel(zf[:, :, 2:6, 2:6])
         s = self.conv_search(xf)
         b, c, h, w = s.shape
-        out = F.conv2d(s.reshape(1, b * c, h, w), k.reshape(b * c, 1, 4, 4), padding=1,
-                       groups=b * c)
+        out = F.conv2d(
+            s.reshape(1, b * c, h, w), k.reshape(b * c, 1, 4, 4), padding=1, groups=b * c
+        )
         return out.reshape(b, c, out.shape[-2], out.shape[-1])
 
 
@@ -173,16 +185,25 @@ def _tower_v2(cin: int, c: int = 96, n: int = 6) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i in range(n):
         ci = cin if i == 0 else c
-        layers += [nn.Conv2d(ci, ci, 3, 1, 1, groups=ci, bias=False), nn.Conv2d(ci, c, 1, bias=False),
-                   nn.BatchNorm2d(c), nn.ReLU6(inplace=True)]
+        layers += [
+            nn.Conv2d(ci, ci, 3, 1, 1, groups=ci, bias=False),
+            nn.Conv2d(ci, c, 1, bias=False),
+            nn.BatchNorm2d(c),
+            nn.ReLU6(inplace=True),
+        ]
     return nn.Sequential(*layers)
 
 
 def _tower_v3(c: int = 96, n: int = 6) -> nn.Sequential:
     layers: list[nn.Module] = []
     for _ in range(n):
-        layers += [nn.Conv2d(c, c, 3, 1, 1, groups=c, bias=False), nn.BatchNorm2d(c),
-                   nn.ReLU6(inplace=True), nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c)]
+        layers += [
+            nn.Conv2d(c, c, 3, 1, 1, groups=c, bias=False),
+            nn.BatchNorm2d(c),
+            nn.ReLU6(inplace=True),
+            nn.Conv2d(c, c, 1, bias=False),
+            nn.BatchNorm2d(c),
+        ]
     return nn.Sequential(*layers)
 
 

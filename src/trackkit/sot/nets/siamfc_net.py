@@ -4,8 +4,8 @@ The embedding ``phi`` is fully convolutional (no padding), total stride 8:
 conv 11x11/2 - BN - ReLU - maxpool 3/2 - conv 5x5 (2 groups) - BN - ReLU - maxpool 3/2 -
 conv 3x3 - BN - ReLU - conv 3x3 (2 groups) - BN - ReLU - conv 3x3 (2 groups).
 A 127x127 exemplar gives 6x6 features, a 255x255 search region 22x22, and their
-cross-correlation a 17x17 response, followed by a batch-normalisation ``adjust`` layer (a learned scale and bias of the
-response).
+cross-correlation a 17x17 response, followed by a batch-normalisation ``adjust`` layer (a
+learned scale and bias of the response).
 ``width`` scales the channel counts (1.0 = the paper's 96-256-384-384-256).
 
 Input: ``(B, 3, H, W)`` float32 BGR 0..255 (normalised inside by /255 - 0.5).
@@ -80,7 +80,8 @@ class SiamFCNet(nn.Module):
         for m in self.embed.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def correlate(self, zf: torch.Tensor, xf: torch.Tensor) -> torch.Tensor:
         """Response of exemplar features ``zf`` on search features ``xf``."""
