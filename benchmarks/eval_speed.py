@@ -3,9 +3,10 @@
 Evaluates the seven MOT17 train sequences of the ``MOT17-tracker-A`` answer vector (HOTA +
 CLEAR + Identity, reading the files included) in one process on one core, with trackkit and,
 when the ``trackeval`` package is installed, with the official kit as the anchor. Install it
-with ``pip install --no-deps trackeval==1.3.0`` (its declared dependencies would
-replace the OpenCV contrib build with plain ``opencv-python``). Prints a table of the best of ``--repeat`` runs (wall and CPU seconds) and
-the ratio, plus the peak memory of trackkit's run on MOT17-04.
+with ``pip install --no-deps trackeval==1.3.0`` (its declared dependencies would replace the
+OpenCV contrib build with plain ``opencv-python``). Prints a table of the best of
+``--repeat`` runs (wall and CPU seconds) and the ratio, plus the peak memory of trackkit's run
+on MOT17-04.
 
     python benchmarks/eval_speed.py [--repeat 5]
 """

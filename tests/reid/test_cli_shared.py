@@ -14,6 +14,9 @@ import pytest
 
 from trackkit.cli.main import main
 
+# CUHK03-test rank-1 / mAP (%) of src/trackkit/assets/reid_resnet_tiny_cuhk03.pt
+DEFAULT_RANK1, DEFAULT_MAP = 37.3, 35.2
+
 
 def test_torch_free_modules_do_not_import_torch() -> None:
     code = (
@@ -204,3 +207,19 @@ def test_omz_0248_cuhk03_anchor(shared: Path) -> None:
     assert res.num_queries == 451
     assert round(100 * res.rank(1), 1) == 44.3
     assert round(100 * res.mAP, 1) == 43.4
+
+
+@pytest.mark.slow
+def test_default_model_scores_documented_numbers(shared: Path) -> None:
+    """The committed default model on CUHK03-test (docs/benchmarks.md, Re-identification)."""
+    pytest.importorskip("torch")
+    from trackkit.reid.data.datasets import load_dataset
+    from trackkit.reid.embedder import load_embedder
+    from trackkit.reid.evaluate import evaluate_embedder
+
+    embedder = load_embedder("default", threads=1)
+    assert embedder.input_size == (128, 48) and embedder.dim == 128
+    ds = load_dataset("cuhk03", shared / "data" / "reid" / "cuhk03-labeled")
+    res = evaluate_embedder(embedder, ds).result
+    assert 100 * res.rank(1) == pytest.approx(DEFAULT_RANK1, abs=0.25)
+    assert 100 * res.mAP == pytest.approx(DEFAULT_MAP, abs=0.25)

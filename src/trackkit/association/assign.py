@@ -89,8 +89,7 @@ def linear_assignment(
     if backend == "lap" and _lap is None:
         raise ConfigError("assignment backend 'lap' needs the lapx package (pip install lapx)")
     if threshold < np.inf and not use_lap:
-        rows, cols = gated_matches(c, threshold)
-        return _assignment(n, m, rows, cols)
+        return _assignment(n, m, *gated_matches(c, threshold))
     if threshold < np.inf:
         work = c - threshold
         np.fmin(work, 0.0, out=work)  # "no match" (0) beats any pair costing more; NaN -> 0
@@ -129,15 +128,15 @@ def gated_matches(cost: NDArray[np.float64], threshold: float) -> tuple[IntArray
     that matching is the unique optimum — every optimal assignment must take each of them,
     as leaving one out costs strictly more — so it is returned without running the solver.
     """
-    work = cost - threshold
-    neg = work < 0.0  # NaN compares false: never matched
-    rows, cols = neg.nonzero()
+    # ``cost < threshold`` is ``cost - threshold < 0`` in floating point (a difference of
+    # finite floats rounds to 0 only when they are equal); NaN compares false: never matched
+    rows, cols = (cost < threshold).nonzero()
     k = len(rows)
     if k <= 1:
         return rows, cols
-    rl, cl = rows.tolist(), cols.tolist()
-    if len(set(rl)) == k and len(set(cl)) == k:
+    if len(set(rows.tolist())) == k and len(set(cols.tolist())) == k:
         return rows, cols
+    work = cost - threshold
     np.fmin(work, 0.0, out=work)  # "no match" (0) beats any pair costing more; NaN -> 0
     rows, cols = linear_sum_assignment(work)
     keep = work[rows, cols] < 0.0

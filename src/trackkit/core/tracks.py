@@ -93,16 +93,20 @@ class Tracks:
         (and int64 ``(N,)`` or ``None``), with unique ids. They are made read-only here.
         """
         obj = object.__new__(cls)
-        for name, arr in (
-            ("xyxy", xyxy),
-            ("track_ids", track_ids),
-            ("scores", scores),
-            ("det_index", det_index),
-            ("class_ids", class_ids),
-        ):
-            if arr is not None:
-                arr.setflags(write=False)
-            object.__setattr__(obj, name, arr)
+        xyxy.flags.writeable = False
+        track_ids.flags.writeable = False
+        scores.flags.writeable = False
+        det_index.flags.writeable = False
+        if class_ids is not None:
+            class_ids.flags.writeable = False
+        # a frozen dataclass: fill its fields without the per-attribute __setattr__ guard
+        obj.__dict__.update(
+            xyxy=xyxy,
+            track_ids=track_ids,
+            scores=scores,
+            det_index=det_index,
+            class_ids=class_ids,
+        )
         return obj
 
     def __len__(self) -> int:

@@ -59,7 +59,28 @@ _LUT[[ord(" "), ord("\t"), ord("\r")]] = _SPACE
 _LUT[ord(",")] = _COMMA
 _LUT[ord("\n")] = _NEWLINE
 _POW10 = 10.0 ** np.arange(23)
-_EXACT = 2.0**53
+_POW10_INT = 10 ** np.arange(19, dtype=np.int64)
+_EXACT_INT = 2**53
+_EXTENDED = np.finfo(np.longdouble).nmant >= 63  # x87 80-bit long double
+
+
+def _long_mantissa(
+    mantissa: NDArray[np.int64], frac: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """``mantissa / 10**frac`` for mantissas of 2**53 .. 10**18, correctly rounded.
+
+    The quotient of two numbers exact in 64-bit-mantissa long double is rounded once to 64
+    bits, then to 53: that double rounding can differ from rounding the true quotient only
+    when the 64-bit result lies exactly half-way between two doubles; such tokens are marked
+    ``ambiguous`` (for an exact parse elsewhere), as is everything without an 80-bit type.
+    """
+    if not _EXTENDED:
+        return np.zeros(len(mantissa)), np.ones(len(mantissa), bool)
+    q = mantissa.astype(np.longdouble) / (np.longdouble(10) ** frac.astype(np.longdouble))
+    d = q.astype(np.float64)
+    other = np.nextafter(d, np.where(q > d, np.inf, -np.inf))
+    mid = (d.astype(np.longdouble) + other.astype(np.longdouble)) / 2
+    return d, q == mid
 
 
 def _gap_info(gap: bytes) -> tuple[int, bool]:
@@ -84,14 +105,13 @@ def _fast_parse(
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     buf = np.frombuffer(data, np.uint8)
-    cls = _LUT[buf]
+    cls = np.take(_LUT, buf)
     if np.any(cls == _OTHER):
         return None
     is_tok = cls <= _EXP
     edges = np.diff(is_tok.view(np.int8), prepend=np.int8(0), append=np.int8(0))
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)
-    del edges
     n_tok = len(starts)
     if n_tok == 0:
         return np.zeros((0, 0)), np.zeros(0, np.int64)
@@ -123,7 +143,9 @@ def _fast_parse(
         return None
     # Token values: non-digit characters inside tokens decide which tokens are simple.
     marks = np.flatnonzero((cls >= _DOT) & is_tok)
-    mark_tok = np.searchsorted(starts, marks, side="right") - 1
+    tok_of_byte = np.cumsum(edges[:-1] == 1, dtype=np.int32)
+    mark_tok = tok_of_byte[marks].astype(np.int64) - 1
+    del tok_of_byte
     mark_cls = cls[marks]
     n_marks = np.bincount(mark_tok, minlength=n_tok)
     n_digits = (ends - starts) - n_marks
@@ -133,22 +155,26 @@ def _fast_parse(
     special |= np.bincount(mark_tok[is_dot], minlength=n_tok) > 1
     special |= np.bincount(mark_tok[is_minus], minlength=n_tok) > 1
     special[mark_tok[is_minus & (marks != starts[mark_tok])]] = True
-    special |= (n_digits == 0) | (n_digits > 16)
+    special |= (n_digits == 0) | (n_digits > 18)
     digits = buf[np.flatnonzero(cls == _DIGIT)]
     total = len(digits)
     cum_end = np.cumsum(n_digits)
     after = np.repeat(cum_end, n_digits) - np.arange(1, total + 1)
-    np.minimum(after, 22, out=after)
-    contrib = (digits - 48).astype(np.float64) * _POW10[after]
+    np.minimum(after, 18, out=after)
+    contrib = (digits - 48).astype(np.int64) * _POW10_INT[after]
     del after, digits
     has_digits = n_digits > 0
-    mantissa = np.zeros(n_tok)
+    mantissa = np.zeros(n_tok, np.int64)
     if np.any(has_digits):
         mantissa[has_digits] = np.add.reduceat(contrib, (cum_end - n_digits)[has_digits])
-    special |= mantissa >= _EXACT
     frac = np.zeros(n_tok, np.int64)
     frac[mark_tok[is_dot]] = ends[mark_tok[is_dot]] - marks[is_dot] - 1
-    values = mantissa / _POW10[np.minimum(frac, 22)]
+    np.minimum(frac, 22, out=frac)
+    values = mantissa.astype(np.float64) / _POW10[frac]
+    long = np.flatnonzero((mantissa >= _EXACT_INT) & ~special)
+    if len(long):
+        values[long], ambiguous = _long_mantissa(mantissa[long], frac[long])
+        special[long[ambiguous]] = True
     values[np.bincount(mark_tok[is_minus], minlength=n_tok) > 0] *= -1.0
     odd = np.flatnonzero(special)
     if len(odd):

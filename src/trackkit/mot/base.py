@@ -215,9 +215,17 @@ class TrackStore:
                 if k in rows:
                     new[:] = list(rows[k])
             else:
-                new = np.zeros((n, *v.shape[1:]), v.dtype)
-                if k in rows:
-                    new[...] = rows[k]
+                value = rows.get(k)
+                if (
+                    type(value) is np.ndarray
+                    and value.dtype == v.dtype
+                    and value.shape == (n, *v.shape[1:])
+                ):
+                    new = value  # already the rows (concatenate copies it)
+                else:
+                    new = np.zeros((n, *v.shape[1:]), v.dtype)
+                    if value is not None:
+                        new[...] = value
             self.arrays[k] = np.concatenate([v, new])
 
 
@@ -233,7 +241,7 @@ def check_detections(detections: object, frame_id: int) -> Detections:
         )
     b = detections.xyxy
     # x2 <= x1 is width <= 0 for the finite boxes Detections holds (one array op per frame)
-    if len(b) and (b[:, 2:] <= b[:, :2]).any():
+    if len(b) and np.count_nonzero(b[:, 2:] <= b[:, :2]):
         wh = b[:, 2:] - b[:, :2]
         if (wh <= 0).any():
             i = int((wh <= 0).any(axis=1).nonzero()[0][0])
@@ -305,7 +313,7 @@ class MOTTracker(abc.ABC):
         det_index: NDArray[np.int64],
         class_ids: NDArray[np.int64],
     ) -> Tracks:
-        cls = class_ids if len(class_ids) and class_ids.min() >= 0 else None
+        cls = class_ids if len(class_ids) and np.minimum.reduce(class_ids) >= 0 else None
         return Tracks.from_trusted(xyxy, ids, scores, det_index, cls)
 
 
@@ -332,16 +340,18 @@ def advance_life(
     ints[:, col["hits"]] += matched
     streak = ints[:, col["streak"]]
     streak += 1
-    streak *= matched
+    streak *= matched  # 0 for unmatched tracks, so ``streak >= min_hits`` implies matched
     since = ints[:, col["since_update"]]
-    since *= ~matched
+    unmatched = ~matched
+    since *= unmatched
     state = ints[:, col["state"]]
     known = state != TENTATIVE
-    known |= matched & (streak >= min_hits)
+    known |= streak >= min_hits
     if drop_tentative:
-        since += (~(known | matched)) * _REMOVED
+        unmatched &= ~known
+        since += unmatched * _REMOVED
     # confirmed (1) when matched, lost (2) when not; tentative (0) stays tentative
-    state[:] = (2 - matched) * known
+    np.multiply(2 - matched, known, out=state)
 
 
 def mark_matched(
@@ -395,8 +405,8 @@ def prune(store: TrackStore, max_age: int) -> NDArray[np.bool_] | None:
         The boolean mask of kept rows (before removal), or ``None`` when nothing was removed.
     """
     if len(store):
-        alive = store["since_update"] <= max_age
-        if not alive.all():
+        alive = store.i[:, store.col["since_update"]] <= max_age
+        if np.count_nonzero(alive) < len(alive):
             store.keep(alive)
             return alive
     return None

@@ -145,7 +145,7 @@ class ByteTrack(MOTTracker):
     ) -> NDArray[np.float64]:
         """Cost of tracks ``rows`` against detections ``det_rows`` in association ``stage``
         (1: confident detections, 2: low-score ones, 3: tentative tracks)."""
-        iou = self._iou[rows[:, None], det_rows]
+        iou = self._iou.take(rows, 0).take(det_rows, 1)
         if stage != 2 and self.config.fuse_score:
             iou *= dets.scores[det_rows]
         return 1.0 - iou
@@ -215,32 +215,34 @@ class ByteTrack(MOTTracker):
         self._pred = kf.to_xyxy(arrays["mean"])
         # IoU of every predicted track box with every detection, sliced by each stage
         self._iou = iou_similarity(self._pred, boxes)
-        det_of_track = np.full(n, -1, np.int64)
+        det_of_track = np.empty(n, np.int64)
+        det_of_track.fill(-1)
         det_used = np.zeros(len(boxes), bool)
-        tentative = state == TENTATIVE
         # 1) confirmed + lost tracks with confident detections
-        pool = (~tentative).nonzero()[0]
-        if self._match(pool, dets, high, 1, cfg.match_thresh, det_of_track, det_used):
-            rest = pool[det_of_track[pool] < 0]
+        pool = (state != TENTATIVE).nonzero()[0]
+        matched1 = self._match(pool, dets, high, 1, cfg.match_thresh, det_of_track, det_used)
+        if matched1:
             high = high[~det_used[high]]
-        else:
-            rest = pool
-        # 2) tracks tracked in the previous frame with the low-score detections
-        tracked_rows = rest[state[rest] == CONFIRMED]
-        self._match(tracked_rows, dets, low, 2, cfg.second_match_thresh, det_of_track, det_used)
+        # 2) tracks tracked in the previous frame (confirmed, not lost) with the low-score
+        # detections
+        if len(low) and n:
+            rest = pool[det_of_track[pool] < 0] if matched1 else pool
+            tracked_rows = rest[state[rest] == CONFIRMED]
+            self._match(tracked_rows, dets, low, 2, cfg.second_match_thresh, det_of_track, det_used)
         # 3) tentative tracks with the confident detections left
-        unconfirmed = tentative.nonzero()[0]
-        if self._match(
-            unconfirmed, dets, high, 3, cfg.unconfirmed_match_thresh, det_of_track, det_used
-        ):
-            high = high[~det_used[high]]
+        if len(high) and n:
+            unconfirmed = (state == TENTATIVE).nonzero()[0]
+            if self._match(
+                unconfirmed, dets, high, 3, cfg.unconfirmed_match_thresh, det_of_track, det_used
+            ):
+                high = high[~det_used[high]]
         matched = det_of_track >= 0
         ti = matched.nonzero()[0]
-        if len(ti):
+        if len(ti):  # (matches exist only when tracks do)
             di = det_of_track[ti]
             mean = arrays["mean"]
             z = mean[:, :4].copy()
-            z[ti] = kf.from_xyxy(boxes[di])
+            z[ti] = kf.from_xyxy(boxes.take(di, 0))
             arrays["mean"], arrays["cov"] = kf.update_measurement(
                 mean, arrays["cov"], z, mask=matched
             )
@@ -282,12 +284,12 @@ class ByteTrack(MOTTracker):
         if self._report_lost:
             report |= (state == LOST) & (ints[:, col["since_update"]] <= self._report_lost)
         out = report.nonzero()[0]
-        sel = ints[out]
+        sel = ints.take(out, 0)
         return self._make_tracks(
-            kf.to_xyxy(t.arrays["mean"][out]),
+            kf.to_xyxy(t.arrays["mean"].take(out, 0)),
             sel[:, col["id"]],
-            t.f[out, col["score"]],
-            det_of_track[out],
+            t.f.take(out, 0)[:, col["score"]],
+            det_of_track.take(out),
             sel[:, col["class_id"]],
         )
 
@@ -313,7 +315,7 @@ class ByteTrack(MOTTracker):
             return None, new
         act = (det_of_track >= 0).nonzero()[0]
         cols = np.concatenate([det_of_track[act], new])
-        pl, pa = (self._iou[lost[:, None], cols] > self.config.duplicate_iou).nonzero()
+        pl, pa = (self._iou.take(lost, 0).take(cols, 1) > self.config.duplicate_iou).nonzero()
         if len(pl) == 0:
             return None, new
         start = np.concatenate([ints[act, col["start"]], np.full(len(new), self.frame_id)])

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.association.assign import linear_assignment
+from trackkit.association.assign import gated_matches, linear_assignment
 from trackkit.association.costs import iou_cost
 from trackkit.config import make_config, require
 from trackkit.core.detections import Detections
@@ -141,14 +141,20 @@ class DeepSort(MOTTracker):
             cost_all, thresh = self._cascade_cost(confirmed, dets, free)
             free_cols = np.arange(len(free))
             levels = since[confirmed]
-            for level in np.unique(levels).tolist():  # only the levels that have tracks
+            # only the levels that have a track with a candidate below the threshold (a
+            # level whose tracks have none matches nothing and leaves the columns free)
+            has = (cost_all < thresh).any(axis=1)
+            for level in np.unique(levels[has]).tolist():
                 if len(free_cols) == 0:
                     break
                 local = (levels == level).nonzero()[0]
-                a = linear_assignment(cost_all[local][:, free_cols], thresh)
-                m_t.append(confirmed[local[a.matches[:, 0]]])
-                m_d.append(free[free_cols[a.matches[:, 1]]])
-                free_cols = free_cols[a.unmatched_cols]
+                r, c = gated_matches(cost_all.take(local, 0).take(free_cols, 1), thresh)
+                if len(r):
+                    m_t.append(confirmed[local[r]])
+                    m_d.append(free[free_cols[c]])
+                    left = np.ones(len(free_cols), bool)
+                    left[c] = False
+                    free_cols = free_cols[left]
             free = free[free_cols]
         det_of_track = np.empty(len(t), np.int64)
         det_of_track.fill(-1)

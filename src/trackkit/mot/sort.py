@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.association.assign import linear_assignment
+from trackkit.association.assign import gated_matches
 from trackkit.association.costs import iou_cost
 from trackkit.config import make_config, require
 from trackkit.core.detections import Detections
@@ -87,23 +87,39 @@ class Sort(MOTTracker):
             det_rows = (scores >= cfg.min_score).nonzero()[0]
             boxes, scores = boxes[det_rows], scores[det_rows]
         n = len(t)
+        col = t.col
+        arrays = t.arrays
         if n:
-            t["mean"], t["cov"] = kf.predict(t["mean"], t["cov"])
-            t["since_update"] += 1
-        a = linear_assignment(iou_cost(kf.to_xyxy(t["mean"]), boxes), 1.0 - cfg.iou_threshold)
-        ti, di = a.matches[:, 0], a.matches[:, 1]
+            arrays["mean"], arrays["cov"] = kf.predict(arrays["mean"], arrays["cov"])
+            t.i[:, col["since_update"]] += 1
         det_of_track = np.empty(n, np.int64)
         det_of_track.fill(-1)
-        det_of_track[ti] = di
-        matched = det_of_track >= 0
+        if n and len(boxes):
+            ti, di = gated_matches(
+                iou_cost(kf.to_xyxy(arrays["mean"]), boxes), 1.0 - cfg.iou_threshold
+            )
+        else:
+            ti = di = np.zeros(0, np.int64)
         if len(ti):
-            mean = t["mean"]
+            det_of_track[ti] = di
+            matched = det_of_track >= 0
+            mean = arrays["mean"]
             z = mean[:, :4].copy()
-            z[ti] = kf.from_xyxy(boxes[di])
-            t["mean"], t["cov"] = kf.update_measurement(mean, t["cov"], z, mask=matched)
-            t["score"][ti] = scores[di]
+            z[ti] = kf.from_xyxy(boxes.take(di, 0))
+            arrays["mean"], arrays["cov"] = kf.update_measurement(
+                mean, arrays["cov"], z, mask=matched
+            )
+            t.f[ti, col["score"]] = scores[di]
+            if len(di) < len(boxes):
+                free = np.ones(len(boxes), bool)
+                free[di] = False
+                new = free.nonzero()[0]
+            else:
+                new = di[:0]
+        else:
+            matched = np.zeros(n, bool)
+            new = np.arange(len(boxes))
         advance_life(t, matched, cfg.min_hits, drop_tentative=False)
-        new = a.unmatched_cols
         if len(new):
             mean, cov = kf.initiate(boxes[new])
             confirm = self.frame_id <= cfg.min_hits
@@ -113,14 +129,18 @@ class Sort(MOTTracker):
         alive = prune(t, self._max_age)
         if alive is not None:
             det_of_track = det_of_track[alive]
-        out = ((det_of_track >= 0) & (t["state"] == CONFIRMED)).nonzero()[0]
-        det_index = det_of_track[out]
+        ints = t.i
+        report = det_of_track >= 0
+        report &= ints[:, col["state"]] == CONFIRMED
+        out = report.nonzero()[0]
+        det_index = det_of_track.take(out)
         if det_rows is not None:
             det_index = det_rows[det_index]
+        sel = ints.take(out, 0)
         return self._make_tracks(
-            kf.to_xyxy(t["mean"][out]),
-            t["id"][out],
-            t["score"][out],
+            kf.to_xyxy(arrays["mean"].take(out, 0)),
+            sel[:, col["id"]],
+            t.f.take(out, 0)[:, col["score"]],
             det_index,
-            t["class_id"][out],
+            sel[:, col["class_id"]],
         )

@@ -133,7 +133,11 @@ class KalmanFilter:
     # ----------------------------------------------------------------- conversions
     def from_xyxy(self, xyxy: ArrayLike) -> FloatArray:
         """``xyxy`` boxes ``(N, 4)`` -> measurements ``(N, 4)`` in this layout."""
-        b = np.asarray(xyxy, dtype=np.float64)
+        b = (
+            xyxy
+            if type(xyxy) is np.ndarray and xyxy.dtype == np.float64
+            else np.asarray(xyxy, np.float64)
+        )
         if b.ndim != 2:
             b = b.reshape(-1, 4)
         z = b @ _XYXY_TO_CXCYWH
@@ -150,22 +154,19 @@ class KalmanFilter:
 
         Sizes that became negative (a shrinking prediction) are clamped to 0.
         """
-        m = np.asarray(z, dtype=np.float64)
+        m = z if type(z) is np.ndarray and z.dtype == np.float64 else np.asarray(z, np.float64)
         if m.ndim != 2:
             m = m.reshape(-1, 4)
-        if self.layout == "xywh":
-            cwh = m[:, :4].copy()
-        else:
-            cwh = np.empty((len(m), 4))
-            cwh[:, :2] = m[:, :2]
-            if self.layout == "xysr":
-                s = np.maximum(m[:, 2], 0.0)
-                w = np.sqrt(s * np.maximum(m[:, 3], 0.0))
-                cwh[:, 2] = w
-                cwh[:, 3] = s / np.maximum(w, 1e-12)
-            else:
-                cwh[:, 3] = m[:, 3]
-                cwh[:, 2] = m[:, 2] * m[:, 3]
+        cwh = m[:, :4].copy()
+        if self.layout == "xysr":
+            s = np.maximum(m[:, 2], 0.0)
+            w = np.sqrt(s * np.maximum(m[:, 3], 0.0))
+            cwh[:, 2] = w
+            cwh[:, 3] = s / np.maximum(w, 1e-12)
+            # w and h are already >= 0 (or NaN), where the clamp below changes nothing
+            return cwh @ _CXCYWH_TO_XYXY
+        if self.layout == "xyah":
+            cwh[:, 2] *= m[:, 3]
         np.maximum(cwh[:, 2:], 0.0, out=cwh[:, 2:])
         return cwh @ _CXCYWH_TO_XYXY
 
@@ -211,7 +212,7 @@ class KalmanFilter:
         for _ in range(steps):
             for k in self._size_cols:
                 bad = m[:, k] + m[:, k + 4] <= 0
-                if bad.any():
+                if np.count_nonzero(bad):
                     m[bad, k + 4] = 0.0
             noise = self._process_noise(m)
             m[:, :4] += m[:, 4:]
@@ -346,9 +347,52 @@ class KalmanFilter:
         c = c0 + frac * (c1 - c0)
         size = s0 + frac * (s1 - s0)
         virtual = self.from_xyxy(np.concatenate([c - size / 2.0, c + size / 2.0], axis=1))
+        if self._q_fixed is not None and self._r_fixed is not None and len(mean) == 1:
+            return self._reupdate_scalar(mean, cov, virtual)
         m, p = mean, cov
         for i in range(gap):
             m, p = self.update_measurement(m, p, virtual[i : i + 1])
             if i < gap - 1:
                 m, p = self.predict(m, p)
         return m, p
+
+    def _reupdate_scalar(
+        self, mean: FloatArray, cov: FloatArray, virtual: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """:meth:`reupdate` of one track with fixed noise (``xysr``) in Python floats.
+
+        The same IEEE operations, in the same order, as :meth:`update_measurement` and
+        :meth:`predict` on a single row (so bit-identical results), without the per-call
+        cost of numpy on arrays of four numbers.
+        """
+        assert self._q_fixed is not None and self._r_fixed is not None
+        x = mean[0].tolist()
+        pp, pv, vv = cov[0].tolist()
+        q0, q1, q2 = self._q_fixed.tolist()
+        r = self._r_fixed.tolist()
+        size_cols = self._size_cols
+        obs = virtual.tolist()
+        last = len(obs) - 1
+        for i, z in enumerate(obs):
+            for j in range(4):  # update
+                s = pp[j] + r[j]
+                kp = pp[j] / s
+                kv = pv[j] / s
+                innov = z[j] - x[j]
+                x[j] = x[j] + kp * innov
+                x[j + 4] = x[j + 4] + kv * innov
+                pp[j] = pp[j] - kp * pp[j]
+                vv[j] = vv[j] - kv * pv[j]
+                pv[j] = pv[j] - kp * pv[j]
+            if i == last:
+                break
+            for k in size_cols:  # predict
+                if x[k] + x[k + 4] <= 0:
+                    x[k + 4] = 0.0
+            for j in range(4):
+                x[j] = x[j] + x[j + 4]
+                c1 = (pv[j] + q1[j]) + vv[j]
+                pp[j] = (pp[j] + q0[j]) + (pv[j] + c1)
+                pv[j] = c1
+                vv[j] = vv[j] + q2[j]
+        return np.array([x]), np.array([[pp, pv, vv]])

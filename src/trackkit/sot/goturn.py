@@ -46,7 +46,7 @@ class GoturnConfig:
     threads: int = 1
     context: float = 2.0
     max_scale_change: float = 1.3
-    size_lr: float = 1.0
+    size_lr: float = 0.3
     motion_lr: float = 1.0
     min_size: float = 4.0
 
