@@ -120,23 +120,24 @@ def hota_metrics(data: MOTSequenceData) -> HOTAResult:
     tr_count = np.bincount(np.concatenate(data.tracker_ids), minlength=n_t).astype(np.float64)
     global_score = potential / (gt_count[:, None] + tr_count[None, :] - potential)
     # 2. Per-frame matching maximising global score x similarity. Frames whose overlapping
-    #    pairs already form a matching need no solver (see matching_frames).
+    #    pairs already form a matching need no solver (see matching_frames); elsewhere the
+    #    solver gets the frame's full matrix (zero where boxes do not overlap), as the kit.
     score = global_score.ravel()[pair] * sim
-    candidate = sim > 0
-    easy = matching_frames(flat, candidate, data.num_frames)
+    easy = matching_frames(flat, np.ones(len(sim), bool), data.num_frames)
     frame_of_pair = np.repeat(np.arange(data.num_frames), np.diff(flat.frame_start))
-    take = candidate & easy[frame_of_pair]
-    matched = [np.flatnonzero(take)]
+    take = easy[frame_of_pair]
+    pair_parts, sim_parts = [pair[take]], [sim[take]]
+    starts = flat.frame_start.tolist()
     for f in np.flatnonzero(~easy).tolist():
-        a, b = flat.frame_start[f], flat.frame_start[f + 1]
-        if a == b:
-            continue
-        n_rows = len(data.gt_ids[f])
-        rows, cols = linear_sum_assignment(-score[a:b].reshape(n_rows, -1))
-        matched.append(a + rows * ((b - a) // n_rows) + cols)
-    idx = np.concatenate(matched)
-    pairs = pair[idx]
-    sims = sim[idx]
+        a, b = starts[f], starts[f + 1]
+        gt_ids, tr_ids = data.gt_ids[f], data.tracker_ids[f]
+        dense = np.zeros((len(gt_ids), len(tr_ids)))
+        dense[flat.lrow[a:b], flat.lcol[a:b]] = score[a:b]
+        rows, cols = linear_sum_assignment(-dense)
+        pair_parts.append(gt_ids[rows] * n_t + tr_ids[cols])
+        sim_parts.append(data.similarity[f][rows, cols])
+    pairs = np.concatenate(pair_parts)
+    sims = np.concatenate(sim_parts)
     # 3. Per alpha: which of those matches count, and the association scores.
     n = len(ALPHAS)
     tp, ass_a, ass_re, ass_pr, loc = (np.zeros(n) for _ in range(5))

@@ -256,13 +256,17 @@ class MOTSequenceData:
 
 @dataclass(frozen=True, eq=False)
 class FlatPairs:
-    """All (ground truth, tracker) pairs of all frames, frame after frame, row-major.
+    """The overlapping (similarity > 0) pairs of all frames, frame after frame, row-major.
+
+    Pairs with similarity 0 add nothing to any metric's sums and are never a match, so they
+    are left out; a frame's full matrix stays available in ``MOTSequenceData.similarity``.
 
     Attributes:
-        sim: ``(P,)`` similarities of every pair.
+        sim: ``(P,)`` similarities (> 0) of the pairs.
         gt_id: ``(P,)`` ground-truth id of each pair; ``tr_id``: ``(P,)`` tracker id.
         row: ``(P,)`` global ground-truth row (box) index; ``col``: global tracker row index.
-        frame_start: ``(F + 1,)`` offsets of each frame's block in the pair arrays.
+        lrow: ``(P,)`` row within the frame's matrix; ``lcol``: column within it.
+        frame_start: ``(F + 1,)`` offsets of each frame's pairs in these arrays.
     """
 
     sim: FloatArray
@@ -270,19 +274,32 @@ class FlatPairs:
     tr_id: IntArray
     row: IntArray
     col: IntArray
+    lrow: IntArray
+    lcol: IntArray
     frame_start: IntArray
 
     @classmethod
     def build(cls, data: MOTSequenceData) -> FlatPairs:
         n_g = np.array([len(g) for g in data.gt_ids], np.int64)
         n_t = np.array([len(t) for t in data.tracker_ids], np.int64)
-        row, col, frame_start = block_pairs(n_g, n_t)
-        if len(row) == 0:
-            return cls(np.zeros(0), row, col, row, col, frame_start)
-        sim = np.concatenate([s.ravel() for s in data.similarity])
+        block_start = np.concatenate(([0], np.cumsum(n_g * n_t)))
+        frames = len(n_g)
+        if block_start[-1] == 0:
+            z = np.zeros(0, np.int64)
+            return cls(np.zeros(0), z, z, z, z, z, z, np.zeros(frames + 1, np.int64))
+        dense = np.concatenate([s.ravel() for s in data.similarity])
+        pos = np.flatnonzero(dense)
+        frame = np.searchsorted(block_start, pos, side="right") - 1
+        local = pos - block_start[frame]
+        width = n_t[frame]
+        lrow = local // width
+        lcol = local - lrow * width
+        row = np.concatenate(([0], np.cumsum(n_g)[:-1]))[frame] + lrow
+        col = np.concatenate(([0], np.cumsum(n_t)[:-1]))[frame] + lcol
         all_g = np.concatenate(data.gt_ids)
         all_t = np.concatenate(data.tracker_ids)
-        return cls(sim, all_g[row], all_t[col], row, col, frame_start)
+        frame_start = np.searchsorted(frame, np.arange(frames + 1))
+        return cls(dense[pos], all_g[row], all_t[col], row, col, lrow, lcol, frame_start)
 
 
 def matching_frames(flat: FlatPairs, mask: NDArray[np.bool_], num_frames: int) -> NDArray[np.bool_]:
