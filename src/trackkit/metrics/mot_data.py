@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import linear_sum_assignment
 
-from trackkit.core.boxes import as_boxes
+from trackkit.core.boxes import as_boxes, iou_matrix
 from trackkit.errors import TrackkitError
 
 __all__ = [
@@ -47,19 +47,11 @@ FloatArray = NDArray[np.float64]
 def box_iou(a: FloatArray, b: FloatArray) -> FloatArray:
     """IoU matrix of ``xyxy`` boxes ``(N, 4) x (M, 4) -> (N, M)``, as the official kit computes it.
 
-    Zero-area boxes and intersections below machine epsilon give 0 (no ``+1`` pixel).
+    This is :func:`trackkit.core.boxes.iou_matrix` (zero-area boxes and intersections below
+    machine epsilon give 0, no ``+1`` pixel); the vectorised variants below repeat its
+    arithmetic element for element.
     """
-    ix = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    iy = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.maximum(ix, 0.0) * np.maximum(iy, 0.0)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    inter[area_a <= EPS, :] = 0.0
-    inter[:, area_b <= EPS] = 0.0
-    inter[inter < EPS] = 0.0
-    union[union < EPS] = 1.0
-    return inter / union
+    return iou_matrix(a, b)
 
 
 def box_iou_pairs(a: FloatArray, b: FloatArray) -> FloatArray:
