@@ -30,7 +30,13 @@ from trackkit.metrics.otb import evaluate_sequence  # noqa: E402
 from trackkit.shared import shared_path  # noqa: E402
 from trackkit.sot import build  # noqa: E402
 from trackkit.sot.base import SOTResult, SOTTracker  # noqa: E402
-from trackkit.sot.runner import SequenceEval, find_sequences, report, run_sequence  # noqa: E402
+from trackkit.sot.runner import (  # noqa: E402
+    SequenceEval,
+    find_sequences,
+    format_report_table,
+    report,
+    run_sequence,
+)
 
 
 def _w(*parts: str) -> str:
@@ -134,23 +140,7 @@ def main() -> int:
             file=sys.stderr,
             flush=True,
         )
-    anchor = rows.get("cv-nano", {}).get("mean")
-    names = [s.name for s in seqs]
-    head = f"| tracker | {' | '.join(names)} | mean AUC | mean P@20 | fps | cpu-fps |"
-    if anchor:
-        head += " fps / cv-nano | cpu-fps / cv-nano |"
-    print(head)
-    print("|" + "---|" * (head.count("|") - 1))
-    for label, rep in rows.items():
-        m = rep["mean"]
-        cells = [f"{rep['sequences'][n]['success_auc']:.3f}" for n in names]
-        line = (
-            f"| {label} | {' | '.join(cells)} | {m['success_auc']:.3f} | "
-            f"{m['precision_20px']:.3f} | {m['fps']:.1f} | {m['cpu_fps']:.1f} |"
-        )
-        if anchor:
-            line += f" {m['fps'] / anchor['fps']:.2f} | {m['cpu_fps'] / anchor['cpu_fps']:.2f} |"
-        print(line)
+    print(format_report_table(rows, [s.name for s in seqs], "cv-nano"))
     return 0
 
 

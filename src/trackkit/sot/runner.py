@@ -35,6 +35,7 @@ from trackkit.metrics.vot import SupervisedRun, evaluate_vot, polygon_overlaps
 from trackkit.sot.base import SOTResult
 
 __all__ = [
+    "format_report_table",
     "SequenceEval",
     "SequenceRun",
     "Trackable",
@@ -320,6 +321,34 @@ def report(results: Sequence[SequenceEval]) -> dict[str, Any]:
                 accuracy=v.accuracy, failures=v.failures, robustness=v.robustness, eao=v.eao
             )
     return {"sequences": seqs, "mean": mean}
+
+
+def format_report_table(
+    rows: dict[str, dict[str, Any]], names: Sequence[str], anchor: str | None = None
+) -> str:
+    """A markdown table of :func:`report` results: per-sequence AUC, mean AUC, P@20, speed.
+
+    Args:
+        rows: tracker label -> :func:`report` output.
+        names: the sequences, in column order.
+        anchor: label of the tracker whose speed the others are divided by (when present).
+    """
+    base = rows.get(anchor, {}).get("mean") if anchor else None
+    head = f"| tracker | {' | '.join(names)} | mean AUC | mean P@20 | fps | cpu-fps |"
+    if base:
+        head += f" fps / {anchor} | cpu-fps / {anchor} |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for label, rep in rows.items():
+        m = rep["mean"]
+        cells = [f"{rep['sequences'][n]['success_auc']:.3f}" for n in names]
+        line = (
+            f"| {label} | {' | '.join(cells)} | {m['success_auc']:.3f} | "
+            f"{m['precision_20px']:.3f} | {m['fps']:.1f} | {m['cpu_fps']:.1f} |"
+        )
+        if base:
+            line += f" {m['fps'] / base['fps']:.2f} | {m['cpu_fps'] / base['cpu_fps']:.2f} |"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def evaluate_reference(
