@@ -109,3 +109,41 @@ def test_inputs_not_mutated_and_size_never_negative() -> None:
 def test_bad_layout() -> None:
     with pytest.raises(ConfigError, match="layout"):
         KalmanFilter("xyz")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("layout", ["xyah", "xywh"])
+def test_process_noise_is_the_papers(layout: str) -> None:
+    """Q of the size-proportional layouts: std = size / 20 (position), size / 160 (velocity),
+    with DeepSORT's fixed 1e-2 / 1e-5 for the aspect ratio."""
+    rng = np.random.default_rng(3)
+    kf = KalmanFilter(layout)
+    mean, _ = kf.initiate(_boxes(rng, 4))
+    _, q = kf.predict(mean, np.zeros((4, 3, 4)))
+    w, h = kf.to_xyxy(mean)[:, 2:].T - kf.to_xyxy(mean)[:, :2].T
+    if layout == "xyah":
+        size = np.stack([h, h, np.zeros(4), h], 1)
+        const_p, const_v = np.array([0, 0, 1e-2, 0]), np.array([0, 0, 1e-5, 0])
+    else:
+        size = np.stack([w, h, w, h], 1)
+        const_p = const_v = np.zeros(4)
+    # the prediction of a zero covariance is Q itself (F 0 F' + Q), which has no pv term
+    np.testing.assert_allclose(q[:, 0], (size / 20 + const_p) ** 2, rtol=1e-12)
+    np.testing.assert_array_equal(q[:, 1], 0.0)
+    np.testing.assert_allclose(q[:, 2], (size / 160 + const_v) ** 2, rtol=1e-12)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_masked_update_ignores_other_rows(layout: str) -> None:
+    """With ``mask``, unselected rows come back bit-identical whatever their (finite) z, and
+    selected rows equal an update of those rows alone."""
+    rng = np.random.default_rng(4)
+    kf = KalmanFilter(layout)
+    mean, cov = kf.predict(*kf.initiate(_boxes(rng, 6)))
+    z = kf.from_xyxy(_boxes(rng, 6))
+    mask = np.array([True, False, True, True, False, False])
+    m, c = kf.update_measurement(mean, cov, z, mask=mask)
+    np.testing.assert_array_equal(m[~mask], mean[~mask])
+    np.testing.assert_array_equal(c[~mask], cov[~mask])
+    m1, c1 = kf.update_measurement(mean[mask], cov[mask], z[mask])
+    np.testing.assert_array_equal(m[mask], m1)
+    np.testing.assert_array_equal(c[mask], c1)

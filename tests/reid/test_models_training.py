@@ -39,6 +39,30 @@ def test_models_shapes_and_bnneck(name: str) -> None:
     assert model(x).shape == (4, model.embed_dim)
 
 
+def test_part_pooling_features_are_global_then_stripes(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = build_model("resnet-tiny", input_size=SIZE, parts=2).eval()
+    plain = build_model("resnet-tiny", input_size=SIZE)
+    assert model.embed_dim == 3 * plain.embed_dim
+    x = torch.rand(2, 3, *SIZE) * 255
+    feat, _ = model.forward_train(x)
+    c = plain.embed_dim
+    maps = model.body((x - model.mean) / model.std)
+    half = maps.shape[2] // 2
+    torch.testing.assert_close(feat[:, :c], maps.mean(dim=(2, 3)))
+    torch.testing.assert_close(feat[:, c : 2 * c], maps[:, :, :half].mean(dim=(2, 3)))
+    torch.testing.assert_close(feat[:, 2 * c :], maps[:, :, half:].mean(dim=(2, 3)))
+    # a change confined to the lower half of the image moves the lower stripe most
+    y = x.clone()
+    y[:, :, SIZE[0] // 2 + 8 :] = 255 - y[:, :, SIZE[0] // 2 + 8 :]
+    moved = (model.forward_train(y)[0] - feat).abs()
+    assert moved[:, 2 * c :].mean() > moved[:, c : 2 * c].mean()
+    save_model(model, tmp_path / "p.pt")
+    again = load_model(tmp_path / "p.pt")
+    assert again.parts == 2
+    torch.testing.assert_close(model(x), again(x))
+
+
 def test_save_load_roundtrip_and_bad_file(tmp_path: Path) -> None:
     model = build_model("resnet-tiny", input_size=SIZE).eval()
     save_model(model, tmp_path / "m.pt")

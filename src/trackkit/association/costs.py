@@ -26,7 +26,11 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
-_EPS = float(np.finfo(np.float64).eps)
+# read-only 0-d arrays: numpy 2 runs ``maximum`` with them about twice as fast as with a
+# Python float (same result)
+_EPS, _ZERO = np.array(np.finfo(np.float64).eps), np.array(0.0)
+_EPS.setflags(write=False)
+_ZERO.setflags(write=False)
 
 
 def iou_similarity(tracks_xyxy: ArrayLike, dets_xyxy: ArrayLike) -> FloatArray:
@@ -41,13 +45,14 @@ def iou_similarity(tracks_xyxy: ArrayLike, dets_xyxy: ArrayLike) -> FloatArray:
         return iou_matrix(a, b)
     at = a.T.copy()  # (4, N) and (4, M): contiguous coordinate rows are fastest
     bt = b.T.copy()
-    wh = np.minimum(at[2:, :, None], bt[2:, None, :])  # (2, N, M) intersection extents
-    wh -= np.maximum(at[:2, :, None], bt[:2, None, :])
-    np.maximum(wh, 0.0, out=wh)
+    lo = np.maximum(at[:2, :, None], bt[:2, None, :])  # (2, N, M) intersection corners
+    wh = np.minimum(at[2:, :, None], bt[2:, None, :])
+    wh -= lo  # intersection extents
+    np.maximum(wh, _ZERO, out=wh)
     inter = wh[0] * wh[1]
     sa = at[2:] - at[:2]
     sb = bt[2:] - bt[:2]
-    union = (sa[0] * sa[1])[:, None] + sb[0] * sb[1]
+    union = np.add.outer(sa[0] * sa[1], sb[0] * sb[1])
     union -= inter
     np.maximum(union, _EPS, out=union)
     inter /= union

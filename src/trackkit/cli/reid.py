@@ -75,6 +75,14 @@ def add_parser(sub: Any) -> None:
         help="other TrainConfig fields (pad, flip_prob, erase_prob, weight_decay, "
         "min_lr_factor, max_batches)",
     )
+    tr.add_argument(
+        "--model-set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="architecture options (e.g. parts=2 for part-based pooling, widths=[32,64,128,256], "
+        "ibn=true)",
+    )
     tr.set_defaults(func=_train)
 
     ev = actions.add_parser(
@@ -161,6 +169,7 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         threads=args.threads,
         device=args.device,
+        model_options=parse_overrides(args.model_set),
         **parse_overrides(args.set),
     )
     hook = None

@@ -93,12 +93,12 @@ class Tracks:
         (and int64 ``(N,)`` or ``None``), with unique ids. They are made read-only here.
         """
         obj = object.__new__(cls)
-        xyxy.flags.writeable = False
-        track_ids.flags.writeable = False
-        scores.flags.writeable = False
-        det_index.flags.writeable = False
+        xyxy.setflags(write=False)
+        track_ids.setflags(write=False)
+        scores.setflags(write=False)
+        det_index.setflags(write=False)
         if class_ids is not None:
-            class_ids.flags.writeable = False
+            class_ids.setflags(write=False)
         # a frozen dataclass: fill its fields without the per-attribute __setattr__ guard
         obj.__dict__.update(
             xyxy=xyxy,

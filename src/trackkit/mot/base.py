@@ -58,6 +58,7 @@ __all__ = [
     "available",
     "build",
     "check_detections",
+    "const",
     "mark_matched",
     "mark_missed",
     "new_track_rows",
@@ -116,8 +117,18 @@ class TrackState(IntEnum):
     LOST = 2
 
 
-# Plain ints for the hot paths (attribute access on an enum class is slow).
-TENTATIVE, CONFIRMED, LOST = 0, 1, 2
+def const(value: Any) -> NDArray[Any]:
+    """A read-only 0-d array for the per-frame hot paths: numpy 2 compares an array with a
+    0-d array about twice as fast as with a Python scalar (no scalar conversion per call),
+    with the same result."""
+    out = np.array(value)
+    out.setflags(write=False)
+    return out
+
+
+# 0-d int64 arrays for the hot paths (attribute access on an enum class is slow).
+TENTATIVE, CONFIRMED, LOST = const(0), const(1), const(2)
+_ONE, _TWO = const(1), const(2)
 
 
 class TrackStore:
@@ -339,7 +350,7 @@ def advance_life(
     col = store.col
     ints[:, col["hits"]] += matched
     streak = ints[:, col["streak"]]
-    streak += 1
+    streak += _ONE
     streak *= matched  # 0 for unmatched tracks, so ``streak >= min_hits`` implies matched
     since = ints[:, col["since_update"]]
     unmatched = ~matched
@@ -347,11 +358,10 @@ def advance_life(
     state = ints[:, col["state"]]
     known = state != TENTATIVE
     known |= streak >= min_hits
-    if drop_tentative:
-        unmatched &= ~known
-        since += unmatched * _REMOVED
+    if drop_tentative:  # unmatched and not known (``a > b`` on booleans is ``a & ~b``)
+        since[unmatched > known] = _REMOVED
     # confirmed (1) when matched, lost (2) when not; tentative (0) stays tentative
-    np.multiply(2 - matched, known, out=state)
+    np.multiply(_TWO - matched, known, out=state)
 
 
 def mark_matched(

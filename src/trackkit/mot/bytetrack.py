@@ -33,6 +33,7 @@ from trackkit.mot.base import (
     MOTTracker,
     TrackStore,
     advance_life,
+    const,
     new_track_rows,
     prune,
     scaled_age,
@@ -145,9 +146,15 @@ class ByteTrack(MOTTracker):
     ) -> NDArray[np.float64]:
         """Cost of tracks ``rows`` against detections ``det_rows`` in association ``stage``
         (1: confident detections, 2: low-score ones, 3: tentative tracks)."""
-        iou = self._iou.take(rows, 0).take(det_rows, 1)
+        iou = self._iou
+        # ``rows`` and ``det_rows`` are sorted and unique: as long as the matrix, they are all
+        if len(rows) != len(iou):
+            iou = iou.take(rows, 0)
+        if len(det_rows) != iou.shape[1]:
+            iou = iou.take(det_rows, 1)
         if stage != 2 and self.config.fuse_score:
-            iou *= dets.scores[det_rows]
+            s = dets.scores
+            iou = iou * (s if len(det_rows) == len(s) else s.take(det_rows))
         return 1.0 - iou
 
     def _on_matched(
@@ -159,12 +166,23 @@ class ByteTrack(MOTTracker):
     def _reset_state(self) -> None:
         self.kf = KalmanFilter(self.layout)
         self.tracks = TrackStore(self._extra_fields())
-        self._max_age = scaled_age(self.config.track_buffer, self.config.frame_rate)
-        self._report_lost = (
-            scaled_age(self.config.report_lost, self.config.frame_rate)
-            if self.config.report_lost
-            else 0
-        )
+        cfg = self.config
+        self._max_age = scaled_age(cfg.track_buffer, cfg.frame_rate)
+        self._report_lost = scaled_age(cfg.report_lost, cfg.frame_rate) if cfg.report_lost else 0
+        # the per-frame comparison constants as 0-d arrays (see ``trackkit.mot.base.const``)
+        self._limits = {
+            name: const(value)
+            for name, value in (
+                ("track", cfg.track_thresh),
+                ("low", cfg.low_thresh),
+                ("new", cfg.new_track_thresh),
+                ("dup", cfg.duplicate_iou),
+                ("max_age", self._max_age),
+                ("report_lost", self._report_lost),
+                ("zero", 0),
+                ("one", 1),
+            )
+        }
 
     def _match(
         self,
@@ -199,8 +217,11 @@ class ByteTrack(MOTTracker):
         col = t.col
         scores = dets.scores
         boxes = dets.xyxy
-        high = (scores >= cfg.track_thresh).nonzero()[0]
-        low = ((scores > cfg.low_thresh) & (scores < cfg.track_thresh)).nonzero()[0]
+        lim = self._limits
+        confident = scores >= lim["track"]
+        high = confident.nonzero()[0]
+        # above low_thresh and not confident (``a > b`` on booleans is ``a & ~b``)
+        low = ((scores > lim["low"]) > confident).nonzero()[0]
         n = len(t)
         arrays = t.arrays
         state = t.i[:, col["state"]]
@@ -210,7 +231,7 @@ class ByteTrack(MOTTracker):
             for k in kf._size_cols:
                 mean[:, k + 4] *= tracked
             arrays["mean"], arrays["cov"] = kf.predict(mean, arrays["cov"])
-            t.i[:, col["since_update"]] += 1
+            t.i[:, col["since_update"]] += lim["one"]
             self._compensate(frame)
         self._pred = kf.to_xyxy(arrays["mean"])
         # IoU of every predicted track box with every detection, sliced by each stage
@@ -226,8 +247,7 @@ class ByteTrack(MOTTracker):
         # 2) tracks tracked in the previous frame (confirmed, not lost) with the low-score
         # detections
         if len(low) and n:
-            rest = pool[det_of_track[pool] < 0] if matched1 else pool
-            tracked_rows = rest[state[rest] == CONFIRMED]
+            tracked_rows = ((state == CONFIRMED) & (det_of_track < lim["zero"])).nonzero()[0]
             self._match(tracked_rows, dets, low, 2, cfg.second_match_thresh, det_of_track, det_used)
         # 3) tentative tracks with the confident detections left
         if len(high) and n:
@@ -236,15 +256,15 @@ class ByteTrack(MOTTracker):
                 unconfirmed, dets, high, 3, cfg.unconfirmed_match_thresh, det_of_track, det_used
             ):
                 high = high[~det_used[high]]
-        matched = det_of_track >= 0
+        matched = det_of_track >= lim["zero"]
         ti = matched.nonzero()[0]
         if len(ti):  # (matches exist only when tracks do)
             di = det_of_track[ti]
-            mean = arrays["mean"]
-            z = mean[:, :4].copy()
-            z[ti] = kf.from_xyxy(boxes.take(di, 0))
+            # each track's detection as a measurement; unmatched tracks (-1) get the last
+            # detection's, a finite value that ``mask`` ignores
+            z = kf.from_xyxy(boxes).take(det_of_track, 0, mode="wrap")
             arrays["mean"], arrays["cov"] = kf.update_measurement(
-                mean, arrays["cov"], z, mask=matched
+                arrays["mean"], arrays["cov"], z, mask=matched
             )
             t.f[ti, col["score"]] = scores[di]
             if cfg.reupdate:
@@ -256,7 +276,7 @@ class ByteTrack(MOTTracker):
             t["frozen_mean"][first_miss] = t["mean"][first_miss]
             t["frozen_cov"][first_miss] = t["cov"][first_miss]
         # 4) new tracks from the confident detections nobody claimed
-        new = high[scores[high] >= cfg.new_track_thresh]
+        new = high[scores[high] >= lim["new"]]
         keep, new = self._remove_duplicates(det_of_track, new)
         if keep is not None:
             t.keep(keep)
@@ -279,10 +299,13 @@ class ByteTrack(MOTTracker):
             det_of_track = det_of_track[alive]
         ints = t.i
         state = ints[:, col["state"]]
-        report = det_of_track >= 0
-        report &= state == CONFIRMED
+        # after the life cycle, confirmed tracks are exactly those matched (or born
+        # confirmed) this frame, with ``since_update`` 0; lost ones have ``since_update >= 1``
         if self._report_lost:
-            report |= (state == LOST) & (ints[:, col["since_update"]] <= self._report_lost)
+            report = state != TENTATIVE
+            report &= ints[:, col["since_update"]] <= lim["report_lost"]
+        else:
+            report = state == CONFIRMED
         out = report.nonzero()[0]
         sel = ints.take(out, 0)
         return self._make_tracks(
@@ -308,14 +331,18 @@ class ByteTrack(MOTTracker):
         """
         t = self.tracks
         ints, col = t.i, t.col
+        lim = self._limits
         lost = (
-            (ints[:, col["state"]] == LOST) & (ints[:, col["since_update"]] <= self._max_age)
+            (ints[:, col["state"]] == LOST) & (ints[:, col["since_update"]] <= lim["max_age"])
         ).nonzero()[0]
         if len(lost) == 0:
             return None, new
+        close = self._iou.take(lost, 0) > lim["dup"]
+        if not np.count_nonzero(close):  # the usual frame: no lost track overlaps anything
+            return None, new
         act = (det_of_track >= 0).nonzero()[0]
         cols = np.concatenate([det_of_track[act], new])
-        pl, pa = (self._iou.take(lost, 0).take(cols, 1) > self.config.duplicate_iou).nonzero()
+        pl, pa = close.take(cols, 1).nonzero()
         if len(pl) == 0:
             return None, new
         start = np.concatenate([ints[act, col["start"]], np.full(len(new), self.frame_id)])

@@ -25,6 +25,7 @@ from trackkit.mot.base import (
     MOTTracker,
     TrackStore,
     advance_life,
+    const,
     new_track_rows,
     prune,
     scaled_age,
@@ -75,6 +76,7 @@ class Sort(MOTTracker):
         self.kf = KalmanFilter("xysr")
         self.tracks = TrackStore()
         self._max_age = scaled_age(self.config.max_age, self.config.frame_rate)
+        self._zero, self._one = const(0), const(1)  # (see ``trackkit.mot.base.const``)
 
     def _step(self, dets: Detections, frame: NDArray[np.uint8] | None) -> Tracks:
         cfg = self.config
@@ -91,7 +93,7 @@ class Sort(MOTTracker):
         arrays = t.arrays
         if n:
             arrays["mean"], arrays["cov"] = kf.predict(arrays["mean"], arrays["cov"])
-            t.i[:, col["since_update"]] += 1
+            t.i[:, col["since_update"]] += self._one
         det_of_track = np.empty(n, np.int64)
         det_of_track.fill(-1)
         if n and len(boxes):
@@ -102,12 +104,12 @@ class Sort(MOTTracker):
             ti = di = np.zeros(0, np.int64)
         if len(ti):
             det_of_track[ti] = di
-            matched = det_of_track >= 0
-            mean = arrays["mean"]
-            z = mean[:, :4].copy()
-            z[ti] = kf.from_xyxy(boxes.take(di, 0))
+            matched = det_of_track >= self._zero
+            # each track's detection as a measurement; unmatched tracks (-1) get the last
+            # detection's, a finite value that ``mask`` ignores
+            z = kf.from_xyxy(boxes).take(det_of_track, 0, mode="wrap")
             arrays["mean"], arrays["cov"] = kf.update_measurement(
-                mean, arrays["cov"], z, mask=matched
+                arrays["mean"], arrays["cov"], z, mask=matched
             )
             t.f[ti, col["score"]] = scores[di]
             if len(di) < len(boxes):
@@ -130,9 +132,9 @@ class Sort(MOTTracker):
         if alive is not None:
             det_of_track = det_of_track[alive]
         ints = t.i
-        report = det_of_track >= 0
-        report &= ints[:, col["state"]] == CONFIRMED
-        out = report.nonzero()[0]
+        # after the life cycle, confirmed tracks are exactly those matched (or born
+        # confirmed) this frame
+        out = (ints[:, col["state"]] == CONFIRMED).nonzero()[0]
         det_index = det_of_track.take(out)
         if det_rows is not None:
             det_index = det_rows[det_index]

@@ -47,6 +47,12 @@ _XYXY_TO_CXCYWH = np.array(
 )
 _CXCYWH_TO_XYXY = np.linalg.inv(_XYXY_TO_CXCYWH)
 
+# Read-only 0-d arrays for the per-call hot paths: numpy 2 runs a comparison or ``maximum``
+# with a 0-d array operand about twice as fast as with a Python scalar (same result).
+_ZERO, _TINY9, _TINY12 = np.array(0.0), np.array(1e-9), np.array(1e-12)
+for _c in (_ZERO, _TINY9, _TINY12):
+    _c.setflags(write=False)
+
 #: 0.95 quantile of the chi-square distribution with 1..4 degrees of freedom (gating).
 CHI2INV95: dict[int, float] = {1: 3.8415, 2: 5.9915, 3: 7.8147, 4: 9.4877}
 
@@ -126,9 +132,16 @@ class KalmanFilter:
             self._q_fixed = np.zeros((3, 4))
             self._q_fixed[0] = self._var(None, self._q_pos)
             self._q_fixed[2] = self._var(None, self._q_vel)
-        # (3, 1) and (3, 4) so that ``scale * mult + const`` is (std_pos, 0, std_vel)
-        self._q_mult3 = np.array([[self._q_pos[0]], [0.0], [self._q_vel[0]]])
-        self._q_const3 = np.stack([self._q_pos[1], np.zeros(4), self._q_vel[1]])
+        # Flattened (12,) noise rows ``(std_pos, 0, std_vel)`` per coordinate, so that the
+        # process noise of N tracks is ``(scale12 * mult + const) ** 2`` on one (N, 12) array;
+        # ``mult`` already holds the xyah mask (``(h * 1) * w == h * w`` and ``(h * 0) * w ==
+        # h * 0``: the same doubles as scaling first). Measurement noise likewise on (N, 4).
+        mask = self._scale_mask if self._scale_idx is not None else np.ones(4)
+        self._q_mult12 = np.concatenate([self._q_pos[0] * mask, np.zeros(4), self._q_vel[0] * mask])
+        self._q_const12 = np.concatenate([self._q_pos[1], np.zeros(4), self._q_vel[1]])
+        self._r_mult4 = self._r[0] * mask
+        self._r_const4 = np.asarray(self._r[1], dtype=np.float64)
+        self._scale_idx12 = np.tile(self._scale_idx, 3) if self._scale_idx is not None else None
 
     # ----------------------------------------------------------------- conversions
     def from_xyxy(self, xyxy: ArrayLike) -> FloatArray:
@@ -144,9 +157,9 @@ class KalmanFilter:
         if self.layout == "xysr":
             w = z[:, 2].copy()
             z[:, 2] = w * z[:, 3]
-            z[:, 3] = w / np.maximum(z[:, 3], 1e-9)
+            z[:, 3] = w / np.maximum(z[:, 3], _TINY9)
         elif self.layout == "xyah":
-            z[:, 2] /= np.maximum(z[:, 3], 1e-9)
+            z[:, 2] /= np.maximum(z[:, 3], _TINY9)
         return z
 
     def to_xyxy(self, z: ArrayLike) -> FloatArray:
@@ -159,15 +172,15 @@ class KalmanFilter:
             m = m.reshape(-1, 4)
         cwh = m[:, :4].copy()
         if self.layout == "xysr":
-            s = np.maximum(m[:, 2], 0.0)
-            w = np.sqrt(s * np.maximum(m[:, 3], 0.0))
+            s = np.maximum(m[:, 2], _ZERO)
+            w = np.sqrt(s * np.maximum(m[:, 3], _ZERO))
             cwh[:, 2] = w
-            cwh[:, 3] = s / np.maximum(w, 1e-12)
+            cwh[:, 3] = s / np.maximum(w, _TINY12)
             # w and h are already >= 0 (or NaN), where the clamp below changes nothing
             return cwh @ _CXCYWH_TO_XYXY
         if self.layout == "xyah":
             cwh[:, 2] *= m[:, 3]
-        np.maximum(cwh[:, 2:], 0.0, out=cwh[:, 2:])
+        np.maximum(cwh[:, 2:], _ZERO, out=cwh[:, 2:])
         return cwh @ _CXCYWH_TO_XYXY
 
     def _scale(self, mean4: FloatArray) -> FloatArray | None:
@@ -211,25 +224,34 @@ class KalmanFilter:
         c = cov
         for _ in range(steps):
             for k in self._size_cols:
-                bad = m[:, k] + m[:, k + 4] <= 0
+                bad = m[:, k] + m[:, k + 4] <= _ZERO
                 if np.count_nonzero(bad):
                     m[bad, k + 4] = 0.0
+            prev = c
             noise = self._process_noise(m)
             m[:, :4] += m[:, 4:]
-            prev = c
-            c = prev + noise
+            if noise.ndim == 2:  # fixed (3, 4)
+                c = prev + noise
+            else:  # a fresh (N, 3, 4): add in place
+                noise += prev
+                c = noise
             c[:, 1] += prev[:, 2]  # pv + vv
             c[:, 0] += prev[:, 1] + c[:, 1]  # pp + 2 pv + vv + q_pos (noise has no pv term)
         return m, c
 
     def _process_noise(self, mean: FloatArray) -> FloatArray:
-        """``Q`` as block variances: ``(3, 4)`` (fixed noise) or ``(N, 3, 4)``."""
+        """``Q`` as block variances: ``(3, 4)`` (fixed noise) or a new ``(N, 3, 4)``."""
         if self._q_fixed is not None:
             return self._q_fixed
-        scale = self._scale(mean)
-        assert scale is not None
-        std = scale[:, None, :] * self._q_mult3 + self._q_const3
-        return std * std
+        if self.layout == "xyah":  # proportional to the height
+            std = mean[:, 3:4] * self._q_mult12
+        else:
+            assert self._scale_idx12 is not None
+            std = mean.take(self._scale_idx12, 1)
+            std *= self._q_mult12
+        std += self._q_const12
+        std *= std
+        return std.reshape(len(mean), 3, 4)
 
     def measurement_noise(
         self, mean: FloatArray, confidences: ArrayLike | None = None
@@ -276,25 +298,39 @@ class KalmanFilter:
         """Like :meth:`update` with measurements ``(N, 4)`` already in this layout.
 
         With ``mask`` (``(N,)`` bool) only those rows are corrected; the others come back
-        unchanged whatever their ``z`` (this avoids gathering and scattering rows).
+        unchanged whatever their (finite) ``z`` (this avoids gathering and scattering rows).
         """
         if confidences is None:  # fast path: (4,) or (N, 4) variances
-            s = cov[:, 0] + (
-                self._r_fixed
-                if self._r_fixed is not None
-                else self._var(self._scale(mean), self._r)
-            )
+            if self._r_fixed is not None:
+                s = cov[:, 0] + self._r_fixed
+            else:
+                s = self._measurement_var(mean)
+                s += cov[:, 0]
         else:
             s = cov[:, 0] + self.measurement_noise(mean, confidences)
         gain = cov[:, :2] / s[:, None, :]  # (N, 2, 4): position and velocity gains
         if mask is not None:
             gain *= mask[:, None, None]
         innov = z - mean[:, :4]
-        m = mean + (gain * innov[:, None, :]).reshape(len(mean), 8)
-        delta = np.empty_like(cov)
-        delta[:, :2] = gain[:, :1] * cov[:, :2]  # kp * (pp, pv)
-        delta[:, 2] = gain[:, 1] * cov[:, 1]  # kv * pv
-        return m, cov - delta
+        m = gain * innov[:, None, :]
+        m += mean.reshape(len(mean), 2, 4)
+        out = np.empty_like(cov)
+        np.multiply(gain[:, :1], cov[:, :2], out=out[:, :2])  # kp * (pp, pv)
+        np.multiply(gain[:, 1], cov[:, 1], out=out[:, 2])  # kv * pv
+        np.subtract(cov, out, out=out)
+        return m.reshape(len(mean), 8), out
+
+    def _measurement_var(self, mean: FloatArray) -> FloatArray:
+        """Measurement noise variances ``(N, 4)`` of the size-proportional layouts (new)."""
+        if self.layout == "xyah":
+            std = mean[:, 3:4] * self._r_mult4
+        else:
+            assert self._scale_idx is not None
+            std = mean.take(self._scale_idx, 1)
+            std *= self._r_mult4
+        std += self._r_const4
+        std *= std
+        return std
 
     def gating_distance(
         self,

@@ -49,6 +49,10 @@ def init_weights(module: nn.Module) -> None:
 class ReIDNet(nn.Module):
     """Base class: a backbone giving ``(N, C, h, w)`` maps, global average pooling, BNNeck.
 
+    With ``parts = P > 0`` the feature is the global average concatenated with the averages
+    of ``P`` horizontal stripes of the map (part-based pooling, as in PCB), so
+    ``embed_dim = C * (1 + P)``; the stripes keep where on the body a colour or texture is.
+
     Subclasses build ``self.body`` (the convolutional backbone) and call :meth:`_finish`.
     """
 
@@ -56,16 +60,19 @@ class ReIDNet(nn.Module):
     embed_dim: int
     config: dict[str, Any]
 
-    def __init__(self, input_size: tuple[int, int]) -> None:
+    def __init__(self, input_size: tuple[int, int], parts: int = 0) -> None:
         super().__init__()
+        if parts < 0:
+            raise ValueError(f"parts must be >= 0, got {parts}")
         self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.parts = int(parts)
         self.register_buffer("mean", torch.tensor(_MEAN_BGR).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_STD_BGR).view(1, 3, 1, 1), persistent=False)
         self.body: nn.Module = nn.Identity()
 
     def _finish(self, channels: int) -> None:
-        self.embed_dim = channels
-        self.neck = nn.BatchNorm1d(channels)
+        self.embed_dim = channels * (1 + self.parts)
+        self.neck = nn.BatchNorm1d(self.embed_dim)
         init_weights(self)
         self.neck.bias.requires_grad_(False)  # BNNeck: no shift
 
@@ -75,6 +82,12 @@ class ReIDNet(nn.Module):
         std: Tensor = self.std  # type: ignore[assignment]
         maps = self.body((x - mean) / std)
         feat = maps.mean(dim=(2, 3))
+        if self.parts:
+            # horizontal stripes (PCB, Sun et al. ECCV 2018): mean over each of ``parts``
+            # equal bands of rows, concatenated after the global feature
+            stripes = nn.functional.adaptive_avg_pool2d(maps, (self.parts, 1))  # (N, C, P, 1)
+            stripes = stripes.squeeze(3).transpose(1, 2).reshape(len(maps), -1)  # stripe-major
+            feat = torch.cat([feat, stripes], dim=1)
         return feat, self.neck(feat)
 
     def forward(self, x: Tensor) -> Tensor:

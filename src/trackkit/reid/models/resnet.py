@@ -74,6 +74,7 @@ class ResNetReID(ReIDNet):
         input_size: ``(H, W)`` of the input crops.
         ibn: IBN-a normalisation (:class:`IBN`) in the first convolution of every block
             except the last stage's (better generalisation to unseen cameras/datasets).
+        parts: horizontal stripes pooled beside the global feature (:class:`ReIDNet`).
     """
 
     def __init__(
@@ -84,8 +85,9 @@ class ResNetReID(ReIDNet):
         stem: int = 32,
         input_size: tuple[int, int] = (128, 48),
         ibn: bool = False,
+        parts: int = 0,
     ) -> None:
-        super().__init__(input_size)
+        super().__init__(input_size, parts)
         if not (len(widths) == len(blocks) == len(strides)):
             raise ValueError("widths, blocks and strides must have the same length")
         layers: list[nn.Module] = [_conv_bn(3, stem, 3, 2, True), nn.MaxPool2d(3, 2, 1)]
@@ -103,5 +105,6 @@ class ResNetReID(ReIDNet):
             "stem": stem,
             "input_size": list(self.input_size),
             "ibn": ibn,
+            "parts": self.parts,
         }
         self._finish(cin)
