@@ -1,12 +1,19 @@
 """Single-object tracking on the shared OTB/VOT sequences: trackkit vs OpenCV, same run.
 
 Every tracker runs one pass from the first-frame box on each sequence (frames decoded once,
-before timing), on one thread (torch and OpenCV). Printed per tracker: mean success AUC, mean
-precision at 20 px, wall-clock fps, fps per CPU second (less sensitive to other processes on
-a shared machine) and the speed ratio against OpenCV's KCF in this run.
+before timing), on one thread (torch, onnxruntime and OpenCV). The trackers: trackkit's
+correlation filters and deep trackers (SiamRPN-style on the NanoTrack v2 / v3 networks of
+../shared/weights — ONNX pair or state_dict —, SiamFC / GOTURN / MDNet with the weights trained
+by ``trackkit sot train``), a "box never moves" baseline (``static``), and OpenCV's trackers,
+including TrackerNano driven by the same NanoTrack v2 ONNX files and TrackerVit (when the OpenCV
+build has them). Printed per tracker: mean success AUC, mean precision at 20 px, wall-clock fps,
+fps per CPU second (less sensitive to other processes on a shared machine) and the speed ratios
+against OpenCV's KCF and, when it ran, OpenCV's TrackerNano in this run.
 
-    python benchmarks/sot_otb.py                      # every tracker in TRACKERS
+    python benchmarks/sot_otb.py                      # every tracker
     python benchmarks/sot_otb.py --trackers kcf cv-kcf --json out.json --plot out.png
+    python benchmarks/sot_otb.py --trackers static cv-nano siamrpn-v2 siamrpn-v3 --seqs Car4,bag
+    python benchmarks/sot_otb.py --trackers siamrpn-v3 --init-shift 1,0   # stability check
 
 Add a tracker: append its registry name (and options) to ``TRACKERS``.
 """
@@ -26,7 +33,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from trackkit.errors import TrackkitError  # noqa: E402
+from trackkit.errors import DataNotFoundError, TrackkitError  # noqa: E402
 from trackkit.metrics.otb import evaluate_sequence, summarize  # noqa: E402
 from trackkit.shared import shared_path  # noqa: E402
 from trackkit.sot import build  # noqa: E402
@@ -39,6 +46,23 @@ from trackkit.sot.runner import (  # noqa: E402
     run_sequence,
 )
 
+
+def _shared(*parts: str) -> str:
+    """Path of ``../shared/weights/<parts>`` ("" when absent: the tracker is then skipped)."""
+    p = shared_path("weights", *parts)
+    return "" if p is None else str(p)
+
+
+def _state_dict(folder: str) -> str:
+    """The ``*.pt`` state_dict inside a NanoTrack folder ("" when absent)."""
+    found = sorted(Path(folder).glob("*.pt")) if folder else []
+    return str(found[0]) if found else ""
+
+
+_V2, _V3 = _shared("nanotrack_v2"), _shared("nanotrack_v3")
+#: NanoTrack's released tracking logic without trackkit's / DaSiamRPN's additions.
+_PLAIN = {"calibrate": False, "distractors": False, "long_term": False}
+
 #: (label, trackkit registry name, options). OpenCV anchors are "cv-*" (see OPENCV).
 TRACKERS: list[tuple[str, str, dict[str, Any]]] = [
     ("kcf", "kcf", {}),
@@ -50,40 +74,100 @@ TRACKERS: list[tuple[str, str, dict[str, Any]]] = [
         "udt",
         {"update_threshold": 0.0, "scale_features": "recompute", "crop_size": 125},
     ),
-    ("siamrpn", "siamrpn", {}),
-    ("siamrpn-v3", "siamrpn", {"weights": str(shared_path("weights", "nanotrack_v3"))}),
+    ("siamrpn-v2", "siamrpn", {"weights": _V2}),
+    ("siamrpn-v2-plain", "siamrpn", {"weights": _V2, **_PLAIN}),
+    ("siamrpn-v2-torch", "siamrpn", {"weights": _state_dict(_V2)}),
+    ("siamrpn-v3", "siamrpn", {"weights": _V3}),
+    ("siamrpn-v3-plain", "siamrpn", {"weights": _V3, **_PLAIN}),
+    ("siamrpn-v3-torch", "siamrpn", {"weights": _state_dict(_V3)}),
     ("siamfc", "siamfc", {}),
     ("goturn", "goturn", {}),
+    ("goturn-1pass", "goturn", {"passes": 1}),
+    ("goturn-uncalibrated", "goturn", {"passes": 1, "calibrate": False}),
     ("mdnet", "mdnet", {}),
 ]
 
-#: OpenCV trackers: label -> (factory, use the box even when update() reports a failure).
-OPENCV: dict[str, tuple[str, bool]] = {
-    "cv-kcf": ("TrackerKCF_create", True),
-    "cv-kcf-flag": ("TrackerKCF_create", False),
-    "cv-csrt": ("TrackerCSRT_create", True),
-    "cv-mosse": ("legacy.TrackerMOSSE_create", True),
-    "cv-mil": ("TrackerMIL_create", True),
+#: OpenCV trackers: label -> (factory, use the box even when update() reports a failure,
+#: params class and its file fields (relative to ../shared/weights) for the DNN trackers).
+OPENCV: dict[str, tuple[str, bool, str, dict[str, str]]] = {
+    "cv-kcf": ("TrackerKCF_create", True, "", {}),
+    "cv-kcf-flag": ("TrackerKCF_create", False, "", {}),
+    "cv-csrt": ("TrackerCSRT_create", True, "", {}),
+    "cv-mosse": ("legacy.TrackerMOSSE_create", True, "", {}),
+    "cv-mil": ("TrackerMIL_create", True, "", {}),
+    "cv-nano": (
+        "TrackerNano_create",
+        True,
+        "TrackerNano_Params",
+        {
+            "backbone": "nanotrack_v2/nanotrack_backbone_sim.onnx",
+            "neckhead": "nanotrack_v2/nanotrack_head_sim.onnx",
+        },
+    ),
+    "cv-vit": (
+        "TrackerVit_create",
+        True,
+        "TrackerVit_Params",
+        {"net": "vittrack/object_tracking_vittrack_2023sep.onnx"},
+    ),
 }
+#: Extra speed-ratio column: OpenCV's TrackerNano (the issue's CPU anchor for the deep trackers).
+DEEP_ANCHOR = "cv-nano"
+
+
+class Static(SOTTracker):
+    """The "box never moves" baseline: every frame reports the first-frame box."""
+
+    def _init(self, frame: np.ndarray, box: np.ndarray) -> None:
+        self._box = box.copy()
+
+    def _update(self, frame: np.ndarray) -> SOTResult:
+        return SOTResult(self._box.copy(), 1.0)
 
 
 class OpenCVTracker(SOTTracker):
     """An OpenCV tracker behind trackkit's protocol (boxes rounded to integer pixels).
 
     With ``ignore_flag=False`` a frame whose ``update`` reports failure gives a NaN box (a
-    failure in the evaluation); otherwise the returned box is used either way.
+    failure in the evaluation); otherwise the returned box is used either way. ``params``
+    names the parameters class of the DNN trackers (TrackerNano / TrackerVit) and ``files``
+    its ONNX fields, relative to ../shared/weights.
+
+    Raises:
+        DataNotFoundError: this OpenCV build lacks the tracker, or an ONNX file is missing.
     """
 
-    def __init__(self, factory: str, ignore_flag: bool) -> None:
+    def __init__(
+        self, factory: str, ignore_flag: bool, params: str = "", files: dict[str, str] | None = None
+    ) -> None:
         super().__init__()
-        obj: Any = cv2
-        for part in factory.split("."):
-            obj = getattr(obj, part)
-        self._factory = obj
+        self._factory = self._attr(factory)
+        self._params = self._attr(params) if params else None
+        self._files = {}
+        for field, rel in (files or {}).items():
+            path = shared_path("weights", *rel.split("/"))
+            if path is None:
+                raise DataNotFoundError(f"../shared/weights/{rel} not found")
+            self._files[field] = str(path)
         self._ignore_flag = ignore_flag
 
+    @staticmethod
+    def _attr(name: str) -> Any:
+        obj: Any = cv2
+        for part in name.split("."):
+            if not hasattr(obj, part):
+                raise DataNotFoundError(f"OpenCV {cv2.__version__} has no cv2.{name}")
+            obj = getattr(obj, part)
+        return obj
+
     def _init(self, frame: np.ndarray, box: np.ndarray) -> None:
-        self._t = self._factory()
+        if self._params is None:
+            self._t = self._factory()
+        else:
+            p = self._params()
+            for field, path in self._files.items():
+                setattr(p, field, path)
+            self._t = self._factory(p)
         x1, y1, x2, y2 = box
         self._t.init(frame, (round(x1), round(y1), round(x2 - x1), round(y2 - y1)))
 
@@ -95,13 +179,32 @@ class OpenCVTracker(SOTTracker):
 
 
 def make(label: str) -> Any:
+    """A factory of fresh trackers for ``label`` (raises TrackkitError if it cannot run here)."""
+    if label == "static":
+        return Static
     if label in OPENCV:
-        factory, ignore = OPENCV[label]
-        return lambda: OpenCVTracker(factory, ignore)
+        factory, ignore, params, files = OPENCV[label]
+        OpenCVTracker(factory, ignore, params, files)  # fail early: missing tracker or files
+        return lambda: OpenCVTracker(factory, ignore, params, files)
     for name, reg, cfg in TRACKERS:
         if name == label:
+            if "weights" in cfg and not cfg["weights"]:
+                raise DataNotFoundError(f"{label}: its ../shared/weights files are missing")
             return lambda: build(reg, **cfg)
-    raise SystemExit(f"unknown tracker {label!r}; known: {[t[0] for t in TRACKERS]} {list(OPENCV)}")
+    known = ["static", *(t[0] for t in TRACKERS), *OPENCV]
+    raise SystemExit(f"unknown tracker {label!r}; known: {known}")
+
+
+def with_deep_anchor(table: str, rows: dict[str, dict[str, Any]]) -> str:
+    """``table`` plus a column ``cpu-fps / cv-nano`` when TrackerNano ran."""
+    if DEEP_ANCHOR not in rows:
+        return table
+    base = rows[DEEP_ANCHOR]["mean"]["cpu_fps"]
+    lines = table.split("\n")
+    out = [lines[0] + f" cpu-fps / {DEEP_ANCHOR} |", lines[1] + "---|"]
+    for line, rep in zip(lines[2:], rows.values(), strict=True):
+        out.append(line + f" {rep['mean']['cpu_fps'] / base:.2f} |")
+    return "\n".join(out)
 
 
 def main() -> int:
@@ -109,9 +212,17 @@ def main() -> int:
     default_root = shared_path("data")
     ap.add_argument("--root", type=Path, default=default_root, help="sequences (../shared/data)")
     ap.add_argument(
-        "--trackers", nargs="*", default=[t[0] for t in TRACKERS] + list(OPENCV), help="labels"
+        "--trackers",
+        nargs="*",
+        default=["static", *(t[0] for t in TRACKERS), *OPENCV],
+        help="labels (default: all)",
     )
     ap.add_argument("--seqs", help="comma-separated sequence names")
+    ap.add_argument(
+        "--init-shift",
+        default="0,0",
+        help="DX,DY: shift the first-frame box by this many pixels (stability checks)",
+    )
     ap.add_argument("--json", type=Path)
     ap.add_argument("--plot", type=Path)
     args = ap.parse_args()
@@ -124,6 +235,8 @@ def main() -> int:
         torch.set_num_threads(1)
     except ImportError:
         pass
+    dx, dy = (float(v) for v in args.init_shift.split(","))
+    shift = np.array([dx, dy, dx, dy])
     seqs = find_sequences(args.root)
     if args.seqs:
         keep = set(args.seqs.split(","))
@@ -133,12 +246,12 @@ def main() -> int:
     rows: dict[str, dict[str, Any]] = {}
     curves = {}
     for label in args.trackers:
-        factory = make(label)
         results = []
         t0 = time.perf_counter()
         try:
+            factory = make(label)
             for s in seqs:
-                run = run_sequence(factory(), frames[s.name], s.init_box)
+                run = run_sequence(factory(), frames[s.name], s.init_box + shift)
                 results.append(SequenceEval(s.name, run, evaluate_sequence(run.boxes, s.boxes)))
         except TrackkitError as exc:  # e.g. weights not trained yet: skip, keep the others
             print(f"  {label}: skipped ({exc})", file=sys.stderr, flush=True)
@@ -156,7 +269,7 @@ def main() -> int:
             file=sys.stderr,
             flush=True,
         )
-    print(format_report_table(rows, [s.name for s in seqs], "cv-kcf"))
+    print(with_deep_anchor(format_report_table(rows, [s.name for s in seqs], "cv-kcf"), rows))
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     if args.plot is not None:

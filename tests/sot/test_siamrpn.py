@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from deep_synthetic import follow, moving_target
+from deep_synthetic import follow, iou, moving_target
 
 from trackkit.errors import ConfigError, DataNotFoundError, FormatError, TrackkitError
 from trackkit.sot import build
@@ -93,14 +93,46 @@ def test_follows_synthetic_target(shared: Path, backend: str) -> None:
     assert np.mean(np.array(follow(tracker, gray, boxes)) > 0.5) >= 0.8
 
 
-def test_long_term_mode_recovers_a_reappearing_target(shared: Path) -> None:
-    frames, boxes = moving_target(n=34, hide=(15, 22), flat=True)
+def _lost_and_found(flat: bool, event: str) -> tuple[list[np.ndarray], np.ndarray, int, int]:
+    """Frames, boxes and the event's frames ``[start, end)``: the target is hidden for 7 frames
+    (``"hide"``) or jumps 10 path steps (~150 px, beyond the normal search region; ``"jump"``)."""
+    if event == "hide":
+        frames, boxes = moving_target(n=34, hide=(15, 22), flat=flat)
+        return frames, boxes, 15, 22
+    frames, boxes = moving_target(n=40, flat=flat)
+    keep = list(range(12)) + list(range(22, 40))
+    return [frames[i] for i in keep], boxes[keep], 12, 13
+
+
+@pytest.mark.parametrize(("flat", "event"), [(True, "hide"), (False, "hide"), (False, "jump")])
+def test_long_term_search_region_grows_while_lost_and_returns_when_found(
+    shared: Path, flat: bool, event: str
+) -> None:
+    frames, boxes, start, end = _lost_and_found(flat, event)
     weights = str(_v(shared, "v2"))
-    with_lt = follow(SiamRPNTracker(weights=weights, long_term=True), frames, boxes)
+    tracker = SiamRPNTracker(weights=weights, long_term=True)
+    cfg = tracker.config
+    tracker.init(frames[0], boxes[0])
+    growth, ious = [0], [1.0]  # growth[k]: search region used for frame k + 1
+    for f, b in zip(frames[1:], boxes[1:], strict=True):
+        box = tracker.update(f).box
+        growth.append(tracker.search_growth)
+        ious.append(iou(box, b))
+    g = np.array(growth)
+    assert np.all(g[:start] == 0)  # a followed target never triggers it
+    # the mode triggers at the event and the region grows by grow_cells per lost frame
+    assert g[start : end + 3].max() >= 2 * cfg.grow_cells
+    assert g.max() <= cfg.max_grow_cells
+    for a, b in zip(g[:-1], g[1:], strict=True):
+        assert b in (0, min(a + cfg.grow_cells, cfg.max_grow_cells))
+    # found again: back to the normal region for good, and on the target
+    back = end + int(np.argmax(g[end:] == 0))
+    assert back <= end + 4
+    assert np.all(g[back:] == 0)
+    assert np.mean(np.array(ious[back + 1 :]) > 0.5) >= 0.8
+    # without the mode the target is not recovered
     without = follow(SiamRPNTracker(weights=weights, long_term=False), frames, boxes)
-    # frames 22.. show the target again, far from where it vanished
-    assert np.mean(np.array(with_lt[22:]) > 0.5) >= 0.8
-    assert np.mean(np.array(without[22:]) > 0.5) < 0.5
+    assert np.mean(np.array(without[back:]) > 0.5) < 0.3
 
 
 def test_bad_input_and_weights(shared: Path, tmp_path: Path) -> None:

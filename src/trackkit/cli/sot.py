@@ -171,13 +171,20 @@ TRAIN_EPILOG = """\
 models (trainers registered in trackkit.sot.training.SOT_TRAINERS):
   dcfnet   learned-feature DCF; --mode udt (unsupervised, any folders of frames) or
            --mode supervised (annotated OTB / VOT / GOT-10k sequences)
+  siamfc   SiamFC embedding: exemplar/search pairs, balanced logistic loss on the response
+           map (--set width=0.25 for a narrower network)
+  goturn   GOTURN two-crop box regression with motion-smoothness augmentation (--set
+           paste_prob, max_shift, reverse_prob, flip_prob, jitter)
+  mdnet    MDNet shared layers + one binary head per training sequence (multi-domain)
 
 output: OUT/checkpoint.pt after every epoch (--resume continues from it), OUT/log.csv,
-OUT/model.pt (load it with `trackkit sot SOURCE --tracker dcfnet --weights OUT/model.pt`).
+OUT/model.pt (load it with `trackkit sot SOURCE --tracker NAME --weights OUT/model.pt`).
 
-example:
+examples (the commands of the committed weights are in docs/benchmarks.md):
   trackkit sot train --model dcfnet --mode udt --data ../shared/data/otb,../shared/data/vot \\
       --out runs/udt --epochs 10 --steps 60 --batch-size 8
+  trackkit sot train --model siamfc --data ../shared/data/otb,../shared/data/vot \\
+      --out runs/siamfc --epochs 8 --steps 40 --batch-size 8 --lr 0.01 --set width=0.25
 """
 
 
@@ -189,7 +196,7 @@ def build_train_parser() -> argparse.ArgumentParser:
         epilog=TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    tr.add_argument("--model", required=True, help="trainer name, e.g. dcfnet")
+    tr.add_argument("--model", required=True, help="trainer name (dcfnet, siamfc, goturn, mdnet)")
     tr.add_argument("--data", required=True, help="training data folder(s), comma separated")
     tr.add_argument("--out", type=Path, required=True, help="output folder")
     tr.add_argument("--mode", help="training mode (dcfnet: udt or supervised)")

@@ -5,7 +5,13 @@ previous box enlarged ``context`` times (2 in the paper) around its centre, resi
 network's input — go through the two-crop network of :mod:`trackkit.sot.nets.goturn_net`,
 which regresses the target's box inside the search region directly (no search over positions,
 no online learning). The box is mapped back to the image; its size change per frame is limited
-to ``max_scale_change``. Training: :mod:`trackkit.sot.train_goturn`.
+to ``max_scale_change``. With ``passes > 1`` (not in the paper, which regresses once) the search
+region is re-cut around the new estimate and the regression repeated with the same previous
+crop: a target that moved so far that it is only partly inside the first search region is
+centred by the first pass and measured by the second. With ``calibrate`` (trackkit's addition)
+the network's systematic error on the known first frame is measured and subtracted from every
+later output, so that a small per-frame bias of the regression does not compound into drift.
+Training: :mod:`trackkit.sot.train_goturn`.
 """
 
 from __future__ import annotations
@@ -40,6 +46,15 @@ class GoturnConfig:
             damps the compounding of size errors).
         motion_lr: fraction of the regressed displacement applied per frame (1 = the paper).
         min_size: smallest box side in pixels.
+        passes: regressions per frame (1 = the paper); each later pass re-crops the search
+            region around the previous pass's box.
+        calibrate: first-frame bias calibration (trackkit's addition, in the spirit of MDNet's
+            first-frame bounding-box regression): the network's outputs on the first frame,
+            for search regions shifted by up to ``calib_shift`` box sides around the known
+            box, minus the true box coordinates, give a per-coordinate bias (median) that is
+            subtracted from every later output — a small systematic error of the regression
+            would otherwise compound from frame to frame.
+        calib_shift: largest shift of the calibration crops, in box sides.
     """
 
     weights: str | None = None
@@ -49,12 +64,16 @@ class GoturnConfig:
     size_lr: float = 0.3
     motion_lr: float = 1.0
     min_size: float = 4.0
+    passes: int = 2
+    calibrate: bool = True
+    calib_shift: float = 0.1
 
     def __post_init__(self) -> None:
         require(self.threads >= 1, "threads must be >= 1")
         require(self.context >= 1, "context must be >= 1")
         require(self.max_scale_change >= 1, "max_scale_change must be >= 1")
         require(self.min_size > 0, "min_size must be > 0")
+        require(self.passes >= 1, "passes must be >= 1")
         require(0 <= self.size_lr <= 1 and 0 <= self.motion_lr <= 1, "lr values must be in [0, 1]")
 
 
@@ -120,34 +139,64 @@ class GoturnTracker(SOTTracker):
         img = as_bgr(frame)
         self._box = box.astype(np.float64).copy()
         self._prev_crop = self._crop(img, crop_pair_region(self._box, self.config.context))
+        self._bias = np.zeros(4)
+        if self.config.calibrate:
+            self._bias = self._calibration(img)
 
-    def _update(self, frame: NDArray[np.uint8]) -> SOTResult:
+    def _calibration(self, img: NDArray[np.uint8]) -> NDArray[np.float64]:
+        """Median of (output - truth), ``(4,)`` in the network's [0, 10] units, over a 3x3
+        grid of search regions shifted around the first-frame box."""
+        box = self._box
+        w, h = box[2] - box[0], box[3] - box[1]
+        d = self.config.calib_shift
+        errs = []
+        for sx in (-d, 0.0, d):
+            for sy in (-d, 0.0, d):
+                moved = box + np.array([sx * w, sy * h, sx * w, sy * h])
+                (cx, cy, rw, rh), out = self._regress(img, moved)
+                x0, y0 = cx - rw / 2, cy - rh / 2
+                truth = np.array([(box[0] - x0) / rw, (box[1] - y0) / rh])
+                truth = np.concatenate([truth, [(box[2] - x0) / rw, (box[3] - y0) / rh]])
+                errs.append(out - truth * 10.0)
+        return np.asarray(np.median(np.array(errs), axis=0), dtype=np.float64)
+
+    def _regress(
+        self, img: NDArray[np.uint8], box: NDArray[np.float64]
+    ) -> tuple[tuple[float, float, float, float], NDArray[np.float64]]:
+        """Search region ``(cx, cy, w, h)`` around ``box`` and the raw network output ``(4,)``
+        (``xyxy`` in search-crop units times 10, before the bias correction)."""
         import torch
 
-        img = as_bgr(frame)
-        cfg = self.config
-        region = crop_pair_region(self._box, cfg.context)
+        region = crop_pair_region(box, self.config.context)
         search = self._crop(img, region)
         pair = np.stack([self._prev_crop, search]).transpose(0, 3, 1, 2).astype(np.float32)
         t = torch.from_numpy(pair)
         with torch.inference_mode():
-            out = self._network()(t[:1], t[1:])[0].numpy().astype(np.float64) / 10.0
-        cx, cy, rw, rh = region
-        x1 = cx - rw / 2 + out[0] * rw
-        y1 = cy - rh / 2 + out[1] * rh
-        x2 = cx - rw / 2 + out[2] * rw
-        y2 = cy - rh / 2 + out[3] * rh
+            out = self._network()(t[:1], t[1:])[0].numpy().astype(np.float64)
+        return region, out
+
+    def _update(self, frame: NDArray[np.uint8]) -> SOTResult:
+        img = as_bgr(frame)
+        cfg = self.config
+        hh, ww = img.shape[:2]
         old_w, old_h = self._box[2] - self._box[0], self._box[3] - self._box[1]
         lo, hi = 1.0 / cfg.max_scale_change, cfg.max_scale_change
-        w = float(np.clip(abs(x2 - x1), old_w * lo, old_w * hi))
-        h = float(np.clip(abs(y2 - y1), old_h * lo, old_h * hi))
-        w = old_w * (1 - cfg.size_lr) + w * cfg.size_lr
-        h = old_h * (1 - cfg.size_lr) + h * cfg.size_lr
-        hh, ww = img.shape[:2]
-        w = min(max(w, cfg.min_size), ww)
-        h = min(max(h, cfg.min_size), hh)
-        ncx = float(np.clip(cx + cfg.motion_lr * ((x1 + x2) / 2 - cx), 0, ww))
-        ncy = float(np.clip(cy + cfg.motion_lr * ((y1 + y2) / 2 - cy), 0, hh))
-        self._box = np.array([ncx - w / 2, ncy - h / 2, ncx + w / 2, ncy + h / 2])
+        est = self._box
+        for _ in range(cfg.passes):
+            (cx, cy, rw, rh), out = self._regress(img, est)
+            out = (out - self._bias) / 10.0
+            x1, x2 = cx - rw / 2 + out[0] * rw, cx - rw / 2 + out[2] * rw
+            y1, y2 = cy - rh / 2 + out[1] * rh, cy - rh / 2 + out[3] * rh
+            # the size is measured relative to the previous frame's size (clipped, damped)
+            w = float(np.clip(abs(x2 - x1), old_w * lo, old_w * hi))
+            h = float(np.clip(abs(y2 - y1), old_h * lo, old_h * hi))
+            w = old_w * (1 - cfg.size_lr) + w * cfg.size_lr
+            h = old_h * (1 - cfg.size_lr) + h * cfg.size_lr
+            w = min(max(w, cfg.min_size), ww)
+            h = min(max(h, cfg.min_size), hh)
+            ncx = float(np.clip(cx + cfg.motion_lr * ((x1 + x2) / 2 - cx), 0, ww))
+            ncy = float(np.clip(cy + cfg.motion_lr * ((y1 + y2) / 2 - cy), 0, hh))
+            est = np.array([ncx - w / 2, ncy - h / 2, ncx + w / 2, ncy + h / 2])
+        self._box = est
         self._prev_crop = self._crop(img, crop_pair_region(self._box, cfg.context))
         return SOTResult(box=self._box.copy(), score=1.0)

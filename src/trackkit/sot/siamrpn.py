@@ -18,7 +18,8 @@ the released ONNX files (onnxruntime) or from the state_dict (trackkit's PyTorch
    peak) are kept and the next response is ``f(z, x) - alpha sum_i beta_i f(d_i, x) / sum_i
    beta_i``;
 4. DaSiamRPN long-term mode (``long_term=True``): while the best score stays below
-   ``lost_ratio`` times the running mean score of tracked frames, the state is frozen and the
+   ``lost_ratio`` times the running mean score of confidently tracked frames (score at least
+   ``found_ratio`` times that mean), the state is frozen and the
    search region grows by ``grow_cells`` feature cells per frame (up to ``max_grow_cells``),
    without the cosine window; a score of at least ``found_ratio`` times that mean in the large
    region moves the target there and the region shrinks back to normal;
@@ -71,7 +72,8 @@ class SiamRPNConfig:
         max_distractors: distractor exemplars kept per frame.
         long_term: DaSiamRPN long-term (growing search region) mode.
         lost_ratio, found_ratio: the target counts as lost when the best score falls below
-            ``lost_ratio`` times the running mean of the scores of tracked frames, and as found
+            ``lost_ratio`` times the running mean of the scores of confidently tracked frames
+            (those reaching ``found_ratio`` times that mean), and as found
             again (in the enlarged region) when it reaches ``found_ratio`` times that mean.
         grow_cells, max_grow_cells: search-region growth per lost frame and its maximum, in
             feature cells (16 pixels of the 255 crop each).
@@ -94,7 +96,7 @@ class SiamRPNConfig:
     max_distractors: int = 2
     long_term: bool = True
     lost_ratio: float = 0.8
-    found_ratio: float = 0.95
+    found_ratio: float = 0.98
     grow_cells: int = 6
     max_grow_cells: int = 24
 
@@ -333,7 +335,10 @@ class SiamRPNTracker(SOTTracker):
             self._dfeats, self._dweights = [], []
             return SOTResult(box=self._box(), score=best_score)
         self._grow = 0
-        self._score_mean = 0.9 * self._score_mean + 0.1 * best_score
+        if best_score >= cfg.found_ratio * ref:
+            # only confident frames feed the reference: a drift onto background (whose scores
+            # are lower) must not lower the bar that re-detection has to pass
+            self._score_mean = 0.9 * ref + 0.1 * best_score
         self._collect_distractors(pscore, best, xf)
         lr = float(penalty[best] * score[best] * self._lr) if grow == 0 else 1.0
         lr = min(max(lr, 0.0), 1.0)
@@ -353,6 +358,12 @@ class SiamRPNTracker(SOTTracker):
             [min(max(nw, cfg.min_size), ww), min(max(nh, cfg.min_size), hh)], dtype=np.float64
         )
         return SOTResult(box=self._box(), score=best_score)
+
+    @property
+    def search_growth(self) -> int:
+        """Extra feature cells of the next frame's search region (0: the normal 255 crop;
+        > 0: DaSiamRPN long-term mode, the target is considered lost)."""
+        return int(self._grow) if self.config.long_term else 0
 
     def _box(self) -> NDArray[np.float64]:
         c, s = self._center, self._size

@@ -12,6 +12,17 @@ A training example is (previous crop, search crop, target box in the search crop
   ``[0.6, 1.4]``), enlarged ``context`` times;
 - the regression target is frame ``t``'s box in search-crop coordinates, times 10; the loss
   is L1.
+
+The paper's still-image examples come from ImageNet detection (hundreds of thousands of
+objects); with only a few annotated sequences, ``paste_prob`` of the examples are still images
+made here instead: an "object" (an annotated target or, half of the time, a random rectangle of
+a random frame, each with random colour gains) is pasted at a random place and size onto a
+random frame of another sequence, and that composite is the still image (previous frame =
+current frame). ``max_shift`` clips the Laplace shifts (in box sides); ``jitter`` applies random
+per-channel gains to the whole example (both crops alike). ``reverse_prob`` swaps the two
+frames of a real pair (time reversal) and ``flip_prob`` mirrors the example left-right: both
+remove the direction priors (targets that mostly shrink, rise or move one way) that a handful
+of training sequences would otherwise teach, and that compound frame after frame in tracking.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -29,7 +41,7 @@ from trackkit.sot.goturn import crop_pair_region
 from trackkit.sot.train_common import FramePairs, to_tensor, weights_dict
 from trackkit.sot.training import SOT_TRAINERS, SOTTrainer, TrainOptions
 
-__all__ = ["GoturnTrainConfig", "GoturnTrainer", "make_example"]
+__all__ = ["GoturnTrainConfig", "GoturnTrainer", "make_example", "pasted_still"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,13 @@ class GoturnTrainConfig:
         context: crop = box enlarged this many times.
         shift_scale, size_scale: Laplace scales of the motion-smoothness model.
         still_prob: probability of a still-image example (previous frame = current frame).
+        paste_prob: probability of a pasted-object still image (see the module docstring).
+        reverse_prob: probability of swapping the previous and the current frame (time
+            reversal; without it a few sequences whose targets mostly shrink or rise teach the
+            regressor a drift that compounds from frame to frame).
+        flip_prob: probability of mirroring an example left-right.
+        max_shift: clip of the Laplace centre shifts, in box sides.
+        jitter: largest relative per-channel colour gain change of an example.
         weight_decay: Adam weight decay.
         final_lr_ratio: the learning rate decays exponentially to ``lr * final_lr_ratio``.
     """
@@ -54,6 +73,11 @@ class GoturnTrainConfig:
     shift_scale: float = 1 / 5
     size_scale: float = 1 / 15
     still_prob: float = 0.3
+    paste_prob: float = 0.0
+    reverse_prob: float = 0.0
+    flip_prob: float = 0.0
+    max_shift: float = 0.45
+    jitter: float = 0.0
     weight_decay: float = 1e-5
     final_lr_ratio: float = 0.01
 
@@ -62,20 +86,69 @@ class GoturnTrainConfig:
         require(self.max_gap >= 1, "max_gap must be >= 1")
         require(self.context >= 1, "context must be >= 1")
         require(0 <= self.still_prob <= 1, "still_prob must be in [0, 1]")
+        require(0 <= self.paste_prob <= 1, "paste_prob must be in [0, 1]")
+        require(0 <= self.reverse_prob <= 1, "reverse_prob must be in [0, 1]")
+        require(0 <= self.flip_prob <= 1, "flip_prob must be in [0, 1]")
+        require(0 < self.max_shift < 1, "max_shift must be in (0, 1)")
+        require(0 <= self.jitter < 1, "jitter must be in [0, 1)")
+
+
+def _gains(rng: np.random.Generator, amount: float) -> NDArray[np.float64]:
+    """Per-channel colour gains in ``[1 - amount, 1 + amount]``."""
+    return np.asarray(rng.uniform(1 - amount, 1 + amount, size=3), dtype=np.float64)
+
+
+def pasted_still(
+    pairs: FramePairs, rng: np.random.Generator
+) -> tuple[NDArray[np.uint8], NDArray[np.float64]]:
+    """A still image with a pasted object and the object's ``xyxy`` box.
+
+    The object is an annotated target (or, half of the time, a random rectangle of a random
+    frame) with random colour gains, resized to a random side of 6-30 % of the background's
+    shorter side (aspect ratio kept within [0.33, 3]) and pasted at a random place onto a
+    random frame.
+    """
+    s, i, _ = pairs.sample(rng)
+    src, box = pairs.frame(s, i)
+    sh, sw = src.shape[:2]
+    if rng.random() < 0.5:
+        ow, oh = sw * rng.uniform(0.05, 0.3), sh * rng.uniform(0.05, 0.3)
+        ox, oy = rng.uniform(0, sw - ow), rng.uniform(0, sh - oh)
+        box = np.array([ox, oy, ox + ow, oy + oh])
+    x1, y1 = int(max(box[0], 0)), int(max(box[1], 0))
+    x2, y2 = int(min(np.ceil(box[2]), sw)), int(min(np.ceil(box[3]), sh))
+    obj = src[y1 : max(y2, y1 + 2), x1 : max(x2, x1 + 2)].astype(np.float64)
+    obj = np.clip(obj * _gains(rng, 0.4), 0, 255).astype(np.uint8)
+    b, _ = pairs.frame(int(rng.integers(len(pairs.sequences))), 0)
+    bg = b.copy()
+    bh, bw = bg.shape[:2]
+    side = min(bh, bw) * rng.uniform(0.06, 0.3)
+    aspect = float(np.clip(obj.shape[1] / obj.shape[0], 0.33, 3.0))
+    pw = max(int(round(side * np.sqrt(aspect))), 4)
+    ph = max(int(round(side / np.sqrt(aspect))), 4)
+    px, py = int(rng.integers(0, bw - pw)), int(rng.integers(0, bh - ph))
+    bg[py : py + ph, px : px + pw] = cv2.resize(obj, (pw, ph), interpolation=cv2.INTER_LINEAR)
+    return bg, np.array([px, py, px + pw, py + ph], dtype=np.float64)
 
 
 def make_example(
     pairs: FramePairs, rng: np.random.Generator, cfg: GoturnTrainConfig
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.float32]]:
     """``(previous crop, search crop, target (4,) in [0, 10] units)``."""
-    s, i, j = pairs.sample(rng)
-    t, prev = max(i, j), min(i, j)
-    if rng.random() < cfg.still_prob:
-        prev = t
-    img_p, box_p = pairs.frame(s, prev)
-    img_t, box_t = pairs.frame(s, t)
+    if rng.random() < cfg.paste_prob:
+        img_t, box_t = pasted_still(pairs, rng)
+        img_p, box_p = img_t, box_t
+    else:
+        s, i, j = pairs.sample(rng)
+        t, prev = max(i, j), min(i, j)
+        if rng.random() < cfg.reverse_prob:  # time reversal: no learned drift direction
+            t, prev = prev, t
+        if rng.random() < cfg.still_prob:
+            prev = t
+        img_p, box_p = pairs.frame(s, prev)
+        img_t, box_t = pairs.frame(s, t)
     w, h = box_t[2] - box_t[0], box_t[3] - box_t[1]
-    dx, dy = np.clip(rng.laplace(0.0, cfg.shift_scale, size=2), -0.45, 0.45)
+    dx, dy = np.clip(rng.laplace(0.0, cfg.shift_scale, size=2), -cfg.max_shift, cfg.max_shift)
     gw, gh = np.clip(rng.laplace(1.0, cfg.size_scale, size=2), 0.6, 1.4)
     cx = (box_t[0] + box_t[2]) / 2 + w * dx
     cy = (box_t[1] + box_t[3]) / 2 + h * dy
@@ -85,6 +158,13 @@ def make_example(
     prev_crop = crop_region(img_p, rp[:2], rp[2:], size, mean_color(img_p))
     rs = crop_pair_region(moved, cfg.context)
     search = crop_region(img_t, rs[:2], rs[2:], size, mean_color(img_t))
+    if rng.random() < cfg.flip_prob:  # mirror both crops (and the target below)
+        prev_crop, search = prev_crop[:, ::-1].copy(), search[:, ::-1].copy()
+        box_t = np.array([2 * rs[0] - box_t[2], box_t[1], 2 * rs[0] - box_t[0], box_t[3]])
+    if cfg.jitter > 0:
+        g = _gains(rng, cfg.jitter)
+        prev_crop = np.clip(prev_crop * g, 0, 255).astype(np.uint8)
+        search = np.clip(search * g, 0, 255).astype(np.uint8)
     x0, y0 = rs[0] - rs[2] / 2, rs[1] - rs[3] / 2
     target = np.array(
         [
