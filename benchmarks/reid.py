@@ -25,11 +25,11 @@ import time
 
 import numpy as np
 
-from trackkit.metrics.rank import RankResult, average_results, evaluate_rank
+from trackkit.metrics.rank import RankResult, average_results
 from trackkit.reid.data.datasets import ReIDDataset, load_dataset
 from trackkit.reid.data.images import load_crops
 from trackkit.reid.embedder import load_embedder
-from trackkit.reid.evaluate import evaluate_embedder
+from trackkit.reid.evaluate import dataset_paths, evaluate_embedder, score_trials
 from trackkit.reid.rerank import k_reciprocal_rerank
 from trackkit.shared import shared_path
 
@@ -76,22 +76,9 @@ def kissme_results(
     )
     out = {}
     for name, ds in datasets.items():
-        paths = sorted({im.path for t in ds.trials for im in (*t.query, *t.gallery)})
-        index = {p: i for i, p in enumerate(paths)}
+        paths = dataset_paths(ds)
         f = handcrafted_features(load_crops(paths, size))
-        results = []
-        for t in ds.trials:
-            q = f[[index[im.path] for im in t.query]]
-            g = f[[index[im.path] for im in t.gallery]]
-            results.append(
-                evaluate_rank(
-                    model.distance(q, g),
-                    [im.pid for im in t.query],
-                    [im.pid for im in t.gallery],
-                    [im.camid for im in t.query],
-                    [im.camid for im in t.gallery],
-                )
-            )
+        results = score_trials(f, paths, ds, model.distance)
         out[name] = average_results(results)
     return out
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,7 +23,7 @@ from trackkit.reid.data.datasets import ReIDDataset
 from trackkit.reid.data.images import load_crops
 from trackkit.reid.embedder import Embedder
 
-__all__ = ["EvalReport", "embed_paths", "evaluate_embedder"]
+__all__ = ["EvalReport", "dataset_paths", "embed_paths", "evaluate_embedder", "score_trials"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,38 @@ def embed_paths(
     return emb, len(paths) / elapsed
 
 
+def dataset_paths(dataset: ReIDDataset) -> list[Path]:
+    """Every distinct query and gallery image of all the dataset's trials, sorted."""
+    return sorted({im.path for t in dataset.trials for im in (*t.query, *t.gallery)})
+
+
+def score_trials(
+    features: NDArray[Any],
+    paths: Sequence[Path],
+    dataset: ReIDDataset,
+    distance: Callable[[NDArray[Any], NDArray[Any]], NDArray[np.floating]],
+    max_rank: int = 50,
+) -> list[RankResult]:
+    """Rank every trial of ``dataset``: ``features[i]`` belongs to ``paths[i]``;
+    ``distance(query_rows, gallery_rows)`` gives the ``(Nq, Ng)`` distance matrix."""
+    index = {p: i for i, p in enumerate(paths)}
+    results = []
+    for trial in dataset.trials:
+        q = features[[index[im.path] for im in trial.query]]
+        g = features[[index[im.path] for im in trial.gallery]]
+        results.append(
+            evaluate_rank(
+                distance(q, g),
+                [im.pid for im in trial.query],
+                [im.pid for im in trial.gallery],
+                [im.camid for im in trial.query],
+                [im.camid for im in trial.gallery],
+                max_rank=max_rank,
+            )
+        )
+    return results
+
+
 def evaluate_embedder(
     embedder: Embedder,
     dataset: ReIDDataset,
@@ -64,33 +98,21 @@ def evaluate_embedder(
         rerank: ``None`` for plain cosine distances, else keyword arguments of
             :func:`~trackkit.reid.rerank.k_reciprocal_rerank` (``k1``, ``k2``, ``lambda_value``).
     """
-    paths = sorted({im.path for t in dataset.trials for im in (*t.query, *t.gallery)})
-    index = {p: i for i, p in enumerate(paths)}
+    paths = dataset_paths(dataset)
     emb, speed = embed_paths(embedder, paths, progress=progress)
-    results = []
-    for trial in dataset.trials:
-        q = emb[[index[im.path] for im in trial.query]]
-        g = emb[[index[im.path] for im in trial.gallery]]
-        if rerank is not None:
-            from trackkit.reid.rerank import k_reciprocal_rerank
 
-            dist = k_reciprocal_rerank(
-                q,
-                g,
-                k1=int(rerank.get("k1", 20)),
-                k2=int(rerank.get("k2", 6)),
-                lambda_value=float(rerank.get("lambda_value", 0.3)),
-            )
-        else:
-            dist = 1.0 - q @ g.T
-        results.append(
-            evaluate_rank(
-                dist,
-                [im.pid for im in trial.query],
-                [im.pid for im in trial.gallery],
-                [im.camid for im in trial.query],
-                [im.camid for im in trial.gallery],
-                max_rank=max_rank,
-            )
+    def distance(q: NDArray[np.float32], g: NDArray[np.float32]) -> NDArray[np.floating]:
+        if rerank is None:
+            return 1.0 - q @ g.T
+        from trackkit.reid.rerank import k_reciprocal_rerank
+
+        return k_reciprocal_rerank(
+            q,
+            g,
+            k1=int(rerank.get("k1", 20)),
+            k2=int(rerank.get("k2", 6)),
+            lambda_value=float(rerank.get("lambda_value", 0.3)),
         )
+
+    results = score_trials(emb, paths, dataset, distance, max_rank=max_rank)
     return EvalReport(average_results(results), tuple(results), speed, len(paths))

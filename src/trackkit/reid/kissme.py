@@ -148,9 +148,14 @@ class Kissme:
         m = np.linalg.inv(cov_s) - np.linalg.inv(cov_d)
         m = (m + m.T) / 2.0
         w, v = np.linalg.eigh(m)
-        self.metric_ = (v * np.maximum(w, 0.0)) @ v.T  # PSD projection
-        self.transform_ = v * np.sqrt(np.maximum(w, 0.0))  # M = T T^T
+        self.transform_ = v * np.sqrt(np.maximum(w, 0.0))  # PSD projection: M = T T^T
         return self
+
+    @property
+    def metric_(self) -> FloatArray:
+        """The learned ``(d, d)`` positive semi-definite matrix ``M = T T^T`` (PCA space)."""
+        out: FloatArray = self.transform_ @ self.transform_.T
+        return out
 
     def transform(self, features: FloatArray) -> FloatArray:
         """``(N, D)`` features -> ``(N, d)``; squared Euclidean distances there are the

@@ -228,14 +228,7 @@ class GoturnTrainer(SOTTrainer):
         return F.l1_loss(self.model(prev, search), target)
 
     def step(self, batch: Any) -> dict[str, float]:
-        import torch
-
-        loss = self.loss(batch)
-        self.optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
-        self.optimizer.step()
-        return {"loss": float(loss.detach())}
+        return self.descend(self.loss(batch), max_grad_norm=10.0)
 
     def export(self) -> dict[str, Any]:
         m = self.model

@@ -107,11 +107,7 @@ class MDNetTrainer(SOTTrainer):
         return F.cross_entropy(self.model(x, k), y)
 
     def step(self, batch: Any) -> dict[str, float]:
-        loss = self.loss(batch)
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
-        return {"loss": float(loss.detach())}
+        return self.descend(self.loss(batch))
 
     def export(self) -> dict[str, Any]:
         cfg = self.cfg

@@ -102,6 +102,19 @@ class SOTTrainer(abc.ABC):
     def step(self, batch: Any) -> dict[str, float]:
         """One optimiser step on ``batch``; returns named losses (floats)."""
 
+    def descend(self, loss: Any, max_grad_norm: float | None = None) -> dict[str, float]:
+        """One optimiser step on ``loss`` (a scalar tensor): zero the gradients, back-propagate,
+        clip their total norm to ``max_grad_norm`` (``None``: no clipping), step. Returns
+        ``{"loss": value}`` for :meth:`step`."""
+        self.optimizer.zero_grad()
+        loss.backward()
+        if max_grad_norm is not None:
+            import torch
+
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_grad_norm)
+        self.optimizer.step()
+        return {"loss": float(loss.detach())}
+
     def end_epoch(self, epoch: int) -> None:  # noqa: B027 - optional hook
         """Called after every epoch (before the checkpoint); default: step the scheduler."""
         if self.scheduler is not None:
