@@ -1,4 +1,6 @@
-"""The block-covariance Kalman filter equals the textbook dense filter, for every layout."""
+"""The block-covariance Kalman filter equals the textbook dense filter, for every layout.
+
+Arrays are coordinate-major: ``mean (8, N)``, ``cov (3, 4, N)``, measurements ``(4, N)``."""
 
 from __future__ import annotations
 
@@ -23,22 +25,22 @@ def _dense_step(kf: KalmanFilter, mean, cov_full, z=None, predict=True):
     f[:4, 4:] = np.eye(4)
     h = np.eye(4, 8)
     out_m, out_p = [], []
-    for i in range(len(mean)):
-        x, p = mean[i].copy(), cov_full[i].copy()
+    for i in range(mean.shape[1]):
+        x, p = mean[:, i].copy(), cov_full[i].copy()
         if predict:
-            probe_m, probe_c = kf.predict(mean[i : i + 1], np.zeros((1, 3, 4)))
+            probe_m, probe_c = kf.predict(mean[:, i : i + 1], np.zeros((3, 4, 1)))
             q = full_covariance(probe_c)[0]  # predict of a zero covariance = Q
-            x = probe_m[0]
+            x = probe_m[:, 0]
             p = f @ p @ f.T + q
         else:
-            r = np.diag(kf.measurement_noise(mean[i : i + 1])[0])
+            r = np.diag(kf.measurement_noise(mean[:, i : i + 1])[:, 0])
             s = h @ p @ h.T + r
             k = p @ h.T @ np.linalg.inv(s)
-            x = x + k @ (z[i] - h @ x)
+            x = x + k @ (z[:, i] - h @ x)
             p = (np.eye(8) - k @ h) @ p
         out_m.append(x)
         out_p.append(p)
-    return np.array(out_m), np.array(out_p)
+    return np.array(out_m).T, np.array(out_p)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -69,10 +71,12 @@ def test_gating_distance_is_mahalanobis(layout: str) -> None:
     d = kf.gating_distance(mean, cov, boxes)
     z = kf.from_xyxy(boxes)
     proj, var = kf.project(mean, cov)
+    assert z.shape == (4, 4) and proj.shape == var.shape == (4, 3)
     for i in range(3):
-        s = full_covariance(cov)[i][:4, :4] + np.diag(kf.measurement_noise(mean[i : i + 1])[0])
+        noise = kf.measurement_noise(mean[:, i : i + 1])[:, 0]
+        s = full_covariance(cov)[i][:4, :4] + np.diag(noise)
         for j in range(4):
-            diff = z[j] - proj[i]
+            diff = z[:, j] - proj[:, i]
             assert d[i, j] == pytest.approx(diff @ np.linalg.solve(s, diff), rel=1e-9)
     assert kf.gating_distance(mean, cov, boxes, only_position=True).shape == (3, 4)
     # a track's own predicted box is at distance 0 and inside the gate
@@ -96,12 +100,12 @@ def test_box_round_trip_and_constant_velocity(layout: str) -> None:
 def test_inputs_not_mutated_and_size_never_negative() -> None:
     kf = KalmanFilter("xysr")
     mean, cov = kf.initiate(np.array([[0.0, 0.0, 10.0, 10.0]]))
-    mean[0, 6] = -500.0  # area shrinking faster than it exists
+    mean[6, 0] = -500.0  # area shrinking faster than it exists
     m0, c0 = mean.copy(), cov.copy()
     pm, pc = kf.predict(mean, cov)
     np.testing.assert_array_equal(mean, m0)
     np.testing.assert_array_equal(cov, c0)
-    assert pm[0, 2] > 0 and pm[0, 6] == 0.0
+    assert pm[2, 0] > 0 and pm[6, 0] == 0.0
     kf.update(pm, pc, np.array([[1.0, 1.0, 11.0, 11.0]]))
     assert np.isfinite(pm).all()
 
@@ -118,18 +122,18 @@ def test_process_noise_is_the_papers(layout: str) -> None:
     rng = np.random.default_rng(3)
     kf = KalmanFilter(layout)
     mean, _ = kf.initiate(_boxes(rng, 4))
-    _, q = kf.predict(mean, np.zeros((4, 3, 4)))
+    _, q = kf.predict(mean, np.zeros((3, 4, 4)))
     w, h = kf.to_xyxy(mean)[:, 2:].T - kf.to_xyxy(mean)[:, :2].T
     if layout == "xyah":
-        size = np.stack([h, h, np.zeros(4), h], 1)
+        size = np.stack([h, h, np.zeros(4), h])
         const_p, const_v = np.array([0, 0, 1e-2, 0]), np.array([0, 0, 1e-5, 0])
     else:
-        size = np.stack([w, h, w, h], 1)
+        size = np.stack([w, h, w, h])
         const_p = const_v = np.zeros(4)
     # the prediction of a zero covariance is Q itself (F 0 F' + Q), which has no pv term
-    np.testing.assert_allclose(q[:, 0], (size / 20 + const_p) ** 2, rtol=1e-12)
-    np.testing.assert_array_equal(q[:, 1], 0.0)
-    np.testing.assert_allclose(q[:, 2], (size / 160 + const_v) ** 2, rtol=1e-12)
+    np.testing.assert_allclose(q[0], (size / 20 + const_p[:, None]) ** 2, rtol=1e-12)
+    np.testing.assert_array_equal(q[1], 0.0)
+    np.testing.assert_allclose(q[2], (size / 160 + const_v[:, None]) ** 2, rtol=1e-12)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -142,8 +146,30 @@ def test_masked_update_ignores_other_rows(layout: str) -> None:
     z = kf.from_xyxy(_boxes(rng, 6))
     mask = np.array([True, False, True, True, False, False])
     m, c = kf.update_measurement(mean, cov, z, mask=mask)
-    np.testing.assert_array_equal(m[~mask], mean[~mask])
-    np.testing.assert_array_equal(c[~mask], cov[~mask])
-    m1, c1 = kf.update_measurement(mean[mask], cov[mask], z[mask])
-    np.testing.assert_array_equal(m[mask], m1)
-    np.testing.assert_array_equal(c[mask], c1)
+    np.testing.assert_array_equal(m[:, ~mask], mean[:, ~mask])
+    np.testing.assert_array_equal(c[..., ~mask], cov[..., ~mask])
+    m1, c1 = kf.update_measurement(mean[:, mask], cov[..., mask], z[:, mask])
+    np.testing.assert_array_equal(m[:, mask], m1)
+    np.testing.assert_array_equal(c[..., mask], c1)
+
+
+def test_arrays_are_coordinate_major_and_boxes_exact() -> None:
+    """Shapes of every array, and box conversions that are exact in floating point (centre
+    ``0.5 x1 + 0.5 x2``, corners ``c -+ 0.5 w``), as the trackers' identical outputs need."""
+    rng = np.random.default_rng(5)
+    boxes = _boxes(rng, 7)
+    for layout in LAYOUTS:
+        kf = KalmanFilter(layout)
+        z = kf.from_xyxy(boxes)
+        assert z.shape == (4, 7)
+        np.testing.assert_array_equal(z[0], 0.5 * boxes[:, 0] + 0.5 * boxes[:, 2])
+        mean, cov = kf.initiate(boxes)
+        assert mean.shape == (8, 7) and cov.shape == (3, 4, 7)
+        mean, cov = kf.predict(mean, cov)
+        assert mean.shape == (8, 7) and cov.shape == (3, 4, 7)
+        out = kf.to_xyxy(mean)
+        assert out.shape == (7, 4)
+        if layout == "xywh":
+            np.testing.assert_array_equal(out[:, 0], mean[0] - 0.5 * mean[2])
+            np.testing.assert_array_equal(out[:, 3], mean[1] + 0.5 * mean[3])
+        assert kf.gating_distance(mean, cov, boxes[:3]).shape == (7, 3)

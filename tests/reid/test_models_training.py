@@ -169,6 +169,21 @@ def test_training_learns_synthetic_identities(tmp_path: Path) -> None:
     assert (labels[sim.argmax(1)] == labels).mean() > 0.9
 
 
+def test_sgd_optimizer_learns_and_bad_optimizer_rejected(tmp_path: Path) -> None:
+    images, crops = synthetic(6, 6)
+    cfg = tiny_config(epochs=6, max_batches=None, lr=0.05, optimizer="sgd")
+    trainer = Trainer(cfg, images, tmp_path, crops, progress=False)
+    model = trainer.run()
+    assert isinstance(trainer.optimizer, torch.optim.SGD)
+    emb = TorchEmbedder(model).embed_resized(crops)
+    labels = np.array([im.pid for im in images])
+    sim = emb @ emb.T
+    np.fill_diagonal(sim, -np.inf)
+    assert (labels[sim.argmax(1)] == labels).mean() > 0.9
+    with pytest.raises(ConfigError, match="optimizer"):
+        tiny_config(optimizer="rmsprop")
+
+
 def test_colour_augmentation_keeps_range_and_grays() -> None:
     crops = np.random.default_rng(1).integers(0, 255, (3, *SIZE, 3), dtype=np.uint8)
     cfg = AugmentConfig(flip_prob=0.0, pad=0, erase_prob=0.0, color_jitter=0.4, gray_prob=1.0)

@@ -43,8 +43,10 @@ def iou_similarity(tracks_xyxy: ArrayLike, dets_xyxy: ArrayLike) -> FloatArray:
     b = np.asarray(dets_xyxy, dtype=np.float64)
     if a.ndim != 2 or b.ndim != 2:
         return iou_matrix(a, b)
-    at = a.T.copy()  # (4, N) and (4, M): contiguous coordinate rows are fastest
-    bt = b.T.copy()
+    # (4, N) and (4, M): contiguous coordinate rows are fastest (no copy when the boxes are
+    # already the transpose of such rows, as :meth:`KalmanFilter.to_xyxy` returns them)
+    at = np.ascontiguousarray(a.T)
+    bt = np.ascontiguousarray(b.T)
     lo = np.maximum(at[:2, :, None], bt[:2, None, :])  # (2, N, M) intersection corners
     wh = np.minimum(at[2:, :, None], bt[2:, None, :])
     wh -= lo  # intersection extents

@@ -53,7 +53,12 @@ def add_parser(sub: Any) -> None:
     tr.add_argument("--epochs", type=int, default=60)
     tr.add_argument("--batch-p", type=int, default=16, help="identities per batch (P)")
     tr.add_argument("--batch-k", type=int, default=4, help="images per identity (K)")
-    tr.add_argument("--lr", type=float, default=1e-3, help="peak Adam learning rate")
+    tr.add_argument(
+        "--optimizer", choices=("adam", "sgd"), default="adam", help="adam, or sgd (Nesterov)"
+    )
+    tr.add_argument(
+        "--lr", type=float, default=1e-3, help="peak learning rate (e.g. 1e-3 adam, 0.05 sgd)"
+    )
     tr.add_argument("--warmup", type=int, default=5, help="warm-up epochs")
     tr.add_argument("--input-size", type=int, nargs=2, default=(128, 48), metavar=("H", "W"))
     tr.add_argument("--seed", type=int, default=0)
@@ -163,6 +168,7 @@ def _train(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         p=args.batch_p,
         k=args.batch_k,
+        optimizer=args.optimizer,
         lr=args.lr,
         warmup_epochs=args.warmup,
         input_size=tuple(args.input_size),

@@ -51,6 +51,7 @@ __all__ = [
     "TRACKER_MODULES",
     "MOTTracker",
     "CONFIRMED",
+    "FieldSpec",
     "LOST",
     "TENTATIVE",
     "TrackState",
@@ -117,6 +118,10 @@ class TrackState(IntEnum):
     LOST = 2
 
 
+#: A :class:`TrackStore` field: ``(shape, dtype)`` or ``(shape, dtype, "last")``.
+FieldSpec = tuple[Any, ...]
+
+
 def const(value: Any) -> NDArray[Any]:
     """A read-only 0-d array for the per-frame hot paths: numpy 2 compares an array with a
     0-d array about twice as fast as with a Python scalar (no scalar conversion per call),
@@ -132,22 +137,25 @@ _ONE, _TWO = const(1), const(2)
 
 
 class TrackStore:
-    """All tracks of one tracker as a struct of arrays (one row per track).
+    """All tracks of one tracker as a struct of arrays (one entry per track).
 
-    For speed the scalar fields live in two 2-D blocks, one int64 and one float64, and each
-    array-valued field (``mean``, ``cov``, extras) in its own array, so that removing or
-    adding tracks is a few array operations. ``store[name]`` returns the field's array or a
-    writable column view (first axis = track); ``store[name] = value`` assigns into it.
-    ``extra`` maps further field names to ``(trailing shape, dtype)`` with dtype ``float``,
-    ``int`` or ``object`` (object fields hold any Python value, e.g. feature galleries).
+    For speed the scalar fields live in two 2-D blocks, one int64 and one float64 (one row
+    per track), and each array-valued field (``mean``, ``cov``, extras) in its own array, so
+    that removing or adding tracks is a few array operations. ``store[name]`` returns the
+    field's array or a writable column view of its block; ``store[name] = value`` assigns
+    into it. ``extra`` maps further field names to ``(shape, dtype)`` or ``(shape, dtype,
+    "last")`` with dtype ``float``, ``int`` or ``object`` (object fields hold any Python
+    value, e.g. feature galleries). An array field is track-major, ``(N, *shape)``, unless
+    marked ``"last"``: then it is coordinate-major, ``(*shape, N)``, the layout of the Kalman
+    filter (:mod:`trackkit.motion.kalman`).
 
     Common fields: ``id``, ``state`` (:class:`TrackState`), ``hits`` and ``streak`` (total and
     consecutive matches), ``since_update`` (frames since the last match), ``start`` (frame of
     birth), ``class_id`` (all int64); ``score`` (last matched detection score), ``mean``
-    ``(8,)`` and ``cov`` ``(3, 4)`` (the Kalman state, :mod:`trackkit.motion.kalman`), float64.
+    ``(8, N)`` and ``cov`` ``(3, 4, N)`` (the Kalman state, coordinate-major), float64.
     """
 
-    COMMON: dict[str, tuple[tuple[int, ...], Any]] = {
+    COMMON: dict[str, FieldSpec] = {
         "id": ((), int),
         "state": ((), int),
         "hits": ((), int),
@@ -156,11 +164,11 @@ class TrackStore:
         "start": ((), int),
         "class_id": ((), int),
         "score": ((), float),
-        "mean": ((8,), float),
-        "cov": ((3, 4), float),
+        "mean": ((8,), float, "last"),
+        "cov": ((3, 4), float, "last"),
     }
 
-    def __init__(self, extra: Mapping[str, tuple[tuple[int, ...], Any]] | None = None) -> None:
+    def __init__(self, extra: Mapping[str, FieldSpec] | None = None) -> None:
         spec = dict(self.COMMON)
         spec.update(extra or {})
         self.spec = spec
@@ -169,9 +177,14 @@ class TrackStore:
         self._block: dict[str, str] = {}
         counts = {"f": 0, "i": 0}
         self.arrays: dict[str, NDArray[Any]] = {}
-        for name, (shape, dtype) in spec.items():
+        #: array fields stored coordinate-major (track axis last)
+        self.last: frozenset[str] = frozenset(
+            name for name, field in spec.items() if len(field) > 2 and field[2] == "last"
+        )
+        for name, (shape, dtype, *_) in spec.items():
             if shape or dtype is object:
-                self.arrays[name] = np.zeros((0, *shape), dtype)
+                dims = (*shape, 0) if name in self.last else (0, *shape)
+                self.arrays[name] = np.zeros(dims, dtype)
                 continue
             block = "f" if dtype is float else "i"
             self.col[name] = counts[block]
@@ -205,11 +218,15 @@ class TrackStore:
         """Keep only the rows selected by a boolean mask or an index array, in that order."""
         self.f = self.f[index]
         self.i = self.i[index]
+        last = self.last
         for k, v in self.arrays.items():
-            self.arrays[k] = v[index]
+            self.arrays[k] = v[..., index] if k in last else v[index]
 
     def append(self, rows: Mapping[str, Any]) -> None:
-        """Append ``n = len(rows["id"])`` tracks; missing fields are 0 (None for objects)."""
+        """Append ``n = len(rows["id"])`` tracks; missing fields are 0 (None for objects).
+
+        Array values are laid out like their field: ``(n, *shape)``, or ``(*shape, n)`` for a
+        coordinate-major field."""
         n = len(rows["id"])
         if n == 0:
             return
@@ -225,19 +242,18 @@ class TrackStore:
                 new = np.empty(n, object)
                 if k in rows:
                     new[:] = list(rows[k])
+                self.arrays[k] = np.concatenate([v, new])
+                continue
+            at_end = k in self.last
+            shape = (*v.shape[:-1], n) if at_end else (n, *v.shape[1:])
+            value = rows.get(k)
+            if type(value) is np.ndarray and value.dtype == v.dtype and value.shape == shape:
+                new = value  # already the rows (concatenate copies it)
             else:
-                value = rows.get(k)
-                if (
-                    type(value) is np.ndarray
-                    and value.dtype == v.dtype
-                    and value.shape == (n, *v.shape[1:])
-                ):
-                    new = value  # already the rows (concatenate copies it)
-                else:
-                    new = np.zeros((n, *v.shape[1:]), v.dtype)
-                    if value is not None:
-                        new[...] = value
-            self.arrays[k] = np.concatenate([v, new])
+                new = np.zeros(shape, v.dtype)
+                if value is not None:
+                    new[...] = value
+            self.arrays[k] = np.concatenate([v, new], axis=-1 if at_end else 0)
 
 
 def check_detections(detections: object, frame_id: int) -> Detections:
@@ -430,8 +446,9 @@ def new_track_rows(
     class_ids: NDArray[np.int64],
     confirm: bool,
 ) -> dict[str, Any]:
-    """Rows for :meth:`TrackStore.append`: new ids, one hit, tentative unless ``confirm``."""
-    n = len(mean)
+    """Rows for :meth:`TrackStore.append`: new ids, one hit, tentative unless ``confirm``;
+    ``mean (8, n)`` and ``cov (3, 4, n)`` from :meth:`KalmanFilter.initiate`."""
+    n = mean.shape[1]
     return {
         "id": tracker._new_ids(n),
         "state": CONFIRMED if confirm else TENTATIVE,

@@ -16,7 +16,6 @@ ByteTrack's two-stage association (:mod:`trackkit.mot.bytetrack`) with three cha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,7 +23,7 @@ from numpy.typing import NDArray
 from trackkit.association.costs import cosine_distance, fuse_score
 from trackkit.config import require
 from trackkit.core.detections import Detections
-from trackkit.mot.base import MOT_TRACKERS
+from trackkit.mot.base import MOT_TRACKERS, FieldSpec
 from trackkit.mot.bytetrack import ByteTrack, ByteTrackConfig
 from trackkit.motion.camera import CameraMotion, warp_states
 from trackkit.motion.kalman import Layout
@@ -72,7 +71,7 @@ class BoTSort(ByteTrack):
     layout: Layout = "xywh"
     config_class: type[ByteTrackConfig] = BoTSortConfig
 
-    def _extra_fields(self) -> dict[str, tuple[tuple[int, ...], Any]]:
+    def _extra_fields(self) -> dict[str, FieldSpec]:
         return {**super()._extra_fields(), "feature": ((), object)}
 
     def _reset_state(self) -> None:

@@ -30,6 +30,7 @@ from trackkit.mot.base import (
     LOST,
     MOT_TRACKERS,
     TENTATIVE,
+    FieldSpec,
     MOTTracker,
     TrackStore,
     advance_life,
@@ -110,14 +111,14 @@ class ByteTrack(MOTTracker):
         super().__init__()
 
     # ------------------------------------------------------------------ hooks
-    def _extra_fields(self) -> dict[str, tuple[tuple[int, ...], Any]]:
+    def _extra_fields(self) -> dict[str, FieldSpec]:
         if not self.config.reupdate:
             return {}
         return {
             "last_obs": ((4,), float),
             "last_obs_frame": ((), int),
-            "frozen_mean": ((8,), float),
-            "frozen_cov": ((3, 4), float),
+            "frozen_mean": ((8,), float, "last"),
+            "frozen_cov": ((3, 4), float, "last"),
         }
 
     def _observation_centric(self, rows: NDArray[np.int64], boxes: NDArray[np.float64]) -> None:
@@ -127,14 +128,14 @@ class ByteTrack(MOTTracker):
         for k in (gaps > 1).nonzero()[0].tolist():
             r = int(rows[k])
             mean, cov = self.kf.reupdate(
-                t["frozen_mean"][r : r + 1],
-                t["frozen_cov"][r : r + 1],
+                t["frozen_mean"][:, r : r + 1],
+                t["frozen_cov"][..., r : r + 1],
                 t["last_obs"][r],
                 boxes[k],
                 int(gaps[k]),
             )
-            t["mean"][r] = mean[0]
-            t["cov"][r] = cov[0]
+            t["mean"][:, r] = mean[:, 0]
+            t["cov"][..., r] = cov[..., 0]
         t["last_obs"][rows] = boxes
         t["last_obs_frame"][rows] = self.frame_id
 
@@ -229,7 +230,7 @@ class ByteTrack(MOTTracker):
             mean = arrays["mean"]
             tracked = state != LOST  # a lost track keeps its size (its size velocity is 0)
             for k in kf._size_cols:
-                mean[:, k + 4] *= tracked
+                mean[k + 4] *= tracked
             arrays["mean"], arrays["cov"] = kf.predict(mean, arrays["cov"])
             t.i[:, col["since_update"]] += lim["one"]
             self._compensate(frame)
@@ -262,7 +263,7 @@ class ByteTrack(MOTTracker):
             di = det_of_track[ti]
             # each track's detection as a measurement; unmatched tracks (-1) get the last
             # detection's, a finite value that ``mask`` ignores
-            z = kf.from_xyxy(boxes).take(det_of_track, 0, mode="wrap")
+            z = kf.from_xyxy(boxes).take(det_of_track, 1, mode="wrap")
             arrays["mean"], arrays["cov"] = kf.update_measurement(
                 arrays["mean"], arrays["cov"], z, mask=matched
             )
@@ -273,8 +274,8 @@ class ByteTrack(MOTTracker):
         advance_life(t, matched, 2, drop_tentative=True)
         if cfg.reupdate and n:  # remember the state at the first miss (for the re-update)
             first_miss = ((t["since_update"] == 1) & ~matched).nonzero()[0]
-            t["frozen_mean"][first_miss] = t["mean"][first_miss]
-            t["frozen_cov"][first_miss] = t["cov"][first_miss]
+            t["frozen_mean"][:, first_miss] = t["mean"][:, first_miss]
+            t["frozen_cov"][..., first_miss] = t["cov"][..., first_miss]
         # 4) new tracks from the confident detections nobody claimed
         new = high[scores[high] >= lim["new"]]
         keep, new = self._remove_duplicates(det_of_track, new)
@@ -309,7 +310,7 @@ class ByteTrack(MOTTracker):
         out = report.nonzero()[0]
         sel = ints.take(out, 0)
         return self._make_tracks(
-            kf.to_xyxy(t.arrays["mean"].take(out, 0)),
+            kf.to_xyxy(t.arrays["mean"].take(out, 1)),
             sel[:, col["id"]],
             t.f.take(out, 0)[:, col["score"]],
             det_of_track.take(out),

@@ -102,8 +102,8 @@ class DeepSort(MOTTracker):
         (computed once per frame for all confirmed tracks; the cascade slices it)."""
         cfg = self.config
         t = self.tracks
-        mean = t["mean"][rows]
-        maha = self.kf.gating_distance(mean, t["cov"][rows], dets.xyxy[det_rows])
+        mean = t["mean"][:, rows]
+        maha = self.kf.gating_distance(mean, t["cov"][..., rows], dets.xyxy[det_rows])
         if dets.embeddings is None:  # IoU stands in for appearance inside the gate
             cost = iou_cost(self._pred[rows], dets.xyxy[det_rows])
             thresh = cfg.max_iou_distance
@@ -172,8 +172,8 @@ class DeepSort(MOTTracker):
             ti = matched.nonzero()[0]
             di = det_of_track[ti]
             mean = t["mean"]
-            z = mean[:, :4].copy()
-            z[ti] = kf.from_xyxy(dets.xyxy[di])
+            z = mean[:4].copy()
+            z[:, ti] = kf.from_xyxy(dets.xyxy[di])
             t["mean"], t["cov"] = kf.update_measurement(mean, t["cov"], z, mask=matched)
             t["score"][ti] = dets.scores[di]
             self._add_features(ti, dets, di)
@@ -193,7 +193,7 @@ class DeepSort(MOTTracker):
             det_of_track = det_of_track[alive]
         out = ((det_of_track >= 0) & (t["state"] == CONFIRMED)).nonzero()[0]
         return self._make_tracks(
-            kf.to_xyxy(t["mean"][out]),
+            kf.to_xyxy(t["mean"][:, out]),
             t["id"][out],
             t["score"][out],
             det_of_track[out],

@@ -110,8 +110,8 @@ class OCSort(MOTTracker):
                 "hist": ((d, 4), float),
                 "hist_frame": ((d,), int),
                 "velocity": ((2,), float),
-                "frozen_mean": ((8,), float),
-                "frozen_cov": ((3, 4), float),
+                "frozen_mean": ((8,), float, "last"),
+                "frozen_cov": ((3, 4), float, "last"),
             }
         )
         self._max_age = scaled_age(self.config.max_age, self.config.frame_rate)
@@ -202,8 +202,8 @@ class OCSort(MOTTracker):
         # unmatched tracks: remember the state at the first miss (for ORU), then age
         first_miss = rows[t["since_update"][rows] == 1]
         if len(first_miss):
-            t["frozen_mean"][first_miss] = t["mean"][first_miss]
-            t["frozen_cov"][first_miss] = t["cov"][first_miss]
+            t["frozen_mean"][:, first_miss] = t["mean"][:, first_miss]
+            t["frozen_cov"][..., first_miss] = t["cov"][..., first_miss]
         advance_life(t, det_of_track >= 0, cfg.min_hits, drop_tentative=False)
         # new tracks from the confident detections left
         if len(high):
@@ -252,8 +252,8 @@ class OCSort(MOTTracker):
         gap = self.frame_id - t["last_obs_frame"][rows]
         reup = gap > 1
         mean = t["mean"]
-        z = mean[:, :4].copy()
-        z[rows] = kf.from_xyxy(boxes)
+        z = mean[:4].copy()
+        z[:, rows] = kf.from_xyxy(boxes)
         if reup.any():
             matched = matched.copy()
             matched[rows[reup]] = False
@@ -267,11 +267,11 @@ class OCSort(MOTTracker):
         """ORU: re-run the filter from the lost moment along a linear virtual trajectory."""
         t = self.tracks
         mean, cov = self.kf.reupdate(
-            t["frozen_mean"][row : row + 1],
-            t["frozen_cov"][row : row + 1],
+            t["frozen_mean"][:, row : row + 1],
+            t["frozen_cov"][..., row : row + 1],
             t["last_obs"][row],
             box,
             gap,
         )
-        t["mean"][row] = mean[0]
-        t["cov"][row] = cov[0]
+        t["mean"][:, row] = mean[:, 0]
+        t["cov"][..., row] = cov[..., 0]

@@ -107,7 +107,7 @@ class Sort(MOTTracker):
             matched = det_of_track >= self._zero
             # each track's detection as a measurement; unmatched tracks (-1) get the last
             # detection's, a finite value that ``mask`` ignores
-            z = kf.from_xyxy(boxes).take(det_of_track, 0, mode="wrap")
+            z = kf.from_xyxy(boxes).take(det_of_track, 1, mode="wrap")
             arrays["mean"], arrays["cov"] = kf.update_measurement(
                 arrays["mean"], arrays["cov"], z, mask=matched
             )
@@ -140,7 +140,7 @@ class Sort(MOTTracker):
             det_index = det_rows[det_index]
         sel = ints.take(out, 0)
         return self._make_tracks(
-            kf.to_xyxy(arrays["mean"].take(out, 0)),
+            kf.to_xyxy(arrays["mean"].take(out, 1)),
             sel[:, col["id"]],
             t.f.take(out, 0)[:, col["score"]],
             det_index,

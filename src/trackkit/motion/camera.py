@@ -142,7 +142,8 @@ class CameraMotion:
 def warp_states(
     kf: KalmanFilter, mean: FloatArray, cov: FloatArray, warp: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Move track states ``(N, 8)`` / ``(N, 3, 4)`` by the image warp ``(2, 3)``.
+    """Move track states ``(8, N)`` / ``(3, 4, N)`` (coordinate-major, as in
+    :mod:`trackkit.motion.kalman`) by the image warp ``(2, 3)``.
 
     Centres move by ``A c + t`` and centre velocities by ``A v``; sizes scale by
     ``k = sqrt(|det A|)`` (areas by ``k^2``; aspect ratios are unchanged). The block
@@ -151,19 +152,19 @@ def warp_states(
     """
     a = np.asarray(warp, dtype=np.float64)[:, :2]
     t = np.asarray(warp, dtype=np.float64)[:, 2]
-    if len(mean) == 0 or np.allclose(warp, np.eye(2, 3)):
+    if mean.shape[1] == 0 or np.allclose(warp, np.eye(2, 3)):
         return mean.copy(), cov.copy()
     k = float(np.sqrt(abs(np.linalg.det(a))))
     m = mean.copy()
     c = cov.copy()
-    m[:, 0:2] = mean[:, 0:2] @ a.T + t
-    m[:, 4:6] = mean[:, 4:6] @ a.T
+    m[0:2] = a @ mean[0:2] + t[:, None]
+    m[4:6] = a @ mean[4:6]
     a2 = a**2
     for block in range(3):
-        c[:, block, 0:2] = cov[:, block, 0:2] @ a2.T
+        c[block, 0:2] = a2 @ cov[block, 0:2]
     size = {"xysr": ((2, k * k),), "xyah": ((3, k),), "xywh": ((2, k), (3, k))}[kf.layout]
-    for col, f in size:
-        m[:, col] *= f
-        m[:, col + 4] *= f
-        c[:, :, col] *= f * f
+    for row, f in size:
+        m[row] *= f
+        m[row + 4] *= f
+        c[:, row] *= f * f
     return m, c

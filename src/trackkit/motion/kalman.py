@@ -19,12 +19,16 @@ introduced it:
 All noise matrices are diagonal and the measurement picks positions only, so the covariance
 never couples two different coordinates: it is four independent 2x2 blocks
 ``[[var_pos, cov_pv], [cov_pv, var_vel]]``. The filter stores exactly those blocks — ``cov`` is
-an ``(N, 3, 4)`` array ``(var_pos, cov_pos_vel, var_vel)`` per coordinate — so predict, update
+a ``(3, 4, N)`` array ``(var_pos, cov_pos_vel, var_vel)`` per coordinate — so predict, update
 and the Mahalanobis distance are a handful of element-wise array operations for all tracks at
-once. :func:`full_covariance` expands it to the usual ``(N, 8, 8)`` matrix.
+once. :func:`full_covariance` expands it to the usual ``(N, 8, 8)`` matrices.
 
-Boxes going in and out are ``xyxy`` float64 in continuous pixels (:mod:`trackkit.core.boxes`).
-No method mutates its arguments.
+**Arrays are coordinate-major**: the track is the *last* axis — states ``mean`` ``(8, N)``,
+covariances ``cov`` ``(3, 4, N)``, measurements ``(4, N)`` — so that every operation on one
+coordinate of all tracks reads a contiguous row (numpy's fastest path; with ``N`` of a few
+dozen tracks the per-call overhead, not the arithmetic, is what costs).
+Boxes going in and out are ``xyxy`` ``(N, 4)`` float64 in continuous pixels
+(:mod:`trackkit.core.boxes`). No method mutates its arguments.
 """
 
 from __future__ import annotations
@@ -41,16 +45,10 @@ __all__ = ["CHI2INV95", "KalmanFilter", "Layout", "full_covariance"]
 FloatArray = NDArray[np.float64]
 Layout = Literal["xysr", "xyah", "xywh"]
 
-#: ``xyxy @ _XYXY_TO_CXCYWH`` gives ``(cx, cy, w, h)``; ``_CXCYWH_TO_XYXY`` is its inverse.
-_XYXY_TO_CXCYWH = np.array(
-    [[0.5, 0.0, -1.0, 0.0], [0.0, 0.5, 0.0, -1.0], [0.5, 0.0, 1.0, 0.0], [0.0, 0.5, 0.0, 1.0]]
-)
-_CXCYWH_TO_XYXY = np.linalg.inv(_XYXY_TO_CXCYWH)
-
 # Read-only 0-d arrays for the per-call hot paths: numpy 2 runs a comparison or ``maximum``
 # with a 0-d array operand about twice as fast as with a Python scalar (same result).
-_ZERO, _TINY9, _TINY12 = np.array(0.0), np.array(1e-9), np.array(1e-12)
-for _c in (_ZERO, _TINY9, _TINY12):
+_ZERO, _HALF, _TINY9, _TINY12 = np.array(0.0), np.array(0.5), np.array(1e-9), np.array(1e-12)
+for _c in (_ZERO, _HALF, _TINY9, _TINY12):
     _c.setflags(write=False)
 
 #: 0.95 quantile of the chi-square distribution with 1..4 degrees of freedom (gating).
@@ -58,15 +56,22 @@ CHI2INV95: dict[int, float] = {1: 3.8415, 2: 5.9915, 3: 7.8147, 4: 9.4877}
 
 
 def full_covariance(cov: ArrayLike) -> FloatArray:
-    """Expand block covariances ``(N, 3, 4)`` to full ``(N, 8, 8)`` matrices."""
+    """Expand block covariances ``(3, 4, N)`` to full ``(N, 8, 8)`` matrices."""
     c = np.asarray(cov, dtype=np.float64)
-    n = len(c)
+    n = c.shape[2]
     out = np.zeros((n, 8, 8))
     idx = np.arange(4)
-    out[:, idx, idx] = c[:, 0]
-    out[:, idx, idx + 4] = c[:, 1]
-    out[:, idx + 4, idx] = c[:, 1]
-    out[:, idx + 4, idx + 4] = c[:, 2]
+    out[:, idx, idx] = c[0].T
+    out[:, idx, idx + 4] = c[1].T
+    out[:, idx + 4, idx] = c[1].T
+    out[:, idx + 4, idx + 4] = c[2].T
+    return out
+
+
+def _column(values: ArrayLike) -> FloatArray:
+    """``(k,)`` -> a read-only ``(k, 1)`` column (broadcasts over the track axis)."""
+    out = np.asarray(values, dtype=np.float64).reshape(-1, 1).copy()
+    out.setflags(write=False)
     return out
 
 
@@ -78,9 +83,9 @@ class KalmanFilter:
         std_weight_position: for ``xyah``/``xywh``, position noise std per unit of box size.
         std_weight_velocity: for ``xyah``/``xywh``, velocity noise std per unit of box size.
 
-    Arrays: ``mean`` ``(N, 8)`` float64 states; ``cov`` ``(N, 3, 4)`` float64 block
-    covariances (see the module docstring); measurements ``(N, 4)`` in the layout, or ``xyxy``
-    boxes where a method says so.
+    Arrays (coordinate-major, the track is the last axis): ``mean`` ``(8, N)`` float64
+    states; ``cov`` ``(3, 4, N)`` float64 block covariances (see the module docstring);
+    measurements ``(4, N)`` in the layout; ``xyxy`` boxes ``(N, 4)`` where a method says so.
     """
 
     def __init__(
@@ -99,101 +104,119 @@ class KalmanFilter:
         # Standard deviations are ``mult * scale(state) + const`` per coordinate, with
         # ``scale`` the box size the paper's noise is proportional to (none for fixed noise).
         self._scale_idx: NDArray[np.intp] | None
+        init_pos: tuple[float, ArrayLike]
         if layout == "xysr":
             self._scale_idx = None
-            self._init_pos = (0.0, np.sqrt(np.full(4, 10.0)))
-            self._init_vel = (0.0, np.sqrt(np.array([1e4, 1e4, 1e4, 0.0])))
-            self._q_pos = (0.0, np.ones(4))
-            self._q_vel = (0.0, np.sqrt(np.array([1e-2, 1e-2, 1e-4, 0.0])))
-            self._r = (0.0, np.sqrt(np.array([1.0, 1.0, 10.0, 10.0])))
+            mask = np.ones(4)
+            init_pos = (0.0, np.sqrt(np.full(4, 10.0)))
+            init_vel: tuple[float, ArrayLike] = (0.0, np.sqrt(np.array([1e4, 1e4, 1e4, 0.0])))
+            q_pos: tuple[float, ArrayLike] = (0.0, np.ones(4))
+            q_vel: tuple[float, ArrayLike] = (0.0, np.sqrt(np.array([1e-2, 1e-2, 1e-4, 0.0])))
+            r: tuple[float, ArrayLike] = (0.0, np.sqrt(np.array([1.0, 1.0, 10.0, 10.0])))
             self._size_cols: tuple[int, ...] = (2,)
         elif layout == "xyah":
             self._scale_idx = np.array([3, 3, 3, 3])
-            self._scale_mask = np.array([1.0, 1.0, 0.0, 1.0])
-            self._init_pos = (2 * wp, np.array([0, 0, 1e-2, 0]))
-            self._init_vel = (10 * wv, np.array([0, 0, 1e-5, 0]))
-            self._q_pos = (wp, np.array([0, 0, 1e-2, 0]))
-            self._q_vel = (wv, np.array([0, 0, 1e-5, 0]))
-            self._r = (wp, np.array([0, 0, 1e-1, 0]))
+            mask = np.array([1.0, 1.0, 0.0, 1.0])
+            init_pos = (2 * wp, np.array([0, 0, 1e-2, 0]))
+            init_vel = (10 * wv, np.array([0, 0, 1e-5, 0]))
+            q_pos = (wp, np.array([0, 0, 1e-2, 0]))
+            q_vel = (wv, np.array([0, 0, 1e-5, 0]))
+            r = (wp, np.array([0, 0, 1e-1, 0]))
             self._size_cols = (3,)
         else:  # xywh
             self._scale_idx = np.array([2, 3, 2, 3])
-            self._scale_mask = np.ones(4)
-            self._init_pos = (2 * wp, zero)
-            self._init_vel = (10 * wv, zero)
-            self._q_pos = (wp, zero)
-            self._q_vel = (wv, zero)
-            self._r = (wp, zero)
+            mask = np.ones(4)
+            init_pos = (2 * wp, zero)
+            init_vel = (10 * wv, zero)
+            q_pos = (wp, zero)
+            q_vel = (wv, zero)
+            r = (wp, zero)
             self._size_cols = (2, 3)
+        self._scale_mask = _column(mask)
+        # ``(mult, const)`` pairs with ``const`` a (4, 1) column
+        self._init_pos = (init_pos[0], _column(init_pos[1]))
+        self._init_vel = (init_vel[0], _column(init_vel[1]))
+        self._r = (r[0], _column(r[1]))
         self._q_fixed: FloatArray | None = None
         self._r_fixed: FloatArray | None = None
         if self._scale_idx is None:
-            self._r_fixed = self._var(None, self._r)
-            self._q_fixed = np.zeros((3, 4))
-            self._q_fixed[0] = self._var(None, self._q_pos)
-            self._q_fixed[2] = self._var(None, self._q_vel)
-        # Flattened (12,) noise rows ``(std_pos, 0, std_vel)`` per coordinate, so that the
-        # process noise of N tracks is ``(scale12 * mult + const) ** 2`` on one (N, 12) array;
+            self._r_fixed = self._var(None, self._r)  # (4, 1)
+            q = np.zeros((3, 4, 1))
+            q[0] = self._var(None, (0.0, _column(q_pos[1])))
+            q[2] = self._var(None, (0.0, _column(q_vel[1])))
+            q.setflags(write=False)
+            self._q_fixed = q
+        # Noise rows ``(std_pos, 0, std_vel)`` per coordinate as (12, 1) columns, so that the
+        # process noise of N tracks is ``(scale * mult + const) ** 2`` on one (12, N) array;
         # ``mult`` already holds the xyah mask (``(h * 1) * w == h * w`` and ``(h * 0) * w ==
-        # h * 0``: the same doubles as scaling first). Measurement noise likewise on (N, 4).
-        mask = self._scale_mask if self._scale_idx is not None else np.ones(4)
-        self._q_mult12 = np.concatenate([self._q_pos[0] * mask, np.zeros(4), self._q_vel[0] * mask])
-        self._q_const12 = np.concatenate([self._q_pos[1], np.zeros(4), self._q_vel[1]])
-        self._r_mult4 = self._r[0] * mask
-        self._r_const4 = np.asarray(self._r[1], dtype=np.float64)
+        # h * 0``: the same doubles as scaling first). Measurement noise likewise on (4, N).
+        self._q_mult12 = _column(np.concatenate([q_pos[0] * mask, zero, q_vel[0] * mask]))
+        self._q_const12 = _column(np.concatenate([np.asarray(q_pos[1]), zero, q_vel[1]]))
+        self._r_mult4 = _column(r[0] * mask)
+        self._r_const4 = self._r[1]
         self._scale_idx12 = np.tile(self._scale_idx, 3) if self._scale_idx is not None else None
 
     # ----------------------------------------------------------------- conversions
     def from_xyxy(self, xyxy: ArrayLike) -> FloatArray:
-        """``xyxy`` boxes ``(N, 4)`` -> measurements ``(N, 4)`` in this layout."""
+        """``xyxy`` boxes ``(N, 4)`` -> measurements ``(4, N)`` in this layout."""
         b = (
             xyxy
             if type(xyxy) is np.ndarray and xyxy.dtype == np.float64
             else np.asarray(xyxy, np.float64)
         )
-        if b.ndim != 2:
-            b = b.reshape(-1, 4)
-        z = b @ _XYXY_TO_CXCYWH
+        bt = b.reshape(-1, 4).T.copy()  # (4, N) contiguous rows x1, y1, x2, y2
+        z = np.empty_like(bt)
+        np.add(bt[:2], bt[2:], out=z[:2])
+        z[:2] *= _HALF  # centre (exactly 0.5 x1 + 0.5 x2)
+        np.subtract(bt[2:], bt[:2], out=z[2:])  # width, height
         if self.layout == "xysr":
-            w = z[:, 2].copy()
-            z[:, 2] = w * z[:, 3]
-            z[:, 3] = w / np.maximum(z[:, 3], _TINY9)
+            w = z[2].copy()
+            z[2] *= z[3]
+            np.divide(w, np.maximum(z[3], _TINY9), out=z[3])
         elif self.layout == "xyah":
-            z[:, 2] /= np.maximum(z[:, 3], _TINY9)
+            z[2] /= np.maximum(z[3], _TINY9)
         return z
 
     def to_xyxy(self, z: ArrayLike) -> FloatArray:
-        """Measurements or states ``(N, >=4)`` in this layout -> ``xyxy`` boxes ``(N, 4)``.
+        """Measurements or states ``(>=4, N)`` in this layout -> ``xyxy`` boxes ``(N, 4)``.
 
-        Sizes that became negative (a shrinking prediction) are clamped to 0.
+        Sizes that became negative (a shrinking prediction) are clamped to 0. The result is
+        the transpose of a contiguous ``(4, N)`` array (rows x1, y1, x2, y2).
         """
         m = z if type(z) is np.ndarray and z.dtype == np.float64 else np.asarray(z, np.float64)
         if m.ndim != 2:
-            m = m.reshape(-1, 4)
-        cwh = m[:, :4].copy()
+            m = m.reshape(4, -1)
+        half = np.empty((2, m.shape[1]))  # half width, half height
         if self.layout == "xysr":
-            s = np.maximum(m[:, 2], _ZERO)
-            w = np.sqrt(s * np.maximum(m[:, 3], _ZERO))
-            cwh[:, 2] = w
-            cwh[:, 3] = s / np.maximum(w, _TINY12)
-            # w and h are already >= 0 (or NaN), where the clamp below changes nothing
-            return cwh @ _CXCYWH_TO_XYXY
-        if self.layout == "xyah":
-            cwh[:, 2] *= m[:, 3]
-        np.maximum(cwh[:, 2:], _ZERO, out=cwh[:, 2:])
-        return cwh @ _CXCYWH_TO_XYXY
+            s = np.maximum(m[2], _ZERO)
+            w = np.multiply(s, np.maximum(m[3], _ZERO), out=half[0])
+            np.sqrt(w, out=w)
+            # w and h are already >= 0 (or NaN): no clamp needed
+            np.divide(s, np.maximum(w, _TINY12), out=half[1])
+        else:
+            if self.layout == "xyah":
+                np.multiply(m[2], m[3], out=half[0])
+                half[1] = m[3]
+            else:
+                half[...] = m[2:4]
+            np.maximum(half, _ZERO, out=half)
+        half *= _HALF
+        out = np.empty((4, m.shape[1]))
+        np.subtract(m[:2], half, out=out[:2])
+        np.add(m[:2], half, out=out[2:])
+        return out.T
 
     def _scale(self, mean4: FloatArray) -> FloatArray | None:
-        """Per-coordinate box size ``(N, 4)`` the noise is proportional to (None: fixed)."""
+        """Per-coordinate box size ``(4, N)`` the noise is proportional to (None: fixed)."""
         if self._scale_idx is None:
             return None
         if self.layout == "xyah":  # the height, for every coordinate but the aspect ratio
-            return mean4[:, 3:4] * self._scale_mask
-        return mean4[:, self._scale_idx]
+            return mean4[3] * self._scale_mask
+        return mean4[self._scale_idx]
 
     @staticmethod
     def _var(scale: FloatArray | None, spec: tuple[float, FloatArray]) -> FloatArray:
-        """Variances ``(mult * scale + const) ** 2``; ``(4,)`` when the noise is fixed."""
+        """Variances ``(mult * scale + const) ** 2``; ``(4, 1)`` when the noise is fixed."""
         mult, const = spec
         if scale is None:
             return const * const
@@ -202,14 +225,16 @@ class KalmanFilter:
 
     # ----------------------------------------------------------------- filter steps
     def initiate(self, xyxy: ArrayLike) -> tuple[FloatArray, FloatArray]:
-        """New tracks from ``xyxy`` boxes ``(M, 4)``: ``mean (M, 8)`` (zero velocity), ``cov``."""
+        """New tracks from ``xyxy`` boxes ``(M, 4)``: ``mean (8, M)`` (zero velocity) and
+        ``cov (3, 4, M)``."""
         z = self.from_xyxy(xyxy)
-        mean = np.zeros((len(z), 8))
-        mean[:, :4] = z
-        cov = np.zeros((len(z), 3, 4))
+        n = z.shape[1]
+        mean = np.zeros((8, n))
+        mean[:4] = z
+        cov = np.zeros((3, 4, n))
         scale = self._scale(z)
-        cov[:, 0] = self._var(scale, self._init_pos)
-        cov[:, 2] = self._var(scale, self._init_vel)
+        cov[0] = self._var(scale, self._init_pos)
+        cov[2] = self._var(scale, self._init_vel)
         return mean, cov
 
     def predict(
@@ -224,56 +249,56 @@ class KalmanFilter:
         c = cov
         for _ in range(steps):
             for k in self._size_cols:
-                bad = m[:, k] + m[:, k + 4] <= _ZERO
+                bad = m[k] + m[k + 4] <= _ZERO
                 if np.count_nonzero(bad):
-                    m[bad, k + 4] = 0.0
+                    m[k + 4, bad] = 0.0
             prev = c
             noise = self._process_noise(m)
-            m[:, :4] += m[:, 4:]
-            if noise.ndim == 2:  # fixed (3, 4)
+            m[:4] += m[4:]
+            if noise.shape[2] == 1:  # fixed (3, 4, 1)
                 c = prev + noise
-            else:  # a fresh (N, 3, 4): add in place
+            else:  # a fresh (3, 4, N): add in place
                 noise += prev
                 c = noise
-            c[:, 1] += prev[:, 2]  # pv + vv
-            c[:, 0] += prev[:, 1] + c[:, 1]  # pp + 2 pv + vv + q_pos (noise has no pv term)
+            c[1] += prev[2]  # pv + vv
+            c[0] += prev[1] + c[1]  # pp + 2 pv + vv + q_pos (noise has no pv term)
         return m, c
 
     def _process_noise(self, mean: FloatArray) -> FloatArray:
-        """``Q`` as block variances: ``(3, 4)`` (fixed noise) or a new ``(N, 3, 4)``."""
+        """``Q`` as block variances: ``(3, 4, 1)`` (fixed noise) or a new ``(3, 4, N)``."""
         if self._q_fixed is not None:
             return self._q_fixed
         if self.layout == "xyah":  # proportional to the height
-            std = mean[:, 3:4] * self._q_mult12
+            std = mean[3] * self._q_mult12
         else:
             assert self._scale_idx12 is not None
-            std = mean.take(self._scale_idx12, 1)
+            std = mean.take(self._scale_idx12, 0)
             std *= self._q_mult12
         std += self._q_const12
         std *= std
-        return std.reshape(len(mean), 3, 4)
+        return std.reshape(3, 4, -1)
 
     def measurement_noise(
         self, mean: FloatArray, confidences: ArrayLike | None = None
     ) -> FloatArray:
-        """Diagonal measurement noise variances ``(N, 4)`` at the predicted states.
+        """Diagonal measurement noise variances ``(4, N)`` at the predicted states.
 
         With ``confidences`` (``(N,)`` in [0, 1]) the noise is scaled by ``1 - confidence``
         (NSA Kalman, Du et al., GIAOTracker 2021): confident detections are trusted more.
         """
-        r = self._var(self._scale(mean[:, :4]), self._r)
-        if r.ndim == 1:
-            r = np.repeat(r[None, :], len(mean), axis=0)
+        r = self._var(self._scale(mean[:4]), self._r)
+        if r.shape[1] != mean.shape[1]:
+            r = np.repeat(r, mean.shape[1], axis=1)
         if confidences is not None:
             conf = np.clip(np.asarray(confidences, dtype=np.float64), 0.0, 1.0)
-            r = r * (1.0 - conf)[:, None] + 1e-9
+            r = r * (1.0 - conf) + 1e-9
         return r
 
     def project(
         self, mean: FloatArray, cov: FloatArray, confidences: ArrayLike | None = None
     ) -> tuple[FloatArray, FloatArray]:
-        """Predicted measurements ``(N, 4)`` and their diagonal innovation variances ``(N, 4)``."""
-        return mean[:, :4].copy(), cov[:, 0] + self.measurement_noise(mean, confidences)
+        """Predicted measurements ``(4, N)`` and their diagonal innovation variances ``(4, N)``."""
+        return mean[:4].copy(), cov[0] + self.measurement_noise(mean, confidences)
 
     def update(
         self,
@@ -283,8 +308,8 @@ class KalmanFilter:
         confidences: ArrayLike | None = None,
         mask: NDArray[np.bool_] | None = None,
     ) -> tuple[FloatArray, FloatArray]:
-        """Correct each track with its measured ``xyxy`` box (row ``i`` with track ``i``);
-        with ``mask``, only the selected rows (see :meth:`update_measurement`)."""
+        """Correct each track with its measured ``xyxy`` box (row ``i`` of ``(N, 4)`` with
+        track ``i``); with ``mask``, only the selected tracks (see :meth:`update_measurement`)."""
         return self.update_measurement(mean, cov, self.from_xyxy(xyxy), confidences, mask)
 
     def update_measurement(
@@ -295,38 +320,39 @@ class KalmanFilter:
         confidences: ArrayLike | None = None,
         mask: NDArray[np.bool_] | None = None,
     ) -> tuple[FloatArray, FloatArray]:
-        """Like :meth:`update` with measurements ``(N, 4)`` already in this layout.
+        """Like :meth:`update` with measurements ``(4, N)`` already in this layout.
 
-        With ``mask`` (``(N,)`` bool) only those rows are corrected; the others come back
-        unchanged whatever their (finite) ``z`` (this avoids gathering and scattering rows).
+        With ``mask`` (``(N,)`` bool) only those tracks are corrected; the others come back
+        unchanged whatever their (finite) ``z`` (this avoids gathering and scattering).
         """
-        if confidences is None:  # fast path: (4,) or (N, 4) variances
+        if confidences is None:  # fast path: (4, 1) or (4, N) variances
             if self._r_fixed is not None:
-                s = cov[:, 0] + self._r_fixed
+                s = cov[0] + self._r_fixed
             else:
                 s = self._measurement_var(mean)
-                s += cov[:, 0]
+                s += cov[0]
         else:
-            s = cov[:, 0] + self.measurement_noise(mean, confidences)
-        gain = cov[:, :2] / s[:, None, :]  # (N, 2, 4): position and velocity gains
+            s = cov[0] + self.measurement_noise(mean, confidences)
+        gain = cov[:2] / s  # (2, 4, N): position and velocity gains
         if mask is not None:
-            gain *= mask[:, None, None]
-        innov = z - mean[:, :4]
-        m = gain * innov[:, None, :]
-        m += mean.reshape(len(mean), 2, 4)
+            gain *= mask
+        innov = z - mean[:4]
+        m = gain * innov
+        n = mean.shape[1]
+        m += mean.reshape(2, 4, n)
         out = np.empty_like(cov)
-        np.multiply(gain[:, :1], cov[:, :2], out=out[:, :2])  # kp * (pp, pv)
-        np.multiply(gain[:, 1], cov[:, 1], out=out[:, 2])  # kv * pv
+        np.multiply(gain[:1], cov[:2], out=out[:2])  # kp * (pp, pv)
+        np.multiply(gain[1], cov[1], out=out[2])  # kv * pv
         np.subtract(cov, out, out=out)
-        return m.reshape(len(mean), 8), out
+        return m.reshape(8, n), out
 
     def _measurement_var(self, mean: FloatArray) -> FloatArray:
-        """Measurement noise variances ``(N, 4)`` of the size-proportional layouts (new)."""
+        """Measurement noise variances ``(4, N)`` of the size-proportional layouts (new)."""
         if self.layout == "xyah":
-            std = mean[:, 3:4] * self._r_mult4
+            std = mean[3] * self._r_mult4
         else:
             assert self._scale_idx is not None
-            std = mean.take(self._scale_idx, 1)
+            std = mean.take(self._scale_idx, 0)
             std *= self._r_mult4
         std += self._r_const4
         std *= std
@@ -342,7 +368,7 @@ class KalmanFilter:
         """Squared Mahalanobis distance of every box to every track's predicted measurement.
 
         Args:
-            mean, cov: ``(N, 8)`` and ``(N, 3, 4)`` track states.
+            mean, cov: ``(8, N)`` and ``(3, 4, N)`` track states.
             xyxy: ``(M, 4)`` boxes.
             only_position: use the centre only (2 degrees of freedom instead of 4).
 
@@ -351,10 +377,10 @@ class KalmanFilter:
         """
         z = self.from_xyxy(xyxy)
         proj, var = self.project(mean, cov)
-        d = z[None, :, :] - proj[:, None, :]
+        d = z[:, None, :] - proj[:, :, None]  # (4, N, M)
         if only_position:
-            return np.sum(d[..., :2] ** 2 / var[:, None, :2], axis=2)
-        return np.sum(d**2 / var[:, None, :], axis=2)
+            return np.sum(d[:2] ** 2 / var[:2, :, None], axis=0)
+        return np.sum(d**2 / var[:, :, None], axis=0)
 
     def reupdate(
         self,
@@ -367,13 +393,13 @@ class KalmanFilter:
         """Observation-centric re-update (ORU, OC-SORT, Cao et al. 2023) of one track.
 
         A track last observed at ``last_xyxy`` and found again ``gap`` frames later at
-        ``new_xyxy`` is rolled back to ``mean, cov`` — its state ``(1, 8)``, ``(1, 3, 4)``
+        ``new_xyxy`` is rolled back to ``mean, cov`` — its state ``(8, 1)``, ``(3, 4, 1)``
         predicted for the first frame it was missed — and re-run along a virtual trajectory
         interpolated linearly (centre and size) between the two observations, ending with the
         real one. This replaces the drift accumulated while unobserved.
 
         Returns:
-            The corrected ``(1, 8)`` state and ``(1, 3, 4)`` covariance at the new frame.
+            The corrected ``(8, 1)`` state and ``(3, 4, 1)`` covariance at the new frame.
         """
         last = np.asarray(last_xyxy, dtype=np.float64).reshape(4)
         new = np.asarray(new_xyxy, dtype=np.float64).reshape(4)
@@ -383,11 +409,11 @@ class KalmanFilter:
         c = c0 + frac * (c1 - c0)
         size = s0 + frac * (s1 - s0)
         virtual = self.from_xyxy(np.concatenate([c - size / 2.0, c + size / 2.0], axis=1))
-        if self._q_fixed is not None and self._r_fixed is not None and len(mean) == 1:
+        if self._q_fixed is not None and self._r_fixed is not None and mean.shape[1] == 1:
             return self._reupdate_scalar(mean, cov, virtual)
         m, p = mean, cov
         for i in range(gap):
-            m, p = self.update_measurement(m, p, virtual[i : i + 1])
+            m, p = self.update_measurement(m, p, virtual[:, i : i + 1])
             if i < gap - 1:
                 m, p = self.predict(m, p)
         return m, p
@@ -398,16 +424,16 @@ class KalmanFilter:
         """:meth:`reupdate` of one track with fixed noise (``xysr``) in Python floats.
 
         The same IEEE operations, in the same order, as :meth:`update_measurement` and
-        :meth:`predict` on a single row (so bit-identical results), without the per-call
+        :meth:`predict` on a single track (so bit-identical results), without the per-call
         cost of numpy on arrays of four numbers.
         """
         assert self._q_fixed is not None and self._r_fixed is not None
-        x = mean[0].tolist()
-        pp, pv, vv = cov[0].tolist()
-        q0, q1, q2 = self._q_fixed.tolist()
-        r = self._r_fixed.tolist()
+        x = mean[:, 0].tolist()
+        pp, pv, vv = cov[:, :, 0].tolist()
+        q0, q1, q2 = self._q_fixed[:, :, 0].tolist()
+        r = self._r_fixed[:, 0].tolist()
         size_cols = self._size_cols
-        obs = virtual.tolist()
+        obs = virtual.T.tolist()
         last = len(obs) - 1
         for i, z in enumerate(obs):
             for j in range(4):  # update
@@ -431,4 +457,4 @@ class KalmanFilter:
                 pp[j] = (pp[j] + q0[j]) + (pv[j] + c1)
                 pv[j] = c1
                 vv[j] = vv[j] + q2[j]
-        return np.array([x]), np.array([[pp, pv, vv]])
+        return np.array(x)[:, None], np.array([pp, pv, vv])[:, :, None]
