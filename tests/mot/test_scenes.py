@@ -81,6 +81,26 @@ def test_occlusion_gap_vs_max_age(name: str, gap: int, same_id: bool) -> None:
         assert (tr.det_index == -1).all() and (len(tr) == 0 or k < 3)
 
 
+@pytest.mark.parametrize(("name", "default"), [("sort", 2), ("ocsort", 3)])
+@pytest.mark.parametrize("streak", [1, 2, 3])
+def test_report_streak_withholds_a_refound_track(name: str, default: int, streak: int) -> None:
+    """A track found again after a miss is reported from its ``report_streak``-th
+    consecutive match on, with its old id; while withheld it is not reported at all."""
+    assert mot.build(name).config.report_streak == default
+    tracker = mot.build(name, report_streak=streak)
+    frames = [_dets([_box(100 + 2 * t, 200)]) for t in range(15)]
+    frames += [_dets([]) for _ in range(3)]
+    frames += [_dets([_box(100 + 2 * t, 200)]) for t in range(18, 30)]
+    out = _run(tracker, frames)
+    before = _id_of_row(out[14], 0)
+    assert before is not None
+    back = [_id_of_row(tr, 0) for tr in out[18:24]]
+    assert back[: streak - 1] == [None] * (streak - 1)
+    assert back[streak - 1 :] == [before] * (len(back) - streak + 1)
+    with pytest.raises(ConfigError, match="report_streak"):
+        mot.build(name, report_streak=0)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_partly_outside_image_and_empty_frames(name: str) -> None:
     tracker = mot.build(name)

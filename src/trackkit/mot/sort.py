@@ -48,6 +48,12 @@ class SortConfig:
             track for 2 seconds (60), which carries ids through typical pedestrian occlusions
             (MOT17 train, docs/benchmarks.md: HOTA 47.7 with 30, 48.5 with 60).
         min_score: detections scoring below are ignored (paper: none).
+        report_streak: a track is reported only once its current run of consecutive
+            matches reaches this (tracks born in the first ``min_hits`` frames excepted), so
+            a track found again after a miss waits for a confirming match before it is
+            reported — the paper code's ``hit_streak >= min_hits`` rule, milder. 1 reports
+            every matched confirmed track at once. Default 2 (docs/benchmarks.md, "Id
+            switches").
         frame_rate: frames per second of the video (scales ``max_age``).
     """
 
@@ -55,11 +61,13 @@ class SortConfig:
     min_hits: int = 3
     max_age: int = 60
     min_score: float = 0.0
+    report_streak: int = 2
     frame_rate: float = 30.0
 
     def __post_init__(self) -> None:
         require(0.0 < self.iou_threshold <= 1.0, "iou_threshold must be in (0, 1]")
         require(self.min_hits >= 1, "min_hits must be >= 1")
+        require(self.report_streak >= 1, "report_streak must be >= 1")
         require(self.max_age >= 0, "max_age must be >= 0")
         require(self.frame_rate > 0, "frame_rate must be > 0")
 
@@ -134,7 +142,10 @@ class Sort(MOTTracker):
         ints = t.i
         # after the life cycle, confirmed tracks are exactly those matched (or born
         # confirmed) this frame
-        out = (ints[:, col["state"]] == CONFIRMED).nonzero()[0]
+        report = ints[:, col["state"]] == CONFIRMED
+        if cfg.report_streak > 1 and self.frame_id > cfg.min_hits:
+            report &= ints[:, col["streak"]] >= cfg.report_streak
+        out = report.nonzero()[0]
         det_index = det_of_track.take(out)
         if det_rows is not None:
             det_index = det_rows[det_index]
