@@ -268,15 +268,9 @@ class KalmanFilter:
         """``Q`` as block variances: ``(3, 4, 1)`` (fixed noise) or a new ``(3, 4, N)``."""
         if self._q_fixed is not None:
             return self._q_fixed
-        if self.layout == "xyah":  # proportional to the height
-            std = mean[3] * self._q_mult12
-        else:
-            assert self._scale_idx12 is not None
-            std = mean.take(self._scale_idx12, 0)
-            std *= self._q_mult12
-        std += self._q_const12
-        std *= std
-        return std.reshape(3, 4, -1)
+        assert self._scale_idx12 is not None
+        var = self._proportional_var(mean, self._q_mult12, self._q_const12, self._scale_idx12)
+        return var.reshape(3, 4, -1)
 
     def measurement_noise(
         self, mean: FloatArray, confidences: ArrayLike | None = None
@@ -286,9 +280,10 @@ class KalmanFilter:
         With ``confidences`` (``(N,)`` in [0, 1]) the noise is scaled by ``1 - confidence``
         (NSA Kalman, Du et al., GIAOTracker 2021): confident detections are trusted more.
         """
-        r = self._var(self._scale(mean[:4]), self._r)
-        if r.shape[1] != mean.shape[1]:
-            r = np.repeat(r, mean.shape[1], axis=1)
+        if self._r_fixed is not None:
+            r = np.repeat(self._r_fixed, mean.shape[1], axis=1)
+        else:
+            r = self._measurement_var(mean)
         if confidences is not None:
             conf = np.clip(np.asarray(confidences, dtype=np.float64), 0.0, 1.0)
             r = r * (1.0 - conf) + 1e-9
@@ -348,13 +343,21 @@ class KalmanFilter:
 
     def _measurement_var(self, mean: FloatArray) -> FloatArray:
         """Measurement noise variances ``(4, N)`` of the size-proportional layouts (new)."""
+        assert self._scale_idx is not None
+        return self._proportional_var(mean, self._r_mult4, self._r_const4, self._scale_idx)
+
+    def _proportional_var(
+        self, mean: FloatArray, mult: FloatArray, const: FloatArray, idx: NDArray[np.intp]
+    ) -> FloatArray:
+        """``(size * mult + const) ** 2`` as a new ``(k, N)`` array for the size-proportional
+        layouts: ``size`` is the height (xyah; ``mult`` holds the aspect-ratio mask) or the
+        state rows ``idx`` (xywh); ``mult`` and ``const`` are ``(k, 1)`` columns."""
         if self.layout == "xyah":
-            std = mean[3] * self._r_mult4
+            std = mean[3] * mult
         else:
-            assert self._scale_idx is not None
-            std = mean.take(self._scale_idx, 0)
-            std *= self._r_mult4
-        std += self._r_const4
+            std = mean.take(idx, 0)
+            std *= mult
+        std += const
         std *= std
         return std
 
