@@ -63,6 +63,31 @@ def test_part_pooling_features_are_global_then_stripes(tmp_path: Path) -> None:
     torch.testing.assert_close(model(x), again(x))
 
 
+def test_gem_pooling_is_the_generalised_mean_with_a_learned_exponent(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = build_model("resnet-tiny", input_size=SIZE, parts=2, pool="gem")
+    x = torch.rand(2, 3, *SIZE) * 255
+    feat, emb = model.forward_train(x)
+    maps = model.body((x - model.mean) / model.std).clamp(min=1e-6)
+    c, half = maps.shape[1], maps.shape[2] // 2
+    torch.testing.assert_close(feat[:, :c], maps.pow(3).mean(dim=(2, 3)).pow(1 / 3))
+    lower = maps[:, :, half:].pow(3).mean(dim=(2, 3)).pow(1 / 3)
+    torch.testing.assert_close(feat[:, 2 * c :], lower)
+    # between the average and the maximum of each channel
+    assert bool((feat[:, :c] >= maps.mean(dim=(2, 3)) - 1e-5).all())
+    assert bool((feat[:, :c] <= maps.amax(dim=(2, 3)) + 1e-5).all())
+    emb.sum().backward()
+    assert model.gem_p is not None and model.gem_p.grad is not None
+    assert float(model.gem_p.grad.abs()) > 0
+    model.eval()
+    save_model(model, tmp_path / "g.pt")
+    again = load_model(tmp_path / "g.pt")
+    assert again.pool == "gem"
+    torch.testing.assert_close(model(x), again(x))
+    with pytest.raises(ValueError, match="pool"):
+        build_model("resnet-tiny", input_size=SIZE, pool="max")
+
+
 def test_save_load_roundtrip_and_bad_file(tmp_path: Path) -> None:
     model = build_model("resnet-tiny", input_size=SIZE).eval()
     save_model(model, tmp_path / "m.pt")
@@ -74,13 +99,14 @@ def test_save_load_roundtrip_and_bad_file(tmp_path: Path) -> None:
         load_model(tmp_path / "bad.pt")
 
 
-def test_torch_and_onnx_embedders_agree(tmp_path: Path) -> None:
+@pytest.mark.parametrize("pool", ["avg", "gem"])
+def test_torch_and_onnx_embedders_agree(tmp_path: Path, pool: str) -> None:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
     from trackkit.reid.embedder import OnnxEmbedder
     from trackkit.reid.models import export_onnx
 
-    model = build_model("resnet-tiny", input_size=SIZE).eval()
+    model = build_model("resnet-tiny", input_size=SIZE, parts=2, pool=pool).eval()
     export_onnx(model, tmp_path / "m.onnx")
     frame = np.random.default_rng(0).integers(0, 255, (120, 80, 3), dtype=np.uint8)
     boxes = np.array([[10.0, 10.0, 30.0, 60.0], [40.0, 5.0, 70.0, 110.0], [0, 0, 80, 120]])

@@ -152,9 +152,12 @@ class TorchEmbedder(Embedder):
     ) -> None:
         import torch
 
+        from trackkit.reid.models.common import channels_last
+
         if threads is not None:
             torch.set_num_threads(threads)
-        self.model = model.eval()
+        # channels-last weights match the NHWC view of the crops (oneDNN's fast path on CPU)
+        self.model = channels_last(model.eval())
         self.input_size = tuple(model.input_size)  # type: ignore[assignment]
         self.flip = flip
         self.batch_size = batch_size

@@ -43,6 +43,7 @@ from trackkit.reid.data.sampler import PKSampler
 from trackkit.reid.data.transforms import AugmentConfig, augment_batch
 from trackkit.reid.losses import parse_objective
 from trackkit.reid.models import ClassifierHead, ReIDNet, build_model, save_model
+from trackkit.reid.models.common import channels_last
 
 __all__ = ["TrainConfig", "Trainer"]
 
@@ -160,14 +161,15 @@ class Trainer:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
         opts = {"input_size": tuple(cfg.input_size), **cfg.model_options}
-        self.model = build_model(cfg.model, **opts).to(cfg.device)
+        # channels-last (NHWC) weights and batches: oneDNN's fast convolutions on CPU
+        self.model = channels_last(build_model(cfg.model, **opts).to(cfg.device))
         self.head = ClassifierHead(self.model.embed_dim, len(self.label_of)).to(cfg.device)
         self.terms = parse_objective(cfg.loss)
         # deep mutual learning: a peer network (other initialisation) trained alongside
         self.peer: torch.nn.ModuleDict | None = None
         if any(term.needs_peer for _, term in self.terms):
             torch.manual_seed(cfg.seed + 1)
-            peer_model = build_model(cfg.model, **opts)
+            peer_model = channels_last(build_model(cfg.model, **opts))
             peer_head = ClassifierHead(peer_model.embed_dim, len(self.label_of))
             self.peer = torch.nn.ModuleDict({"model": peer_model, "head": peer_head})
             self.peer.to(cfg.device)
@@ -353,6 +355,7 @@ class Trainer:
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             x = augment_batch(crops[idx], aug, gen).to(cfg.device)
+            x = x.contiguous(memory_format=torch.channels_last)
             y = torch.from_numpy(self.labels[idx]).to(cfg.device)
             loss, values = self._objective(x, y)
             for name, value in values.items():

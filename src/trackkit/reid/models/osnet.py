@@ -87,6 +87,8 @@ class OSNetReID(ReIDNet):
         stem: channels of the stride-2 3x3 stem (followed by a stride-2 max-pool).
         streams: scales ``T`` per block.
         input_size: ``(H, W)`` of the input crops.
+        parts, pool: stripes pooled beside the global feature and the pooling
+            (``"avg"`` or ``"gem"``), as in :class:`~.common.ReIDNet`.
     """
 
     def __init__(
@@ -96,8 +98,10 @@ class OSNetReID(ReIDNet):
         stem: int = 32,
         streams: int = 4,
         input_size: tuple[int, int] = (128, 48),
+        parts: int = 0,
+        pool: str = "avg",
     ) -> None:
-        super().__init__(input_size)
+        super().__init__(input_size, parts, pool)
         if len(widths) != len(blocks):
             raise ValueError("widths and blocks must have the same length")
         layers: list[nn.Module] = [_cbr(3, stem, 3, 2), nn.MaxPool2d(3, 2, 1)]
@@ -116,5 +120,7 @@ class OSNetReID(ReIDNet):
             "stem": stem,
             "streams": streams,
             "input_size": list(self.input_size),
+            "parts": self.parts,
+            "pool": self.pool,
         }
         self._finish(cin)

@@ -75,6 +75,7 @@ class ResNetReID(ReIDNet):
         ibn: IBN-a normalisation (:class:`IBN`) in the first convolution of every block
             except the last stage's (better generalisation to unseen cameras/datasets).
         parts: horizontal stripes pooled beside the global feature (:class:`ReIDNet`).
+        pool: ``"avg"`` or ``"gem"`` (generalised mean, :class:`ReIDNet`).
     """
 
     def __init__(
@@ -86,8 +87,9 @@ class ResNetReID(ReIDNet):
         input_size: tuple[int, int] = (128, 48),
         ibn: bool = False,
         parts: int = 0,
+        pool: str = "avg",
     ) -> None:
-        super().__init__(input_size, parts)
+        super().__init__(input_size, parts, pool)
         if not (len(widths) == len(blocks) == len(strides)):
             raise ValueError("widths, blocks and strides must have the same length")
         layers: list[nn.Module] = [_conv_bn(3, stem, 3, 2, True), nn.MaxPool2d(3, 2, 1)]
@@ -106,5 +108,6 @@ class ResNetReID(ReIDNet):
             "input_size": list(self.input_size),
             "ibn": ibn,
             "parts": self.parts,
+            "pool": self.pool,
         }
         self._finish(cin)
