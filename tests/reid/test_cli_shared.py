@@ -14,8 +14,8 @@ import pytest
 
 from trackkit.cli.main import main
 
-# CUHK03-test rank-1 / mAP (%) of src/trackkit/assets/reid_resnet_w24_parts_cuhk03.pt
-DEFAULT_RANK1, DEFAULT_MAP = 53.7, 47.0
+# CUHK03-test rank-1 / mAP (%) of src/trackkit/assets/reid_resnet_w32_parts_cuhk03.pt
+DEFAULT_RANK1, DEFAULT_MAP = 58.1, 51.9
 
 
 def test_torch_free_modules_do_not_import_torch() -> None:
@@ -218,7 +218,7 @@ def test_default_model_scores_documented_numbers(shared: Path) -> None:
     from trackkit.reid.evaluate import evaluate_embedder
 
     embedder = load_embedder("default", threads=1)
-    assert embedder.input_size == (160, 64) and embedder.dim == 576  # 192 x (1 + 2 parts)
+    assert embedder.input_size == (160, 64) and embedder.dim == 768  # 256 x (1 + 2 parts)
     ds = load_dataset("cuhk03", shared / "data" / "reid" / "cuhk03-labeled")
     res = evaluate_embedder(embedder, ds).result
     assert 100 * res.rank(1) == pytest.approx(DEFAULT_RANK1, abs=0.25)

@@ -78,12 +78,12 @@ def test_training_reduces_loss_and_weights_round_trip(tmp_path: Path) -> None:
     trainer = _trainer(tmp_path)
     batch = trainer.make_batch(np.random.default_rng(0))  # type: ignore[attr-defined]
     trainer.model.eval()  # type: ignore[attr-defined]
-    first = float(trainer.loss(batch))  # type: ignore[attr-defined]
+    first = float(trainer.loss(batch).detach())  # type: ignore[attr-defined]
     trainer.model.train()  # type: ignore[attr-defined]
     for _ in range(15):
         trainer.step(batch)  # type: ignore[attr-defined]
     trainer.model.eval()  # type: ignore[attr-defined]
-    assert float(trainer.loss(batch)) < 0.7 * first  # type: ignore[attr-defined]
+    assert float(trainer.loss(batch).detach()) < 0.7 * first  # type: ignore[attr-defined]
     path = tmp_path / "goturn.pt"
     torch.save(trainer.export(), path)  # type: ignore[attr-defined]
     net = load_goturn(path)

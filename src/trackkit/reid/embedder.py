@@ -217,7 +217,7 @@ class HistogramEmbedder(Embedder):
 
 def default_model_path() -> Path:
     """The project's default ReID model (trained on CUHK03 train by ``trackkit reid train``)."""
-    return Path(__file__).resolve().parents[1] / "assets" / "reid_resnet_w24_parts_cuhk03.pt"
+    return Path(__file__).resolve().parents[1] / "assets" / "reid_resnet_w32_parts_cuhk03.pt"
 
 
 def load_embedder(

@@ -3,7 +3,7 @@
 Registered names (``MODELS.build(name, **config)``):
 - ``resnet-tiny``: ResNet-style, last stride 1, BNNeck, 128-d (:mod:`.resnet`), fast enough
   to train on 2 CPU cores (the project's default model is this architecture with widths
-  24-48-96-192 and two stripes, ``parts=2``);
+  32-64-128-256 and two stripes, ``parts=2``);
 - ``resnet-tiny-ibn``: resnet-tiny with IBN-a normalisation (generalises better to unseen
   cameras and datasets);
 - ``resnet-small``: a wider and deeper ResNet-style network, 256-d;
