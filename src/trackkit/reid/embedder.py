@@ -142,7 +142,8 @@ class TorchEmbedder(Embedder):
     """A trackkit torch ReID model (input NCHW BGR 0..255 float, normalised inside).
 
     Args:
-        model: a :class:`torch.nn.Module` whose ``input_size`` attribute is ``(H, W)``.
+        model: a :class:`torch.nn.Module` whose ``input_size`` attribute is ``(H, W)``; it is
+            put in eval mode and its weights stored channels-last, in place.
         flip: also embed the mirrored crop and average (test-time augmentation).
         threads: torch intra-op threads to use (``None`` keeps torch's setting).
     """
