@@ -3,7 +3,7 @@ colour-histogram baseline and hand-crafted features + KISSME (trained on CUHK03 
 every shared dataset with a camera protocol, plus throughput and k-reciprocal re-ranking (gain
 and the 3,000 x 15,000 timing).
 
-    python benchmarks/reid.py [--models default,omz-0248,...,kissme]
+    python benchmarks/reid.py [--models default,default@bnneck,omz-0248,...,kissme]
                               [--datasets cuhk03,viper,prid2011] [--threads 2]
                               [--skip-rerank-timing]
 
@@ -28,7 +28,7 @@ import numpy as np
 from trackkit.metrics.rank import RankResult, average_results
 from trackkit.reid.data.datasets import ReIDDataset, load_dataset
 from trackkit.reid.data.images import load_crops
-from trackkit.reid.embedder import load_embedder
+from trackkit.reid.embedder import Embedder, load_embedder
 from trackkit.reid.evaluate import dataset_paths, evaluate_embedder, score_trials
 from trackkit.reid.rerank import k_reciprocal_rerank
 from trackkit.shared import shared_path
@@ -83,9 +83,20 @@ def kissme_results(
     return out
 
 
+def _embedder(spec: str, threads: int) -> Embedder:
+    """``NAME`` or ``NAME@pooled`` / ``NAME@bnneck`` (a trackkit model's retrieval feature)."""
+    name, _, embedding = spec.partition("@")
+    return load_embedder(name, threads=threads, embedding=embedding or None)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="default,omz-0248,omz-0287,omz-0288,histogram,kissme")
+    parser.add_argument(
+        "--models",
+        default="default,omz-0248,omz-0287,omz-0288,histogram,kissme",
+        help="comma-separated: default, a .pt/.onnx path, omz-0248/0287/0288, histogram, "
+        "kissme; NAME@bnneck or NAME@pooled picks a trackkit model's retrieval feature",
+    )
     parser.add_argument("--datasets", default="cuhk03,viper,prid2011")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-rerank-timing", action="store_true")
@@ -114,7 +125,7 @@ def main() -> int:
             for name, res in kissme_results(cuhk, datasets).items():
                 rows.append((spec, name, res.rank(1), res.rank(5), res.mAP, res.mINP))
             continue
-        embedder = load_embedder(spec, threads=args.threads)
+        embedder = _embedder(spec, args.threads)
         speeds[spec] = throughput(embedder)
         for name, ds in datasets.items():
             res = evaluate_embedder(embedder, ds).result
@@ -135,7 +146,7 @@ def main() -> int:
     print("| model | input HxW | crops/s (wall) | crops per CPU-s | x OMZ 0248 (CPU) |")
     print("|---|---|---:|---:|---:|")
     for spec, (wall, cpu) in speeds.items():
-        h, w = load_embedder(spec, threads=args.threads).input_size
+        h, w = _embedder(spec, args.threads).input_size
         ratio = f"{cpu / anchor[1]:.2f}" if anchor else "-"
         print(f"| {spec} | {h}x{w} | {wall:.0f} | {cpu:.0f} | {ratio} |")
     if "default" in args.models.split(",") and "cuhk03" in datasets:

@@ -215,3 +215,5 @@ def test_histogram_embedder_and_factory_errors() -> None:
         load_embedder("omz-9999")
     with pytest.raises(DataNotFoundError, match="nothing.pt"):
         load_embedder("nothing.pt")
+    with pytest.raises(ConfigError, match="trackkit .pt models only"):
+        load_embedder("model.onnx", embedding="centered")

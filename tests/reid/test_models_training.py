@@ -88,6 +88,49 @@ def test_gem_pooling_is_the_generalised_mean_with_a_learned_exponent(tmp_path: P
         build_model("resnet-tiny", input_size=SIZE, pool="max")
 
 
+@pytest.mark.parametrize("name", ["resnet-tiny", "osnet-tiny"])
+def test_embedding_option_picks_the_returned_feature(tmp_path: Path, name: str) -> None:
+    x = torch.rand(3, 3, *SIZE) * 255
+    models = {}
+    for choice in ("centered", "pooled", "bnneck"):
+        torch.manual_seed(0)
+        models[choice] = build_model(name, input_size=SIZE, parts=2, embedding=choice).eval()
+        # running statistics as after training (fresh ones make the BNNeck an identity)
+        models[choice].neck.running_mean.fill_(0.1)
+        models[choice].neck.running_var.fill_(4.0)
+    assert build_model(name, input_size=SIZE).embedding == "centered"  # the default
+    feat, emb = models["pooled"].forward_train(x)
+    assert not torch.allclose(feat, emb)
+    torch.testing.assert_close(models["pooled"](x), feat)
+    assert bool((models["pooled"](x) >= 0).all())  # pooled ReLU maps
+    torch.testing.assert_close(models["centered"](x), feat - 0.1)
+    torch.testing.assert_close(models["bnneck"](x), emb)
+    save_model(models["bnneck"], tmp_path / "b.pt")
+    assert load_model(tmp_path / "b.pt").embedding == "bnneck"
+    # a file saved before the option existed has no "embedding" key: it keeps the BNNeck output
+    blob = torch.load(tmp_path / "b.pt", weights_only=True)
+    del blob["config"]["embedding"]
+    torch.save(blob, tmp_path / "old.pt")
+    old = load_model(tmp_path / "old.pt")
+    assert old.embedding == "bnneck"
+    torch.testing.assert_close(old(x), emb)
+    old.set_embedding("centered")  # as ``--embedding centered`` does
+    torch.testing.assert_close(old(x), feat - 0.1)
+    assert old.config["embedding"] == "centered"
+    with pytest.raises(ValueError, match="embedding"):
+        build_model(name, input_size=SIZE, embedding="neck")
+
+
+def test_embedding_option_does_not_change_training(tmp_path: Path) -> None:
+    images, crops = synthetic()
+    runs: list[torch.nn.Module] = []
+    for choice in ("centered", "bnneck"):
+        cfg = tiny_config(epochs=2, model_options={"parts": 2, "embedding": choice})
+        runs.append(Trainer(cfg, images, tmp_path / choice, crops, progress=False).run())
+    for (k, v), w in zip(runs[0].state_dict().items(), runs[1].state_dict().values()):
+        torch.testing.assert_close(v, w, rtol=0, atol=0, msg=k)
+
+
 def test_save_load_roundtrip_and_bad_file(tmp_path: Path) -> None:
     model = build_model("resnet-tiny", input_size=SIZE).eval()
     save_model(model, tmp_path / "m.pt")

@@ -131,7 +131,19 @@ def add_parser(sub: Any) -> None:
     )
     ex.add_argument("--model", default="default")
     ex.add_argument("--out", type=Path, required=True)
+    _embedding_arg(ex)
     ex.set_defaults(func=_export)
+
+
+def _embedding_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--embedding",
+        choices=("centered", "pooled", "bnneck"),
+        help="trackkit .pt models: retrieve with the pooled feature centred on its training "
+        "mean, the pooled feature itself, or the batch-normalised one after the BNNeck "
+        "(default: the model's own setting, 'centered' for models trained since the option "
+        "exists, 'bnneck' for older files)",
+    )
 
 
 def _dataset_args(p: argparse.ArgumentParser) -> None:
@@ -144,6 +156,7 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="default", help="model (default: the project's model)")
     p.add_argument("--flip", action="store_true", help="average with the mirrored crop")
+    _embedding_arg(p)
     p.add_argument("--threads", type=int, default=2, help="CPU threads (2)")
     p.add_argument("--batch-size", type=int, default=32, help="crops per forward pass (32)")
 
@@ -210,7 +223,11 @@ def _eval(args: argparse.Namespace) -> int:
 
     dataset = load_dataset(args.dataset, args.root, n_trials=args.trials, seed=args.split_seed)
     embedder = load_embedder(
-        args.model, flip=args.flip, threads=args.threads, batch_size=args.batch_size
+        args.model,
+        flip=args.flip,
+        threads=args.threads,
+        batch_size=args.batch_size,
+        embedding=args.embedding,
     )
     rerank = None
     if args.rerank:
@@ -249,7 +266,11 @@ def _embed(args: argparse.Namespace) -> int:
 
     paths = list_images(args.folder)
     embedder = load_embedder(
-        args.model, flip=args.flip, threads=args.threads, batch_size=args.batch_size
+        args.model,
+        flip=args.flip,
+        threads=args.threads,
+        batch_size=args.batch_size,
+        embedding=args.embedding,
     )
     emb, speed = embed_paths(embedder, paths, progress=sys.stderr.isatty())
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -262,6 +283,9 @@ def _export(args: argparse.Namespace) -> int:
     from trackkit.reid.models import export_onnx, load_model
 
     path = default_model_path() if args.model == "default" else Path(args.model)
-    export_onnx(load_model(path), args.out)
+    model = load_model(path)
+    if args.embedding is not None:
+        model.set_embedding(args.embedding)
+    export_onnx(model, args.out)
     print(f"ONNX model written to {args.out}")
     return 0

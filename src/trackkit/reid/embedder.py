@@ -222,15 +222,29 @@ def default_model_path() -> Path:
 
 
 def load_embedder(
-    spec: str = "default", flip: bool = False, threads: int = 2, batch_size: int = 32
+    spec: str = "default",
+    flip: bool = False,
+    threads: int = 2,
+    batch_size: int = 32,
+    embedding: str | None = None,
 ) -> Embedder:
     """An embedder by name or path.
 
     ``spec``: ``"default"`` (the project's model), a trackkit ``.pt`` file (torch), an
     ``.onnx`` file, ``"omz-0248"`` / ``"omz-0287"`` / ``"omz-0288"`` (Open Model Zoo models in
     the shared weights folder) or ``"histogram"`` (colour histograms, no learning).
+    ``embedding``: ``"centered"``, ``"pooled"`` or ``"bnneck"`` overrides which feature a
+    trackkit ``.pt`` model returns (:class:`~trackkit.reid.models.ReIDNet`); ``None`` keeps the
+    model's own.
     """
     low = spec.lower()
+    if embedding is not None and (
+        low in ("histogram",) or low.startswith("omz-") or low.endswith(".onnx")
+    ):
+        raise ConfigError(
+            f"--embedding applies to trackkit .pt models only, not {spec!r} (an ONNX graph "
+            "has its output fixed; export with 'trackkit reid export --embedding')"
+        )
     if low == "histogram":
         return HistogramEmbedder()
     if low.startswith("omz-"):
@@ -250,4 +264,7 @@ def load_embedder(
         raise DataNotFoundError(f"{path}: model file not found")
     from trackkit.reid.models import load_model
 
-    return TorchEmbedder(load_model(path), flip=flip, batch_size=batch_size, threads=threads)
+    model = load_model(path)
+    if embedding is not None:
+        model.set_embedding(embedding)
+    return TorchEmbedder(model, flip=flip, batch_size=batch_size, threads=threads)

@@ -107,6 +107,8 @@ def load_model(path: str | Path) -> ReIDNet:
     cfg = dict(blob["config"])
     if "input_size" in cfg:
         cfg["input_size"] = tuple(cfg["input_size"])
+    # files saved before the ``embedding`` option existed returned the BNNeck output
+    cfg.setdefault("embedding", "bnneck")
     model = build_model(blob["arch"], **cfg)
     model.load_state_dict(blob["state_dict"])
     return model.eval()

@@ -87,8 +87,9 @@ class OSNetReID(ReIDNet):
         stem: channels of the stride-2 3x3 stem (followed by a stride-2 max-pool).
         streams: scales ``T`` per block.
         input_size: ``(H, W)`` of the input crops.
-        parts, pool: stripes pooled beside the global feature and the pooling
-            (``"avg"`` or ``"gem"``), as in :class:`~.common.ReIDNet`.
+        parts, pool, embedding: stripes pooled beside the global feature, the pooling
+            (``"avg"`` or ``"gem"``) and the returned feature (``"centered"``, ``"pooled"``
+            or ``"bnneck"``), as in :class:`~.common.ReIDNet`.
     """
 
     def __init__(
@@ -100,8 +101,9 @@ class OSNetReID(ReIDNet):
         input_size: tuple[int, int] = (128, 48),
         parts: int = 0,
         pool: str = "avg",
+        embedding: str = "centered",
     ) -> None:
-        super().__init__(input_size, parts, pool)
+        super().__init__(input_size, parts, pool, embedding)
         if len(widths) != len(blocks):
             raise ValueError("widths and blocks must have the same length")
         layers: list[nn.Module] = [_cbr(3, stem, 3, 2), nn.MaxPool2d(3, 2, 1)]
@@ -122,5 +124,6 @@ class OSNetReID(ReIDNet):
             "input_size": list(self.input_size),
             "parts": self.parts,
             "pool": self.pool,
+            "embedding": self.embedding,
         }
         self._finish(cin)

@@ -76,6 +76,8 @@ class ResNetReID(ReIDNet):
             except the last stage's (better generalisation to unseen cameras/datasets).
         parts: horizontal stripes pooled beside the global feature (:class:`ReIDNet`).
         pool: ``"avg"`` or ``"gem"`` (generalised mean, :class:`ReIDNet`).
+        embedding: what ``model(x)`` returns, ``"centered"``, ``"pooled"`` or ``"bnneck"``
+            (:class:`ReIDNet`).
     """
 
     def __init__(
@@ -88,8 +90,9 @@ class ResNetReID(ReIDNet):
         ibn: bool = False,
         parts: int = 0,
         pool: str = "avg",
+        embedding: str = "centered",
     ) -> None:
-        super().__init__(input_size, parts, pool)
+        super().__init__(input_size, parts, pool, embedding)
         if not (len(widths) == len(blocks) == len(strides)):
             raise ValueError("widths, blocks and strides must have the same length")
         layers: list[nn.Module] = [_conv_bn(3, stem, 3, 2, True), nn.MaxPool2d(3, 2, 1)]
@@ -109,5 +112,6 @@ class ResNetReID(ReIDNet):
             "ibn": ibn,
             "parts": self.parts,
             "pool": self.pool,
+            "embedding": self.embedding,
         }
         self._finish(cin)
