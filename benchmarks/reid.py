@@ -5,7 +5,7 @@ and the 3,000 x 15,000 timing).
 
     python benchmarks/reid.py [--models default,default@bnneck,omz-0248,...,kissme]
                               [--datasets cuhk03,viper,prid2011] [--threads 2]
-                              [--skip-rerank-timing]
+                              [--adapt] [--skip-rerank-timing]
 
 Accuracy: rank-1 / rank-5 / mAP / mINP in %, averaged over the protocol's trials (10 random
 splits for VIPeR and PRID2011, the fixed split for CUHK03). Throughput: crops/s at each
@@ -28,7 +28,7 @@ import numpy as np
 from trackkit.metrics.rank import RankResult, average_results
 from trackkit.reid.data.datasets import ReIDDataset, load_dataset
 from trackkit.reid.data.images import load_crops
-from trackkit.reid.embedder import Embedder, load_embedder
+from trackkit.reid.embedder import Embedder, TorchEmbedder, load_embedder
 from trackkit.reid.evaluate import dataset_paths, evaluate_embedder, score_trials
 from trackkit.reid.rerank import k_reciprocal_rerank
 from trackkit.shared import shared_path
@@ -99,6 +99,11 @@ def main() -> int:
     )
     parser.add_argument("--datasets", default="cuhk03,viper,prid2011")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--adapt",
+        action="store_true",
+        help="also score trackkit models with per-camera batch-norm adaptation ('NAME +adapt')",
+    )
     parser.add_argument("--skip-rerank-timing", action="store_true")
     parser.add_argument("--only-rerank-timing", action="store_true")
     args = parser.parse_args()
@@ -127,14 +132,19 @@ def main() -> int:
             continue
         embedder = _embedder(spec, args.threads)
         speeds[spec] = throughput(embedder)
-        for name, ds in datasets.items():
-            res = evaluate_embedder(embedder, ds).result
-            rows.append((spec, name, res.rank(1), res.rank(5), res.mAP, res.mINP))
-            print(
-                f"  {spec:10s} {name:9s} R1 {100 * res.rank(1):5.1f}  mAP {100 * res.mAP:5.1f}",
-                file=sys.stderr,
-                flush=True,
-            )
+        variants = [(spec, False)]
+        if args.adapt and isinstance(embedder, TorchEmbedder):
+            variants.append((f"{spec} +adapt", True))
+        for label, adapt in variants:
+            for name, ds in datasets.items():
+                res = evaluate_embedder(embedder, ds, adapt=adapt).result
+                rows.append((label, name, res.rank(1), res.rank(5), res.mAP, res.mINP))
+                print(
+                    f"  {label:10s} {name:9s} R1 {100 * res.rank(1):5.1f}  "
+                    f"mAP {100 * res.mAP:5.1f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
     print(f"\n## accuracy (% ; {', '.join(datasets)})\n")
     print("| model | dataset | rank-1 | rank-5 | mAP | mINP |")
     print("|---|---|---:|---:|---:|---:|")

@@ -11,7 +11,9 @@
 - :mod:`trackkit.reid.embedder` — crops or boxes -> L2-normalised embeddings (ONNX, torch,
   colour histograms), the appearance model of DeepSORT-style trackers;
 - :mod:`trackkit.reid.evaluate` and :mod:`trackkit.reid.rerank` — CMC/mAP/mINP over a
-  protocol's trials, k-reciprocal re-ranking (numpy/scipy).
+  protocol's trials, k-reciprocal re-ranking (numpy/scipy);
+- :mod:`trackkit.reid.adapt` — batch-norm statistics re-estimated on unlabelled images of new
+  cameras (AdaBN; torch).
 
 This package imports nothing heavy itself; import the submodules you need.
 """

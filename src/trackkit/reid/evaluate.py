@@ -4,6 +4,10 @@ Every distinct image of all trials is read and embedded once; each trial's query
 cosine-distance matrix (``1 - q @ g.T`` of L2-normalised embeddings) is then scored with
 :func:`trackkit.metrics.rank.evaluate_rank`, optionally after k-reciprocal re-ranking
 (:func:`trackkit.reid.rerank.k_reciprocal_rerank`), and the trials are averaged.
+
+``adapt=True`` first re-estimates a trackkit model's batch-norm statistics on each camera's
+evaluated images (:mod:`trackkit.reid.adapt`, AdaBN per camera), a transductive variant
+reported beside the plain protocol.
 """
 
 from __future__ import annotations
@@ -18,12 +22,20 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from trackkit.errors import ConfigError
 from trackkit.metrics.rank import RankResult, average_results, evaluate_rank
 from trackkit.reid.data.datasets import ReIDDataset
 from trackkit.reid.data.images import load_crops
 from trackkit.reid.embedder import Embedder
 
-__all__ = ["EvalReport", "dataset_paths", "embed_paths", "evaluate_embedder", "score_trials"]
+__all__ = [
+    "EvalReport",
+    "dataset_paths",
+    "embed_adapted",
+    "embed_paths",
+    "evaluate_embedder",
+    "score_trials",
+]
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +96,41 @@ def score_trials(
     return results
 
 
+def embed_adapted(
+    embedder: Embedder, paths: list[Path], groups: Sequence[int], progress: bool = False
+) -> NDArray[np.float32]:
+    """Embeddings ``(N, D)`` of image files, each group of images (``groups[i]`` labels
+    ``paths[i]``, e.g. its camera) embedded by the model with batch-norm statistics adapted to
+    that group (:func:`trackkit.reid.adapt.adapt_batchnorm`).
+
+    Raises:
+        ConfigError: ``embedder`` is not a trackkit torch model.
+    """
+    from trackkit.reid.adapt import adapt_batchnorm
+    from trackkit.reid.embedder import TorchEmbedder
+
+    if not isinstance(embedder, TorchEmbedder):
+        raise ConfigError(
+            "batch-norm adaptation needs a trackkit .pt model (ONNX, OMZ and histogram "
+            "embedders have no statistics to adapt)"
+        )
+    crops = load_crops(paths, embedder.input_size, progress=progress)
+    labels = np.asarray(groups)
+    out = np.empty((len(paths), embedder.dim), dtype=np.float32)
+    for group in np.unique(labels):
+        idx = np.flatnonzero(labels == group)
+        model = adapt_batchnorm(embedder.model, crops[idx])
+        adapted = TorchEmbedder(model, flip=embedder.flip, batch_size=embedder.batch_size)
+        out[idx] = adapted.embed_resized(crops[idx])
+    return out
+
+
 def evaluate_embedder(
     embedder: Embedder,
     dataset: ReIDDataset,
     *,
     rerank: dict[str, float] | None = None,
+    adapt: bool = False,
     max_rank: int = 50,
     progress: bool = False,
 ) -> EvalReport:
@@ -97,9 +139,19 @@ def evaluate_embedder(
     Args:
         rerank: ``None`` for plain cosine distances, else keyword arguments of
             :func:`~trackkit.reid.rerank.k_reciprocal_rerank` (``k1``, ``k2``, ``lambda_value``).
+        adapt: embed each camera's images with batch-norm statistics re-estimated on them
+            (:func:`embed_adapted`; trackkit torch models only). One adaptation to all
+            cameras together does not help: on PRID2011, whose two cameras differ most in
+            colour, it drops the default model's rank-1 from 4.7 to 1.7 %.
     """
     paths = dataset_paths(dataset)
-    emb, speed = embed_paths(embedder, paths, progress=progress)
+    if adapt:
+        camera = {im.path: im.camid for t in dataset.trials for im in (*t.query, *t.gallery)}
+        start = time.perf_counter()
+        emb = embed_adapted(embedder, paths, [camera[p] for p in paths], progress=progress)
+        speed = len(paths) / max(time.perf_counter() - start, 1e-9)
+    else:
+        emb, speed = embed_paths(embedder, paths, progress=progress)
 
     def distance(q: NDArray[np.float32], g: NDArray[np.float32]) -> NDArray[np.floating]:
         if rerank is None:
