@@ -239,7 +239,7 @@ def load_embedder(
     """
     low = spec.lower()
     if embedding is not None and (
-        low in ("histogram",) or low.startswith("omz-") or low.endswith(".onnx")
+        low == "histogram" or low.startswith("omz-") or low.endswith(".onnx")
     ):
         raise ConfigError(
             f"--embedding applies to trackkit .pt models only, not {spec!r} (an ONNX graph "

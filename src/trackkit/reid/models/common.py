@@ -88,7 +88,8 @@ class ReIDNet(nn.Module):
     the feature the metric losses shape); or ``"bnneck"``, the batch-normalised feature after
     the BNNeck (the one the classifier sees; what BoT retrieves with).
 
-    Subclasses build ``self.body`` (the convolutional backbone) and call :meth:`_finish`.
+    Subclasses build ``self.body`` (the convolutional backbone), set ``self.config`` to their
+    own constructor arguments and call :meth:`_finish`.
     """
 
     input_size: tuple[int, int]
@@ -127,6 +128,14 @@ class ReIDNet(nn.Module):
         self.config = {**self.config, "embedding": embedding}
 
     def _finish(self, channels: int) -> None:
+        """Add the BNNeck after a ``channels``-wide backbone; the subclass's ``config`` gains
+        the settings every :class:`ReIDNet` has (``parts``, ``pool``, ``embedding``)."""
+        self.config = {
+            **self.config,
+            "parts": self.parts,
+            "pool": self.pool,
+            "embedding": self.embedding,
+        }
         self.embed_dim = channels * (1 + self.parts)
         self.neck = nn.BatchNorm1d(self.embed_dim)
         init_weights(self)

@@ -122,8 +122,5 @@ class OSNetReID(ReIDNet):
             "stem": stem,
             "streams": streams,
             "input_size": list(self.input_size),
-            "parts": self.parts,
-            "pool": self.pool,
-            "embedding": self.embedding,
         }
         self._finish(cin)

@@ -110,8 +110,5 @@ class ResNetReID(ReIDNet):
             "stem": stem,
             "input_size": list(self.input_size),
             "ibn": ibn,
-            "parts": self.parts,
-            "pool": self.pool,
-            "embedding": self.embedding,
         }
         self._finish(cin)
