@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import cv2
@@ -21,13 +22,12 @@ CFG = SceneConfig(width=320, height=240, num_frames=60, num_objects=4, seed=2,
 
 def _oracle(scene: SyntheticScene):  # type: ignore[no-untyped-def]
     """A detector returning the scene's visible ground truth for the frame it is given."""
-    state = {"t": 0}
+    frame_ids = itertools.count(1)
 
     def detect(frame: np.ndarray) -> Detections:
-        state["t"] += 1
-        truth = scene.truth(state["t"])
-        keep = truth.visibility > 0.3
-        return Detections(truth.xyxy[keep], np.full(int(keep.sum()), 0.9))
+        truth = scene.truth(next(frame_ids))
+        visible = truth.xyxy[truth.visibility > 0.3]
+        return Detections(visible, np.full(len(visible), 0.9))
 
     return detect
 

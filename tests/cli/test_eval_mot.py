@@ -10,6 +10,11 @@ GT = "1,1,0,0,10,10,1,1,1\n2,1,0,0,10,10,1,1,1\n1,2,50,50,10,10,1,1,1\n"
 INI = "[Sequence]\nname={}\nimDir=img1\nframeRate=30\nseqLength=2\nimWidth=100\nimHeight=100\n"
 
 
+def evaluate(gt: Path, pred: Path, *options: str) -> int:
+    """``trackkit eval mot --gt GT --pred PRED OPTIONS...``."""
+    return main(["eval", "mot", "--gt", str(gt), "--pred", str(pred), *options])
+
+
 def make(tmp_path: Path, seqs: dict[str, str]) -> tuple[Path, Path]:
     gt_root, pred = tmp_path / "gt", tmp_path / "pred"
     pred.mkdir()
@@ -27,21 +32,7 @@ def test_table_json_and_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         {"MOT17-01-X": "1,5,0,0,10,10,1,-1,-1,-1\n2,5,0,0,10,10,1,-1,-1,-1\n", "MOT17-02-X": ""},
     )
     out = tmp_path / "r.json"
-    rc = main(
-        [
-            "eval",
-            "mot",
-            "--gt",
-            str(gt),
-            "--pred",
-            str(pred),
-            "--json",
-            str(out),
-            "--csv",
-            str(tmp_path / "r.csv"),
-            "--quiet",
-        ]
-    )
+    rc = evaluate(gt, pred, "--json", str(out), "--csv", str(tmp_path / "r.csv"), "--quiet")
     assert rc == 0
     text = capsys.readouterr().out
     assert "benchmark MOT17" in text and "COMBINED" in text and "MOT17-02-X" in text
@@ -60,7 +51,7 @@ def test_result_without_ground_truth_lists_names(tmp_path: Path, capsys) -> None
     gt, pred = make(tmp_path, {"MOT17-01-X": ""})
     (pred / "MOT17-09-Y.txt").write_text("")
     (pred / "MOT17-10-Z.txt").write_text("")
-    assert main(["eval", "mot", "--gt", str(gt), "--pred", str(pred), "--quiet"]) == 2
+    assert evaluate(gt, pred, "--quiet") == 2
     err = capsys.readouterr().err
     assert "MOT17-09-Y, MOT17-10-Z" in err and "Traceback" not in err
 
@@ -68,20 +59,7 @@ def test_result_without_ground_truth_lists_names(tmp_path: Path, capsys) -> None
 def test_requested_sequence_without_results(tmp_path: Path, capsys) -> None:
     gt, pred = make(tmp_path, {"MOT17-01-X": ""})
     shutil.copytree(gt / "MOT17-01-X", gt / "MOT17-02-X")
-    rc = main(
-        [
-            "eval",
-            "mot",
-            "--gt",
-            str(gt),
-            "--pred",
-            str(pred),
-            "--seqs",
-            "MOT17-01-X",
-            "MOT17-02-X",
-            "--quiet",
-        ]
-    )
+    rc = evaluate(gt, pred, "--seqs", "MOT17-01-X", "MOT17-02-X", "--quiet")
     assert rc == 2 and "no result file for MOT17-02-X" in capsys.readouterr().err
 
 
@@ -89,24 +67,19 @@ def test_malformed_result_is_one_clear_line(tmp_path: Path, capsys) -> None:
     gt, pred = make(
         tmp_path, {"MOT17-01-X": "1,5,0,0,10,10,1,-1,-1,-1\n3,5,0,0,10,10,1,-1,-1,-1\n"}
     )
-    assert main(["eval", "mot", "--gt", str(gt), "--pred", str(pred), "--quiet"]) == 2
+    assert evaluate(gt, pred, "--quiet") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "line 2" in err[0] and "beyond" in err[0]
     (pred / "MOT17-01-X.txt").write_text("1,5,0,0,10,10,1,-1,-1,-1\n1,5,1,1,10,10,1,-1,-1,-1\n")
-    assert main(["eval", "mot", "--gt", str(gt), "--pred", str(pred), "--quiet"]) == 2
+    assert evaluate(gt, pred, "--quiet") == 2
     assert "appears twice in frame 1" in capsys.readouterr().err
 
 
 def test_unknown_benchmark_names_need_the_option(tmp_path: Path, capsys) -> None:
     gt, pred = make(tmp_path, {"my-video": ""})
-    assert main(["eval", "mot", "--gt", str(gt), "--pred", str(pred), "--quiet"]) == 2
+    assert evaluate(gt, pred, "--quiet") == 2
     assert "--benchmark" in capsys.readouterr().err
-    assert (
-        main(
-            ["eval", "mot", "--gt", str(gt), "--pred", str(pred), "--quiet", "--benchmark", "mot15"]
-        )
-        == 0
-    )
+    assert evaluate(gt, pred, "--quiet", "--benchmark", "mot15") == 0
 
 
 def test_help_explains_layout(capsys) -> None:

@@ -45,19 +45,19 @@ def test_otb_delimiters(tmp_path: Path, text: str) -> None:
     np.testing.assert_allclose(b, [[10, 20, 40, 60], [11, 21, 41, 61]])
 
 
-def test_otb_bad_lines_name_file_line_column(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1,2,3,4\n1,2,x,4\n", r"gt.txt, line 2, column 3"),
+        ("1,2,3,4\n1,2,3\n", "line 2"),
+        ("1,2,3,4\n\n1,2,3,4\n", "blank line"),
+        ("\n", "no annotation"),
+    ],
+)
+def test_otb_bad_lines_name_file_line_column(tmp_path: Path, text: str, message: str) -> None:
     p = tmp_path / "gt.txt"
-    p.write_text("1,2,3,4\n1,2,x,4\n")
-    with pytest.raises(FormatError, match=r"gt.txt, line 2, column 3"):
-        read_otb_boxes(p)
-    p.write_text("1,2,3,4\n1,2,3\n")
-    with pytest.raises(FormatError, match="line 2"):
-        read_otb_boxes(p)
-    p.write_text("1,2,3,4\n\n1,2,3,4\n")
-    with pytest.raises(FormatError, match="blank line"):
-        read_otb_boxes(p)
-    p.write_text("\n")
-    with pytest.raises(FormatError, match="no annotation"):
+    p.write_text(text)
+    with pytest.raises(FormatError, match=message):
         read_otb_boxes(p)
     with pytest.raises(DataNotFoundError):
         read_otb_boxes(tmp_path / "missing.txt")

@@ -2,9 +2,9 @@
 
 import math
 
-import numpy as np
 import pytest
 
+from trackkit.io.mot_txt import MOTTable
 from trackkit.metrics import MOTSequenceData, evaluate_mot, preprocess_mot
 from trackkit.metrics.mot import evaluate_mot_sequence
 
@@ -30,9 +30,11 @@ def seq(frames: list[tuple[list[tuple[int, str]], list[tuple[int, str]]]], name:
             tr["frames"].append(f)
             tr["ids"].append(i)
             tr["xyxy"].append(BOX[k] if isinstance(k, str) else k)
-    gt["xyxy"] = np.array(gt["xyxy"], float).reshape(-1, 4)
-    tr["xyxy"] = np.array(tr["xyxy"], float).reshape(-1, 4)
-    return preprocess_mot(name, len(frames), gt, tr, "MOT17")
+    gt_table = MOTTable.from_rows(
+        "gt", gt["frames"], gt["ids"], gt["xyxy"], gt["flags"], gt["classes"]
+    )
+    tr_table = MOTTable.from_rows("result", tr["frames"], tr["ids"], tr["xyxy"])
+    return preprocess_mot(name, len(frames), gt_table, tr_table, "MOT17")
 
 
 def metrics(data: MOTSequenceData) -> dict:
@@ -149,21 +151,20 @@ def test_combined_sums_counts_and_weights_association() -> None:
 
 
 def gt_dict(rows):  # rows: (frame, id, box, class, flag)
-    return {
-        "frames": [r[0] for r in rows],
-        "ids": [r[1] for r in rows],
-        "xyxy": np.array([r[2] for r in rows], float).reshape(-1, 4),
-        "classes": [r[3] for r in rows],
-        "flags": [r[4] for r in rows],
-    }
+    return MOTTable.from_rows(
+        "gt",
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        conf=[r[4] for r in rows],
+        classes=[r[3] for r in rows],
+    )
 
 
 def tr_dict(rows):  # rows: (frame, id, box)
-    return {
-        "frames": [r[0] for r in rows],
-        "ids": [r[1] for r in rows],
-        "xyxy": np.array([r[2] for r in rows], float).reshape(-1, 4),
-    }
+    return MOTTable.from_rows(
+        "result", [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+    )
 
 
 def test_distractor_matches_are_removed_and_ignored_gt_dropped() -> None:

@@ -125,10 +125,143 @@ def test_mutual_losses_and_stop_gradient() -> None:
 def test_parse_objective() -> None:
     terms = L.parse_objective("triplet-hard + 0.5*center+ce")
     assert [(w, t.name) for w, t in terms] == [(1.0, "triplet-hard"), (0.5, "center"), (1.0, "ce")]
+    assert [t.needs_module for _, t in terms] == [False, True, False]
+    assert not any(t.needs_peer for _, t in terms) and L.LOSSES["dml-kl"].needs_peer
     with pytest.raises(ConfigError, match="valid names"):
         L.parse_objective("triplet-hardest")
     with pytest.raises(ConfigError, match="weight"):
         L.parse_objective("x*ce")
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("triplet-hard(margin=0.2)+ce", [(1.0, "triplet-hard", 0.2), (1.0, "ce", 0.1)]),
+        ("0.5*triplet-soft+ce", [(0.5, "triplet-soft", None), (1.0, "ce", 0.1)]),
+        (
+            "triplet-hard(margin=0.3)+0.0005*center+ce",
+            [(1.0, "triplet-hard", 0.3), (0.0005, "center", None), (1.0, "ce", 0.1)],
+        ),
+        ("1e-4*center + 2E+1*ce( epsilon = 0.2 )", [(1e-4, "center", None), (20.0, "ce", 0.2)]),
+        ("triplet-all(margin=none)+ce()", [(1.0, "triplet-all", None), (1.0, "ce", 0.1)]),
+    ],
+)
+def test_parse_parameterised_objective(
+    spec: str, expected: list[tuple[float, str, float | None]]
+) -> None:
+    terms = L.parse_objective(spec)
+    got = [
+        (w, t.name, dict(t.params).get("margin", dict(t.params).get("epsilon"))) for w, t in terms
+    ]
+    assert got == expected
+
+
+def test_term_spec_is_canonical_and_round_trips() -> None:
+    (_, default), (_, explicit) = L.parse_objective("triplet-hard+triplet-hard(margin=0.3)")
+    assert default == explicit and default.spec == "triplet-hard"
+    (_, term), (_, group) = L.parse_objective("triplet-hard(margin=0.2)+group(n_iter=3)")
+    assert term.spec == "triplet-hard(margin=0.2)" and group.spec == "group(n_iter=3)"
+    assert dict(group.params) == {"n_iter": 3, "n_anchors": 1}
+    assert L.parse_objective(term.spec)[0][1] == term
+
+
+@pytest.mark.parametrize(
+    ("spec", "pattern"),
+    [
+        ("triplet-hard(margin=0.2+ce", r"unbalanced parentheses.*'\(' not closed"),
+        ("ce)+ce", r"unbalanced parentheses.*'\)' without a matching"),
+        ("ce(epsilon=0.1)(x=1)", "malformed term"),
+        ("tri+ce", "unknown ReID loss 'tri'; valid names: ce, ce-plain, center"),
+        ("x*ce", "bad loss weight 'x'"),
+        ("-1*ce", "loss weight must be finite and >= 0"),
+        ("inf*ce", "loss weight must be finite"),
+        (
+            "triplet-hard(margin=abc)",
+            "bad value 'abc' for parameter 'margin' of loss 'triplet-hard'",
+        ),
+        ("triplet-hard(margin)", "bad parameter 'margin'.*NAME=VALUE"),
+        ("triplet-hard(marg=1)", "no parameter 'marg'; valid parameters: margin"),
+        ("improved-triplet(m=1)", "valid parameters: margin, tau2, beta"),
+        ("center(x=1)", "valid parameters: \\(none\\)"),
+        ("triplet-hard(margin=-0.1)", "loss 'triplet-hard': margin must be .*>= 0"),
+        ("ce(epsilon=1)", "loss 'ce': epsilon must be .*< 1"),
+        ("group(n_iter=1.5)", "loss 'group': n_iter must be an integer"),
+        ("group(n_iter=0)", "loss 'group': n_iter must be an integer >= 1"),
+        ("ce(epsilon=0.1,epsilon=0.2)", "given twice"),
+        ("ce++ce", "empty term"),
+    ],
+)
+def test_parse_objective_errors_name_the_string(spec: str, pattern: str) -> None:
+    with pytest.raises(ConfigError, match=pattern) as info:
+        L.parse_objective(spec)
+    assert repr(spec) in str(info.value)
+
+
+def test_build_loss_validates_programmatic_values() -> None:
+    with pytest.raises(ConfigError, match="empty loss specification"):
+        L.parse_objective("  ")
+    assert L.build_loss("quadruplet", margin1=0.5).spec == "quadruplet(margin1=0.5)"
+    with pytest.raises(ConfigError, match="loss 'triplet-hard': margin must be"):
+        L.build_loss("triplet-hard", margin="0.2")
+    with pytest.raises(ConfigError, match="loss 'group': n_anchors must be an integer"):
+        L.build_loss("group", n_anchors=True)
+    with pytest.raises(ConfigError, match="valid parameters: margin1, margin2"):
+        L.build_loss("quadruplet", margin=0.1)
+    assert sorted(L.LOSSES) == L.LOSS_REGISTRY.available()
+
+
+def _value(spec: str, feats: torch.Tensor = X, labels: torch.Tensor = Y) -> torch.Tensor:
+    logits = torch.cat([feats, -feats, feats**2], 1)[:, :3]
+    out = {"feat": feats, "emb": feats, "logits": logits}
+    total = feats.new_zeros(())
+    for weight, term in L.parse_objective(spec):
+        total = total + weight * term.fn(out, labels, None)
+    return total
+
+
+def test_a_parameter_changes_the_value() -> None:
+    # batch-hard gaps d(a,p) - d(a,n) per anchor: -2, -1, 1, -2 (see test_triplet_batch_hard)
+    close(_value("triplet-hard"), (1 + 0.3) / 4)
+    close(_value("triplet-hard(margin=1.5)"), (0.5 + 2.5) / 4)
+    close(_value("triplet-hard(margin=0)"), 1 / 4)
+    close(_value("0.5*triplet-hard(margin=1.5)"), 0.5 * 3 / 4)
+    close(_value("msml(margin=1)"), 2.0)
+    torch.testing.assert_close(_value("ce(epsilon=0)"), _value("ce-plain"))
+    assert not torch.equal(_value("ce(epsilon=0.2)"), _value("ce"))
+
+
+def test_old_syntax_equals_explicit_default_syntax_bit_for_bit() -> None:
+    torch.manual_seed(0)
+    f = torch.randn(8, 5)
+    y = torch.tensor([0, 0, 1, 1, 2, 2, 0, 1])
+    pairs = [
+        ("triplet-hard+ce", "triplet-hard(margin=0.3)+ce(epsilon=0.1)"),
+        ("triplet-all+contrastive", "triplet-all(margin=0.3)+contrastive(margin=1.0)"),
+        ("improved-triplet", "improved-triplet(margin=1,tau2=0.01,beta=0.002)"),
+        (
+            "quadruplet+msml+lifted",
+            "quadruplet(margin1=0.3,margin2=0.15)+msml(margin=0.3)+lifted(margin=1)",
+        ),
+        ("0.5*group", "0.5*group(n_iter=2,n_anchors=1)"),
+    ]
+    for old, new in pairs:
+        assert torch.equal(_value(old, f, y), _value(new, f, y)), old
+
+
+def test_build_module() -> None:
+    (_, center), (_, ce) = L.parse_objective("0.0005*center+ce")
+    assert ce.build_module(10, 4) is None and L.LOSSES["dml-kl"].build_module(10, 4) is None
+    torch.manual_seed(3)
+    module = center.build_module(10, 4)
+    after = torch.rand(2)
+    assert isinstance(module, L.CenterLoss) and module.centers.shape == (10, 4)
+    torch.manual_seed(3)  # the same random draws as constructing CenterLoss directly
+    direct = L.CenterLoss(10, 4)
+    assert torch.equal(module.centers, direct.centers) and torch.equal(after, torch.rand(2))
+    with pytest.raises(ConfigError, match="num_classes"):
+        center.build_module(0, 4)
+    with pytest.raises(ConfigError, match="build_module"):
+        center.fn({"feat": X}, Y, None)
 
 
 def test_every_registered_loss_runs_and_backpropagates() -> None:
@@ -144,7 +277,8 @@ def test_every_registered_loss_runs_and_backpropagates() -> None:
         "peer_logits": torch.randn(8, 3),
     }
     for name, term in L.LOSSES.items():
-        state = L.CenterLoss(3, 4) if term.needs_module else None
+        state = term.build_module(3, 4)
+        assert (state is not None) == term.needs_module, name
         value = term.fn(out, y, state)
         assert value.ndim == 0 and torch.isfinite(value), name
         value.backward()

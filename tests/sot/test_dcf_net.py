@@ -15,7 +15,7 @@ from trackkit.errors import DataNotFoundError, FormatError  # noqa: E402
 from trackkit.io.otb import load_otb_sequences  # noqa: E402
 from trackkit.metrics.otb import evaluate_sequence  # noqa: E402
 from trackkit.sot import build  # noqa: E402
-from trackkit.sot.dcf_net import build_feature_net, load_feature_weights  # noqa: E402
+from trackkit.sot.nets.dcfnet_net import build_feature_net, load_feature_weights  # noqa: E402
 from trackkit.sot.runner import run_sequence  # noqa: E402
 
 

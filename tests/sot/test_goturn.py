@@ -10,14 +10,15 @@ from deep_synthetic import follow, moving_target, write_otb
 
 from trackkit.errors import ConfigError, DataNotFoundError, FormatError
 from trackkit.sot import build
-from trackkit.sot.goturn import GoturnTracker, load_goturn
-from trackkit.sot.siamfc import default_weights
+from trackkit.sot.nets import default_weights
+from trackkit.sot.nets.goturn_net import load_goturn
+from trackkit.sot.trackers.goturn import GoturnTracker
 
 torch = pytest.importorskip("torch")
 
 
 def _trainer(tmp_path: Path) -> object:
-    from trackkit.sot.training import TrainOptions, build_trainer
+    from trackkit.sot.train.base import TrainOptions, build_trainer
 
     frames, boxes = moving_target(n=12, seed=2)
     data = write_otb(tmp_path / "data" / "Synth", frames, boxes)
@@ -36,7 +37,7 @@ def _trainer(tmp_path: Path) -> object:
 
 
 def test_examples_place_the_target_in_the_search_crop(tmp_path: Path) -> None:
-    from trackkit.sot.train_goturn import make_example
+    from trackkit.sot.train.goturn import make_example
 
     trainer = _trainer(tmp_path)
     rng = np.random.default_rng(0)
@@ -52,7 +53,7 @@ def test_examples_place_the_target_in_the_search_crop(tmp_path: Path) -> None:
 def test_pasted_still_images_and_augmented_examples(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from trackkit.sot.train_goturn import make_example, pasted_still
+    from trackkit.sot.train.goturn import make_example, pasted_still
 
     trainer = _trainer(tmp_path)
     pairs = trainer.pairs  # type: ignore[attr-defined]

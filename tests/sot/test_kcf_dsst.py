@@ -12,11 +12,12 @@ from trackkit.errors import ConfigError, TrackkitError
 from trackkit.io.otb import load_otb_sequences
 from trackkit.metrics.otb import evaluate_sequence
 from trackkit.sot import available, build
-from trackkit.sot.dcf_utils import crop_patch, gaussian_label, subpixel_peak
-from trackkit.sot.dsst import DSSTConfig, ScaleFilter
-from trackkit.sot.features import color_names, fhog
-from trackkit.sot.kcf import KCFTracker
+from trackkit.sot.ops.crops import REPLICATE, crop_region
+from trackkit.sot.ops.dcf import gaussian_label, subpixel_peak
+from trackkit.sot.ops.dsst import DSSTConfig, ScaleFilter
+from trackkit.sot.ops.features import color_names, fhog
 from trackkit.sot.runner import run_sequence
+from trackkit.sot.trackers.kcf import KCFTracker
 
 
 def _texture(h: int = 240, w: int = 320, seed: int = 0) -> np.ndarray:
@@ -64,7 +65,9 @@ def test_label_crop_and_peak() -> None:
     assert (dy, dx, v) == (pytest.approx(3.0), pytest.approx(-2.0), 1.0)
     img = np.arange(100, dtype=np.uint8).reshape(10, 10)
     # A 4x4 region at pixel-exact position resampled 1:1 returns the pixels themselves.
-    np.testing.assert_array_equal(crop_patch(img, (4.0, 6.0), (4, 4), (4, 4)), img[4:8, 2:6])
+    np.testing.assert_array_equal(
+        crop_region(img, (4.0, 6.0), (4, 4), (4, 4), border=REPLICATE), img[4:8, 2:6]
+    )
 
 
 def test_dsst_recovers_a_scale_change() -> None:

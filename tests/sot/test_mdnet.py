@@ -10,15 +10,16 @@ from deep_synthetic import follow, moving_target, write_otb
 
 from trackkit.core.boxes import iou_matrix
 from trackkit.errors import ConfigError, DataNotFoundError, FormatError
-from trackkit.sot.mdnet import MDNetTracker, load_mdnet
-from trackkit.sot.samples import crop_boxes, labelled_samples
-from trackkit.sot.siamfc import default_weights
+from trackkit.sot.nets import default_weights
+from trackkit.sot.nets.mdnet_net import load_mdnet
+from trackkit.sot.ops.samples import crop_boxes, labelled_samples
+from trackkit.sot.trackers.mdnet import MDNetTracker
 
 torch = pytest.importorskip("torch")
 
 
 def _trainer(tmp_path: Path) -> object:
-    from trackkit.sot.training import TrainOptions, build_trainer
+    from trackkit.sot.train.base import TrainOptions, build_trainer
 
     root = tmp_path / "data"
     for seed in (3, 4):

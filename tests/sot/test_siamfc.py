@@ -10,14 +10,16 @@ from deep_synthetic import follow, moving_target, write_otb
 
 from trackkit.errors import ConfigError, DataNotFoundError, FormatError, TrackkitError
 from trackkit.sot import build
-from trackkit.sot.siamfc import SiamFCTracker, default_weights, load_siamfc
-from trackkit.sot.train_siamfc import logistic_labels
+from trackkit.sot.nets import default_weights
+from trackkit.sot.nets.siamfc_net import load_siamfc
+from trackkit.sot.trackers.siamfc import SiamFCTracker
+from trackkit.sot.train.siamfc import logistic_labels
 
 torch = pytest.importorskip("torch")
 
 
 def _trainer(tmp_path: Path, **extra: object) -> object:
-    from trackkit.sot.training import TrainOptions, build_trainer
+    from trackkit.sot.train.base import TrainOptions, build_trainer
 
     frames, boxes = moving_target(n=12, seed=1)
     data = write_otb(tmp_path / "data" / "Synth", frames, boxes)
@@ -62,7 +64,7 @@ def test_training_reduces_loss_and_weights_round_trip(tmp_path: Path) -> None:
         b = net(batch[0], batch[1])
     torch.testing.assert_close(a, b)
     # the CLI's fit loop writes checkpoint + model and resumes
-    from trackkit.sot.training import fit
+    from trackkit.sot.train.base import fit
 
     out = fit(trainer, progress=False)  # type: ignore[arg-type]
     assert out.is_file() and (tmp_path / "out" / "checkpoint.pt").is_file()

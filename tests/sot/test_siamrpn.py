@@ -10,9 +10,9 @@ from deep_synthetic import follow, iou, moving_target
 
 from trackkit.errors import ConfigError, DataNotFoundError, FormatError, TrackkitError
 from trackkit.sot import build
-from trackkit.sot.crops import context_size, crop_region, crop_square
 from trackkit.sot.nets.onnx_io import _parse, _serialize, make_dims_dynamic
-from trackkit.sot.siamrpn import SiamRPNTracker
+from trackkit.sot.ops.crops import context_size, crop_region, crop_square
+from trackkit.sot.trackers.siamrpn import SiamRPNTracker
 
 pytest.importorskip("onnxruntime")
 

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
 from trackkit.cli.sot import TRAIN_EPILOG, build_train_parser
-from trackkit.sot.training import SOT_TRAINERS, TRAINER_MODULES
+from trackkit.sot.train.base import SOT_TRAINERS
 
 
 def test_help_lists_every_registered_trainer() -> None:
     pytest.importorskip("torch")
-    for module in TRAINER_MODULES:
-        importlib.import_module(module)
     names = SOT_TRAINERS.available()
     assert set(names) >= {"dcfnet", "siamfc", "goturn", "mdnet"}
     listed = {line.split()[0] for line in TRAIN_EPILOG.splitlines() if line.startswith("  ")}

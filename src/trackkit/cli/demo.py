@@ -14,9 +14,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from trackkit.cli.options import add_set_argument, add_verb, building, split_options
 from trackkit.errors import ConfigError
 
 SEQ_NAME = "SYNTH-01"
+
+HELP = "track a synthetic scene with known ground truth and print the scores"
+DESCRIPTION = (
+    "Render a synthetic scene (fixed seed), detect and track its objects, "
+    "write the annotated video and the results, and print HOTA / MOTA / IDF1."
+)
+
 
 EPILOG = """\
 writes (under --out):
@@ -41,14 +49,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "demo",
-        help="track a synthetic scene with known ground truth and print the scores",
-        description="Render a synthetic scene (fixed seed), detect and track its objects, "
-        "write the annotated video and the results, and print HOTA / MOTA / IDF1.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_verb(sub, "demo", HELP, DESCRIPTION, EPILOG)
     parser.add_argument(
         "--out",
         type=Path,
@@ -67,6 +68,7 @@ def add_parser(sub: Any) -> None:
         help="detector spec (default: bgsub, which suits the static camera of the scene)",
     )
     parser.add_argument("--tracker", default="ocsort", help="MOT tracker (default: ocsort)")
+    add_set_argument(parser, "options: tracker KEY=VALUE, detector det.KEY=VALUE")
     parser.add_argument("--no-video", action="store_true", help="skip the annotated video")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
@@ -113,15 +115,22 @@ def run(args: argparse.Namespace) -> int:
         if frame_id >= first_snapshot and len(tracks) > snapshot["n"]:
             snapshot["n"], snapshot["img"] = len(tracks), img
 
+    options = split_options(args.set, ("det",))
     detector_options: dict[str, Any] = {}
     if args.detector == "bgsub":
         detector_options["min_area"] = max(200.0 * scale * scale, 30.0)
+    detector_options.update(options["det"])
+    from trackkit.cli.track import check_tracker
     from trackkit.detectors import build_detector
 
+    check_tracker(args.tracker, options[""])
+    with building(f"detector {args.detector}"):
+        detector = build_detector(args.detector, **detector_options)
     summary = track_video(
         scene.stream_with_gt(out / "gt", SEQ_NAME),
-        build_detector(args.detector, **detector_options),
+        detector,
         args.tracker,
+        tracker_options=options[""],
         results=results,
         video=video,
         progress=not args.no_progress,

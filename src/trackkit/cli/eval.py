@@ -6,16 +6,18 @@ import argparse
 import importlib
 from typing import Any
 
+from trackkit.cli.options import add_verb
+
 #: Modules providing the evaluation targets (``mot``, ``sot``, ...), each with ``add_parser``.
 TARGET_MODULES: tuple[str, ...] = ("trackkit.cli.eval_mot", "trackkit.cli.eval_sot")
 
 
+HELP = "evaluate results (MOTChallenge, OTB/VOT, ReID)"
+DESCRIPTION = "Evaluate tracking results against ground truth."
+
+
 def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "eval",
-        help="evaluate results (MOTChallenge, OTB/VOT, ReID)",
-        description="Evaluate tracking results against ground truth.",
-    )
+    parser = add_verb(sub, "eval", HELP, DESCRIPTION)
     targets = parser.add_subparsers(dest="target", metavar="TARGET")
     for name in TARGET_MODULES:
         importlib.import_module(name).add_parser(targets)

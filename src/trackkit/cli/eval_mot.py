@@ -10,9 +10,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from trackkit.cli.options import add_verb
 from trackkit.errors import TrackkitError
 
 BENCHMARKS = ("MOT15", "MOT16", "MOT17", "MOT20")
+
+HELP = "MOTChallenge evaluation: HOTA, CLEAR (MOTA...), Identity (IDF1...)"
+DESCRIPTION = (
+    "Evaluate multi-object tracking results against MOTChallenge ground truth, "
+    "with the same numbers as the official TrackEval kit."
+)
+
 
 EPILOG = """\
 layout:
@@ -34,32 +42,12 @@ example:
   trackkit eval mot --gt data/MOT17/train --pred results/ --json scores.json
 """
 
-TABLE = (
-    ("HOTA", "HOTA", True),
-    ("DetA", "DetA", True),
-    ("AssA", "AssA", True),
-    ("LocA", "LocA", True),
-    ("MOTA", "MOTA", True),
-    ("MOTP", "MOTP", True),
-    ("IDF1", "IDF1", True),
-    ("IDSW", "IDSW", False),
-    ("Frag", "Frag", False),
-    ("MT", "MT", False),
-    ("ML", "ML", False),
-    ("FP", "CLR_FP", False),
-    ("FN", "CLR_FN", False),
-)
+#: Column headers that differ from the metric's official name.
+HEADERS = {"CLR_FP": "FP", "CLR_FN": "FN"}
 
 
 def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "mot",
-        help="MOTChallenge evaluation: HOTA, CLEAR (MOTA...), Identity (IDF1...)",
-        description="Evaluate multi-object tracking results against MOTChallenge ground truth, "
-        "with the same numbers as the official TrackEval kit.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_verb(sub, "mot", HELP, DESCRIPTION, EPILOG)
     parser.add_argument(
         "--gt",
         required=True,
@@ -99,40 +87,45 @@ def _infer_benchmark(names: list[str]) -> str:
 
 
 def format_table(rows: dict[str, dict[str, float | int]]) -> str:
-    """A fixed-width table: one line per sequence (rates in percent, counts as integers)."""
+    """A fixed-width table of :data:`trackkit.metrics.mot.SUMMARY_FIELDS`: one line per
+    sequence, rates in percent, counts as integers."""
+    from trackkit.metrics.mot import SUMMARY_FIELDS
+
     width = max(12, *(len(n) for n in rows)) + 2
-    head = "".join(f"{h:>8}" for h, _, _ in TABLE)
+    head = "".join(f"{HEADERS.get(k, k):>8}" for k in SUMMARY_FIELDS)
     lines = [f"{'sequence':<{width}}{head}"]
     for name, metrics in rows.items():
         cells = []
-        for _, key, is_rate in TABLE:
+        for key in SUMMARY_FIELDS:
             v = metrics[key]
-            cells.append(f"{100 * float(v):>8.3f}" if is_rate else f"{int(v):>8d}")
+            cells.append(f"{int(v):>8d}" if isinstance(v, int) else f"{100 * float(v):>8.3f}")
         lines.append(f"{name:<{width}}" + "".join(cells))
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Evaluate every sequence, print the table, write --json / --csv."""
     from tqdm import tqdm
 
     from trackkit.io.mot_sequence import discover_sequences, load_mot_sequence
-    from trackkit.metrics.mot import MOTEvaluation, combine_mot, evaluate_mot_sequence
+    from trackkit.metrics.mot import evaluate_mot
+    from trackkit.metrics.mot_data import resolve_benchmark
 
     names = discover_sequences(args.gt, args.pred, args.seqs)
     benchmark = args.benchmark or _infer_benchmark(names)
-    per_seq = {}
-    for name in tqdm(names, desc="evaluating", unit="seq", disable=args.quiet, file=sys.stderr):
-        data = load_mot_sequence(args.gt / name, args.pred / f"{name}.txt", benchmark, name=name)
-        per_seq[name] = evaluate_mot_sequence(data)
-    evaluation = MOTEvaluation(per_seq, combine_mot(list(per_seq.values())))
-    result = evaluation.as_dict()
+    preprocessing = resolve_benchmark(benchmark)
+    data = [
+        load_mot_sequence(args.gt / name, args.pred / f"{name}.txt", preprocessing, name=name)
+        for name in tqdm(names, desc="loading", unit="seq", disable=args.quiet, file=sys.stderr)
+    ]
+    evaluation = evaluate_mot(data)
     rows = {name: m.as_dict() for name, m in evaluation.sequences.items()}
     rows["COMBINED"] = evaluation.combined.as_dict()
     print(f"benchmark {benchmark}, {len(names)} sequence(s)")
     print(format_table(rows))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"benchmark": benchmark, **result}
+        payload = {"benchmark": benchmark, **evaluation.as_dict()}
         args.json.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
         print(f"wrote {args.json}")
     if args.csv:

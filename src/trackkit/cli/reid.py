@@ -88,7 +88,7 @@ def add_parser(sub: Any) -> None:
         help="architecture options (e.g. parts=2 for part-based pooling, widths=[32,64,128,256], "
         "ibn=true)",
     )
-    tr.set_defaults(func=_train)
+    tr.set_defaults(func=_train, train_parser=tr)
 
     ev = actions.add_parser(
         "eval",
@@ -190,6 +190,7 @@ def _train(args: argparse.Namespace) -> int:
     from trackkit.config import make_config, parse_overrides
     from trackkit.reid.data.datasets import load_dataset
     from trackkit.reid.training import TrainConfig, Trainer
+    from trackkit.training import command_line
 
     dataset = load_dataset(args.dataset, args.root, n_trials=args.trials, seed=args.split_seed)
     if not dataset.train:
@@ -214,9 +215,16 @@ def _train(args: argparse.Namespace) -> int:
     hook = None
     if args.eval_every > 0:
         hook = _eval_hook(dataset, args.eval_every)
-    Trainer(cfg, dataset.train, args.out, progress=sys.stderr.isatty(), on_epoch_end=hook).run(
-        resume=args.resume
-    )
+    command = command_line("trackkit reid train", args.train_parser, args, skip=("resume",))
+    Trainer(
+        cfg,
+        dataset.train,
+        args.out,
+        progress=sys.stderr.isatty(),
+        on_epoch_end=hook,
+        dataset=dataset.name,
+        command=command,
+    ).run(resume=args.resume)
     print(f"model written to {args.out / 'model.pt'}; log in {args.out / 'log.csv'}")
     return 0
 

@@ -50,34 +50,91 @@ def parse_xywh(text: str) -> np.ndarray:
     return vals
 
 
+class _AnyWord(dict):  # type: ignore[type-arg]
+    """The subcommands, as a choice list that accepts every word (a SOURCE)."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
+class _SourceOrSubcommand(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """``trackkit sot``'s first positional: a subcommand (``train``) or, for any other word,
+    the SOURCE to track, parsed with the tracking parser ``track``."""
+
+    track: argparse.ArgumentParser
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.choices = _AnyWord(self._name_parser_map)  # any SOURCE passes argparse's check
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if values and values[0] in self._name_parser_map:
+            super().__call__(parser, namespace, values, option_string)
+            return
+        _, rest = self.track.parse_known_args(values, namespace)
+        if rest:
+            vars(namespace).setdefault(argparse._UNRECOGNIZED_ARGS_ATTR, []).extend(rest)
+
+
+def _track_options(parser: argparse.ArgumentParser, source: bool) -> None:
+    """The tracking flags; with ``source``, also the SOURCE positional and no defaults (the
+    ``sot`` parser holds them, so flags given before SOURCE are kept)."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if source else value
+
+    if source:
+        parser.add_argument("source", type=Path, help="video file, image folder or sequence folder")
+    parser.add_argument("--tracker", default=default("kcf"), help="tracker name (default kcf)")
+    parser.add_argument("--init", help="initial box x,y,w,h (see below)")
+    parser.add_argument("--weights", type=Path, help="model weights (learned trackers)")
+    parser.add_argument(
+        "--set", nargs="*", default=default([]), metavar="KEY=VALUE", help="tracker options"
+    )
+    parser.add_argument("--out", type=Path, help="write one x,y,w,h line per frame")
+    parser.add_argument("--video", type=Path, help="write an annotated video (mp4)")
+    parser.add_argument(
+        "--one-based", action="store_true", default=default(False), help="OTB 1-based boxes"
+    )
+
+
 def add_parser(sub: Any) -> None:
+    description = (
+        "Follow one target through a video from its box in the first frame. "
+        "`trackkit sot train --help` trains a single-object tracking model."
+    )
     parser = sub.add_parser(
         "sot",
         help="single-object tracking: follow one target (and `sot train`)",
-        description="Follow one target through a video from its box in the first frame. "
-        "`trackkit sot train --help` trains a single-object tracking model.",
+        description=description,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("source", type=Path, help="video file, image folder or sequence folder")
-    parser.add_argument("--tracker", default="kcf", help="tracker name (default kcf)")
-    parser.add_argument("--init", help="initial box x,y,w,h (see below)")
-    parser.add_argument("--weights", type=Path, help="model weights (learned trackers)")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="tracker options")
-    parser.add_argument("--out", type=Path, help="write one x,y,w,h line per frame")
-    parser.add_argument("--video", type=Path, help="write an annotated video (mp4)")
-    parser.add_argument("--one-based", action="store_true", help="OTB 1-based boxes")
+    _track_options(parser, source=False)
     parser.set_defaults(func=_run)
-
-    train = build_train_parser()
-    original = parser.parse_known_args
-
-    def dispatch(args: Any = None, namespace: Any = None) -> Any:
-        if args and args[0] == "train":
-            return train.parse_known_args(args[1:], namespace)
-        return original(args, namespace)
-
-    parser.parse_known_args = dispatch  # type: ignore[method-assign]
+    actions = parser.add_subparsers(
+        action=_SourceOrSubcommand,
+        dest="action",
+        metavar="SOURCE | train",
+        help="video file, image folder or sequence folder to track; or `train` (train a model)",
+    )
+    actions.required = True
+    track = argparse.ArgumentParser(
+        prog=parser.prog,
+        description=description,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=argparse.SUPPRESS,
+    )
+    _track_options(track, source=True)
+    actions.track = track  # type: ignore[attr-defined]
+    add_train_parser(actions)
 
 
 def _frames_and_init(args: argparse.Namespace) -> tuple[Any, float, np.ndarray | None]:
@@ -168,7 +225,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 TRAIN_EPILOG = """\
-models (trainers registered in trackkit.sot.training.SOT_TRAINERS):
+models (trainers registered in trackkit.sot.train.base.SOT_TRAINERS):
   dcfnet   learned-feature DCF; --mode udt (unsupervised, any folders of frames) or
            --mode supervised (annotated OTB / VOT / GOT-10k sequences)
   siamfc   SiamFC embedding: exemplar/search pairs, balanced logistic loss on the response
@@ -188,14 +245,8 @@ examples (the commands of the committed weights are in docs/benchmarks.md):
 """
 
 
-def build_train_parser() -> argparse.ArgumentParser:
-    """The parser of ``trackkit sot train``."""
-    tr = argparse.ArgumentParser(
-        prog="trackkit sot train",
-        description="Train a single-object tracking model.",
-        epilog=TRAIN_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def _train_options(tr: argparse.ArgumentParser) -> None:
+    """The flags of ``trackkit sot train``."""
     tr.add_argument("--model", required=True, help="trainer name (dcfnet, siamfc, goturn, mdnet)")
     tr.add_argument("--data", required=True, help="training data folder(s), comma separated")
     tr.add_argument("--out", type=Path, required=True, help="output folder")
@@ -213,12 +264,35 @@ def build_train_parser() -> argparse.ArgumentParser:
         "--set", nargs="*", default=[], metavar="KEY=VALUE", help="trainer-specific options"
     )
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
-    tr.set_defaults(func=_train)
+    tr.set_defaults(func=_train, train_parser=tr)
+
+
+_TRAIN_HELP = {
+    "help": "train a single-object tracking model",
+    "description": "Train a single-object tracking model.",
+    "epilog": TRAIN_EPILOG,
+    "formatter_class": argparse.RawDescriptionHelpFormatter,
+}
+
+
+def add_train_parser(actions: Any) -> argparse.ArgumentParser:
+    """Add ``train`` to ``trackkit sot``'s subcommands."""
+    tr: argparse.ArgumentParser = actions.add_parser("train", **_TRAIN_HELP)
+    _train_options(tr)
+    return tr
+
+
+def build_train_parser() -> argparse.ArgumentParser:
+    """A stand-alone parser of ``trackkit sot train`` (for its help text)."""
+    kw = {k: v for k, v in _TRAIN_HELP.items() if k != "help"}
+    tr = argparse.ArgumentParser(prog="trackkit sot train", **kw)  # type: ignore[arg-type]
+    _train_options(tr)
     return tr
 
 
 def _train(args: argparse.Namespace) -> int:
-    from trackkit.sot.training import TrainOptions, build_trainer, fit
+    from trackkit.sot.train.base import TrainOptions, build_trainer, fit
+    from trackkit.training import command_line
 
     try:
         import torch
@@ -240,6 +314,9 @@ def _train(args: argparse.Namespace) -> int:
         max_minutes=args.max_minutes,
         init_weights=args.init_weights,
         extra=extra,
+        command=command_line(
+            "trackkit sot train", args.train_parser, args, skip=("resume", "quiet", "threads")
+        ),
     )
     trainer = build_trainer(args.model, opts)
     path = fit(trainer, progress=not args.quiet)

@@ -5,7 +5,6 @@ Built in (see :func:`build_detector`): ``hog`` (OpenCV's HOG people detector), `
 ``file:PATH`` (MOTChallenge ``det.txt``); any callable works through :func:`as_detector`.
 """
 
-from trackkit.detectors import bgsub, from_file, hog, yolox  # noqa: F401  (registration)
 from trackkit.detectors.base import (
     DETECTORS,
     CallableDetector,

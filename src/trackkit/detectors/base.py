@@ -60,7 +60,8 @@ class Embedder(Protocol):
     def embed(self, frame: Frame, boxes_xyxy: NDArray[np.float64]) -> NDArray[Any]: ...
 
 
-DETECTORS: Registry[Detector] = Registry("detector")
+#: Every module of :mod:`trackkit.detectors` is imported on first use (no hand-kept list).
+DETECTORS: Registry[Detector] = Registry("detector", packages=("trackkit.detectors",))
 
 
 def reset_detector(detector: Any) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import require
+from trackkit.config import make_config, require
 from trackkit.core.boxes import xywh_to_xyxy
 from trackkit.core.detections import Detections
 from trackkit.detectors.base import DETECTORS
@@ -26,15 +27,16 @@ _SPLIT = re.compile(r"[,\s]+")
 
 
 def read_det_file(path: str | Path) -> NDArray[np.float64]:
-    """Read a MOTChallenge detection file.
+    """Read a MOTChallenge detection file (the one reader of ``det.txt`` files).
 
     Returns:
         ``(N, 6)`` float64 rows ``frame, x1, y1, x2, y2, score`` (``xyxy``), file order.
 
     Raises:
         DataNotFoundError: the file does not exist.
-        FormatError: a line has fewer than 7 values, a non-number, a frame < 1 or a negative
-            width/height (the message gives the line).
+        FormatError: a line has fewer than 7 values, a non-number, a NaN or infinite value,
+            a frame that is not an integer >= 1, or a box of negative or zero width/height;
+            the message gives the line, the column and (when it can be read) the frame.
     """
     p = Path(path)
     if not p.is_file():
@@ -43,28 +45,35 @@ def read_det_file(path: str | Path) -> NDArray[np.float64]:
     with open(p, encoding="utf-8", errors="replace") as fh:
         for lineno, line in enumerate(fh, start=1):
             text = line.strip()
-            if not text:
-                continue
-            parts = _SPLIT.split(text)
-            if len(parts) < 7:
-                raise FormatError(p, f"expected >= 7 values, got {len(parts)}", lineno)
-            try:
-                vals = [float(v) for v in parts[:7]]
-            except ValueError:
-                bad = next(i for i, v in enumerate(parts[:7]) if not _is_float(v))
-                raise FormatError(p, f"not a number: {parts[bad]!r}", lineno, bad + 1) from None
-            if not all(np.isfinite(vals)):
-                raise FormatError(p, "NaN or infinite value", lineno)
-            if vals[0] < 1 or vals[0] != int(vals[0]):
-                raise FormatError(p, f"frame must be an integer >= 1, got {parts[0]}", lineno, 1)
-            if vals[4] < 0 or vals[5] < 0:
-                raise FormatError(p, "negative box width or height", lineno)
-            rows.append([vals[0], vals[2], vals[3], vals[4], vals[5], vals[6]])
+            if text:
+                rows.append(_parse_row(p, _SPLIT.split(text), lineno))
     if not rows:
         return np.zeros((0, 6))
     arr = np.asarray(rows, np.float64)
     arr[:, 1:5] = xywh_to_xyxy(arr[:, 1:5])
     return arr
+
+
+def _parse_row(path: Path, parts: list[str], lineno: int) -> list[float]:
+    """``[frame, x, y, w, h, score]`` of one line, or a :class:`FormatError` naming it."""
+    if len(parts) < 7:
+        raise FormatError(path, f"expected >= 7 values, got {len(parts)}", lineno)
+    frame = f"frame {parts[0]}: " if _is_float(parts[0]) else ""
+    vals = []
+    for col, text in enumerate(parts[:7], start=1):
+        if not _is_float(text):
+            raise FormatError(path, f"{frame}not a number: {text!r}", lineno, col)
+        vals.append(float(text))
+        if not np.isfinite(vals[-1]):
+            raise FormatError(path, f"{frame}value {text!r} is not a finite number", lineno, col)
+    if vals[0] < 1 or vals[0] != int(vals[0]):
+        raise FormatError(path, f"frame must be an integer >= 1, got {parts[0]}", lineno, 1)
+    for col, what in ((5, "width"), (6, "height")):
+        if vals[col - 1] < 0:
+            raise FormatError(path, f"{frame}negative {what} {parts[col - 1]}", lineno, col)
+        if vals[col - 1] == 0:
+            raise FormatError(path, f"{frame}zero {what}", lineno, col)
+    return [vals[0], vals[2], vals[3], vals[4], vals[5], vals[6]]
 
 
 def _is_float(text: str) -> bool:
@@ -89,6 +98,10 @@ class FileDetectorConfig:
 
     def __post_init__(self) -> None:
         require(bool(self.path), "file detector needs a path")
+        require(
+            isinstance(self.min_score, (int, float)) and not isinstance(self.min_score, bool),
+            f"min_score must be a number, got {self.min_score!r}",
+        )
 
 
 @DETECTORS.register("file")
@@ -100,9 +113,12 @@ class FileDetector:
     """
 
     class_names = None
+    config_class = FileDetectorConfig
+    #: The pipeline need not decode images for this detector (motion-only tracking).
+    needs_frames = False
 
-    def __init__(self, path: str | Path, min_score: float = float("-inf")) -> None:
-        self.config = FileDetectorConfig(str(path), float(min_score))
+    def __init__(self, path: str | Path, **options: Any) -> None:
+        self.config = make_config(FileDetectorConfig, path=str(path), **options)
         rows = read_det_file(self.config.path)
         rows = rows[rows[:, 5] >= self.config.min_score]
         order = np.argsort(rows[:, 0], kind="stable")

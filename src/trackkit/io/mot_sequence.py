@@ -15,10 +15,10 @@ import numpy as np
 from trackkit.errors import DataNotFoundError, FormatError, TrackkitError
 from trackkit.io.mot_txt import MOTTable, read_mot_txt, read_seqinfo
 from trackkit.metrics.mot_data import (
-    MOT_BENCHMARKS,
     MOTPreprocessing,
     MOTSequenceData,
     preprocess_mot,
+    resolve_benchmark,
 )
 
 __all__ = ["discover_sequences", "load_mot_benchmark", "load_mot_sequence"]
@@ -63,36 +63,20 @@ def load_mot_sequence(
     Args:
         gt_seq_dir: folder with ``gt/gt.txt`` and ``seqinfo.ini``.
         pred_file: tracker results (MOTChallenge format; an empty file is valid).
-        benchmark: ``"MOT15"``, ``"MOT16"``, ``"MOT17"``, ``"MOT20"`` or explicit conventions.
+        benchmark: ``"MOT15"``, ``"MOT16"``, ``"MOT17"``, ``"MOT20"`` or explicit conventions
+            (resolve a name once with :func:`~trackkit.metrics.mot_data.resolve_benchmark`
+            when loading many sequences).
         name: sequence name (default: the folder's name).
     """
     gt_dir = Path(gt_seq_dir)
-    if isinstance(benchmark, str):
-        key = benchmark.upper()
-        if key not in MOT_BENCHMARKS:
-            raise TrackkitError(
-                f"unknown benchmark {benchmark!r}; valid: {', '.join(MOT_BENCHMARKS)}"
-            )
-        benchmark = MOT_BENCHMARKS[key]
+    preprocessing = resolve_benchmark(benchmark)
     info = read_seqinfo(gt_dir / "seqinfo.ini")
     gt = read_mot_txt(gt_dir / "gt" / "gt.txt", "gt")
     pred = read_mot_txt(pred_file, "result")
     _check_rows(gt, info.seq_length)
     _check_rows(pred, info.seq_length)
     try:
-        return preprocess_mot(
-            name or gt_dir.name,
-            info.seq_length,
-            {
-                "frames": gt.frames,
-                "ids": gt.ids,
-                "xyxy": gt.xyxy,
-                "classes": gt.classes,
-                "flags": gt.conf,
-            },
-            {"frames": pred.frames, "ids": pred.ids, "xyxy": pred.xyxy},
-            benchmark,
-        )
+        return preprocess_mot(name or gt_dir.name, info.seq_length, gt, pred, preprocessing)
     except TrackkitError as exc:
         raise TrackkitError(f"{gt.path}: {exc}") from None
 
@@ -136,7 +120,8 @@ def load_mot_benchmark(
 ) -> list[MOTSequenceData]:
     """Load every sequence of :func:`discover_sequences` with :func:`load_mot_sequence`."""
     names = discover_sequences(gt_root, pred_dir, seqs)
+    preprocessing = resolve_benchmark(benchmark)
     return [
-        load_mot_sequence(Path(gt_root) / n, Path(pred_dir) / f"{n}.txt", benchmark, name=n)
+        load_mot_sequence(Path(gt_root) / n, Path(pred_dir) / f"{n}.txt", preprocessing, name=n)
         for n in names
     ]

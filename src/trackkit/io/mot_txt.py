@@ -21,7 +21,6 @@ import configparser
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Literal
 
 import numpy as np
@@ -30,6 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 from trackkit.core.boxes import as_boxes, xywh_to_xyxy
 from trackkit.core.detections import Detections
 from trackkit.errors import DataNotFoundError, FormatError
+from trackkit.io.closing import Closing
 from trackkit.io.numtext import parse_numeric_table
 
 __all__ = [
@@ -85,6 +85,37 @@ class MOTTable:
 
     def __len__(self) -> int:
         return len(self.frames)
+
+    @classmethod
+    def from_rows(
+        cls,
+        kind: MOTKind,
+        frames: ArrayLike,
+        ids: ArrayLike,
+        xyxy: ArrayLike,
+        conf: ArrayLike | None = None,
+        classes: ArrayLike | None = None,
+        path: str = "<rows>",
+    ) -> MOTTable:
+        """A table from arrays (tests, synthetic data): ``conf`` defaults to 1 (for ground
+        truth: the flag), ``classes`` to -1; line numbers are the row numbers."""
+        f = np.asarray(frames, np.int64).reshape(-1)
+        n = len(f)
+        return cls(
+            path=path,
+            kind=kind,
+            frames=f,
+            ids=np.asarray(ids, np.int64).reshape(-1),
+            xyxy=as_boxes(np.asarray(xyxy, np.float64).reshape(-1, 4)),
+            conf=np.ones(n) if conf is None else np.asarray(conf, np.float64).reshape(-1),
+            classes=(
+                np.full(n, -1, np.int64)
+                if classes is None
+                else np.asarray(classes, np.int64).reshape(-1)
+            ),
+            visibility=np.full(n, -1.0),
+            lines=np.arange(1, n + 1, dtype=np.int64),
+        )
 
     @property
     def num_frames(self) -> int:
@@ -306,7 +337,7 @@ def write_mot_results(
     Path(path).write_text(_format_rows(f, i, b, s))
 
 
-class MOTResultWriter:
+class MOTResultWriter(Closing):
     """Stream tracker results to a MOTChallenge file, one frame at a time.
 
     Every :meth:`write` is flushed to disk, so an interrupted run keeps every finished frame.
@@ -335,14 +366,3 @@ class MOTResultWriter:
     def close(self) -> None:
         """Close the file."""
         self._fh.close()
-
-    def __enter__(self) -> MOTResultWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -26,7 +26,6 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import cv2
@@ -34,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trackkit.errors import DataNotFoundError, FormatError, TrackkitError
+from trackkit.io.closing import Closing
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -109,7 +109,7 @@ def _imread(path: Path) -> Frame:
     return np.asarray(img, dtype=np.uint8)
 
 
-class VideoReader:
+class VideoReader(Closing):
     """Iterate over the frames of a video file or image folder; use :func:`open_video`.
 
     Iterating yields ``(frame_id, frame)`` with 1-based ``frame_id`` and ``frame`` an
@@ -179,17 +179,6 @@ class VideoReader:
             self._cap.release()
             self._cap = None
 
-    def __enter__(self) -> VideoReader:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 def _open_folder(folder: Path, fps: float, kind: str, source: Path) -> VideoReader:
     if not folder.is_dir():
@@ -258,7 +247,7 @@ def _pyav_available() -> bool:
     return True
 
 
-class VideoWriter:
+class VideoWriter(Closing):
     """Write ``(H, W, 3)`` uint8 BGR frames to an mp4 file, one at a time.
 
     Args:
@@ -372,14 +361,3 @@ class VideoWriter:
         if self._cv is not None:
             self._cv.release()
             self._cv = None
-
-    def __enter__(self) -> VideoWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

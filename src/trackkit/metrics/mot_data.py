@@ -5,7 +5,8 @@ Every MOT metric (:mod:`~trackkit.metrics.clear`, :mod:`~trackkit.metrics.identi
 ids, the tracker ids and their similarity (IoU) matrix. Ids are relabelled to ``0..n-1`` so
 metrics can index arrays with them. Metrics never see files or box formats.
 
-:func:`preprocess_mot` builds that structure from raw per-row arrays following the official
+:func:`preprocess_mot` builds that structure from the typed rows of two MOTChallenge tables
+(:class:`trackkit.io.mot_txt.MOTTable`, ground truth and results) following the official
 MOTChallenge evaluation (TrackEval's MotChallenge2DBox):
 
 1. per frame, tracker boxes matched (IoU >= 0.5, optimal assignment over all ground truth) to
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -28,6 +29,9 @@ from scipy.optimize import linear_sum_assignment
 
 from trackkit.core.boxes import as_boxes, iou_matrix
 from trackkit.errors import TrackkitError
+
+if TYPE_CHECKING:
+    from trackkit.io.mot_txt import MOTTable
 
 __all__ = [
     "MOT_BENCHMARKS",
@@ -37,6 +41,7 @@ __all__ = [
     "box_iou",
     "matching_frames",
     "preprocess_mot",
+    "resolve_benchmark",
 ]
 
 EPS = float(np.finfo(np.float64).eps)
@@ -387,35 +392,49 @@ def _distractor_matches(scores: FloatArray, distractor_row: NDArray[np.bool_]) -
     return cols[distractor_row[rows]]
 
 
+def resolve_benchmark(benchmark: str | MOTPreprocessing) -> MOTPreprocessing:
+    """The conventions of ``benchmark``: a key of :data:`MOT_BENCHMARKS` (any case) or
+    explicit :class:`MOTPreprocessing` (returned as is); an unknown name raises
+    :class:`TrackkitError` listing the valid ones."""
+    if isinstance(benchmark, MOTPreprocessing):
+        return benchmark
+    key = benchmark.upper()
+    if key not in MOT_BENCHMARKS:
+        raise TrackkitError(f"unknown benchmark {benchmark!r}; valid: {', '.join(MOT_BENCHMARKS)}")
+    return MOT_BENCHMARKS[key]
+
+
 def preprocess_mot(
     name: str,
     num_frames: int,
-    gt: dict[str, Any],
-    tracker: dict[str, Any],
+    gt: MOTTable,
+    tracker: MOTTable,
     preprocessing: MOTPreprocessing | str = "MOT17",
 ) -> MOTSequenceData:
-    """Turn raw rows into :class:`MOTSequenceData` following the benchmark's conventions.
+    """Turn the rows of two MOTChallenge tables into :class:`MOTSequenceData` following the
+    benchmark's conventions.
 
     Args:
         name: sequence name.
         num_frames: number of frames; every frame number must lie in ``1..num_frames``.
-        gt: arrays ``frames (N,)``, ``ids (N,)``, ``xyxy (N, 4)``, ``classes (N,)``,
-            ``flags (N,)`` (rows in file order).
-        tracker: arrays ``frames (M,)``, ``ids (M,)``, ``xyxy (M, 4)``.
-        preprocessing: a :class:`MOTPreprocessing` or a key of :data:`MOT_BENCHMARKS`.
+        gt: the ground truth (``frames``, ``ids``, ``xyxy``, ``classes`` and the flag column
+            ``conf`` are used; rows in file order).
+        tracker: the tracker's results (``frames``, ``ids``, ``xyxy`` are used).
+        preprocessing: a :class:`MOTPreprocessing` or a key of :data:`MOT_BENCHMARKS`
+            (:func:`resolve_benchmark`).
 
     Returns:
         The sequence data, with similarities = box IoU.
     """
-    cfg = MOT_BENCHMARKS[preprocessing] if isinstance(preprocessing, str) else preprocessing
-    g_frames = np.asarray(gt["frames"], np.int64)
-    g_ids = np.asarray(gt["ids"], np.int64)
-    g_boxes = as_boxes(gt["xyxy"])
-    g_cls = np.asarray(gt["classes"], np.int64)
-    g_flags = np.asarray(gt["flags"], np.float64)
-    t_frames = np.asarray(tracker["frames"], np.int64)
-    t_ids = np.asarray(tracker["ids"], np.int64)
-    t_boxes = as_boxes(tracker["xyxy"])
+    cfg = resolve_benchmark(preprocessing)
+    g_frames = np.asarray(gt.frames, np.int64)
+    g_ids = np.asarray(gt.ids, np.int64)
+    g_boxes = as_boxes(gt.xyxy)
+    g_cls = np.asarray(gt.classes, np.int64)
+    g_flags = np.asarray(gt.conf, np.float64)
+    t_frames = np.asarray(tracker.frames, np.int64)
+    t_ids = np.asarray(tracker.ids, np.int64)
+    t_boxes = as_boxes(tracker.xyxy)
     for frames, who in ((g_frames, "ground truth"), (t_frames, "tracker")):
         if len(frames) and (frames.min() < 1 or frames.max() > num_frames):
             raise TrackkitError(f"{name}: {who} has frames outside 1..{num_frames}")

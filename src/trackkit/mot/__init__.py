@@ -5,6 +5,6 @@ Build a tracker by name with :func:`build` (``available()`` lists the names); se
 :mod:`trackkit.mot.base` for the protocol, the life cycle and how to register a tracker.
 """
 
-from trackkit.mot.base import MOT_TRACKERS, TRACKER_MODULES, MOTTracker, available, build
+from trackkit.mot.base import MOT_TRACKERS, MOTTracker, available, build, takes_frame_rate
 
-__all__ = ["MOT_TRACKERS", "TRACKER_MODULES", "MOTTracker", "available", "build"]
+__all__ = ["MOT_TRACKERS", "MOTTracker", "available", "build", "takes_frame_rate"]

@@ -16,16 +16,18 @@ ByteTrack's two-stage association (:mod:`trackkit.mot.bytetrack`) with three cha
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from trackkit.association.costs import cosine_distance, fuse_score
+from trackkit.association.stages import Cost, Frame
 from trackkit.config import require
-from trackkit.core.detections import Detections
-from trackkit.mot.base import MOT_TRACKERS, FieldSpec
+from trackkit.mot.base import MOT_TRACKERS
 from trackkit.mot.bytetrack import ByteTrack, ByteTrackConfig
-from trackkit.motion.camera import CameraMotion, warp_states
+from trackkit.mot.store import FieldSpec
+from trackkit.motion.camera import CameraMotion, Method, warp_states
 from trackkit.motion.kalman import Layout
 
 __all__ = ["BoTSort", "BoTSortConfig"]
@@ -68,61 +70,65 @@ class BoTSortConfig(ByteTrackConfig):
 class BoTSort(ByteTrack):
     """BoT-SORT (Aharon 2022): ByteTrack + Kalman (cx,cy,w,h), camera motion, optional ReID."""
 
-    layout: Layout = "xywh"
-    config_class: type[ByteTrackConfig] = BoTSortConfig
+    config_class: ClassVar[type[ByteTrackConfig]] = BoTSortConfig
+    config: BoTSortConfig
+    layout: ClassVar[Layout] = "xywh"
 
     def _extra_fields(self) -> dict[str, FieldSpec]:
-        return {**super()._extra_fields(), "feature": ((), object)}
+        return {"feature": ((), object)}
 
     def _reset_state(self) -> None:
-        super()._reset_state()
         cfg = self.config
         self.cmc = (
-            None if cfg.cmc_method == "none" else CameraMotion(cfg.cmc_method, cfg.cmc_downscale)
+            None
+            if cfg.cmc_method == "none"
+            else CameraMotion(cast(Method, cfg.cmc_method), cfg.cmc_downscale)
         )
+        super()._reset_state()
 
     def _compensate(self, frame: NDArray[np.uint8] | None) -> None:
         if frame is None or self.cmc is None:
             return
         warp = self.cmc(frame)
         t = self.tracks
-        if len(t):
-            t["mean"], t["cov"] = warp_states(self.kf, t["mean"], t["cov"], warp)
+        t.mean, t.cov = warp_states(self.kf, t.mean, t.cov, warp)
 
-    def _uses_reid(self, dets: Detections) -> bool:
-        return bool(self.config.with_reid and dets.embeddings is not None)
+    def _uses_reid(self, f: Frame) -> bool:
+        return bool(self.config.with_reid and f.embeddings is not None)
 
-    def _cost(
-        self, rows: NDArray[np.int64], dets: Detections, det_rows: NDArray[np.int64], stage: int
+    def _cost(self) -> Cost:
+        return self._appearance_cost
+
+    def _appearance_cost(
+        self, f: Frame, rows: NDArray[np.int64], det_rows: NDArray[np.int64]
     ) -> NDArray[np.float64]:
-        raw = 1.0 - self._iou[rows][:, det_rows]
-        if stage == 2:
-            return raw
+        """``min(fused IoU cost, cosine distance / 2)``, appearance counting only for pairs
+        that overlap (``1 - IoU <= proximity_thresh``) and look alike."""
+        raw = 1.0 - f.iou[rows][:, det_rows]
         cfg = self.config
-        cost = fuse_score(raw, dets.scores[det_rows]) if cfg.fuse_score else raw
-        if not self._uses_reid(dets):
+        cost = fuse_score(raw, f.scores[det_rows]) if cfg.fuse_score else raw
+        if not self._uses_reid(f):
             return cost
-        assert dets.embeddings is not None
-        feats = self.tracks["feature"][rows]
-        have = np.array([f is not None for f in feats], bool)
+        assert f.embeddings is not None
+        feats = self.tracks.feature[rows]
+        have = np.array([g is not None for g in feats], bool)
         emb = np.ones_like(cost)
         if have.any():
-            emb[have] = cosine_distance(np.stack(feats[have]), dets.embeddings[det_rows]) / 2.0
+            emb[have] = cosine_distance(np.stack(feats[have]), f.embeddings[det_rows]) / 2.0
         emb[emb > cfg.appearance_thresh] = 1.0
         emb[raw > cfg.proximity_thresh] = 1.0
         return np.minimum(cost, emb)
 
-    def _on_matched(
-        self, rows: NDArray[np.int64], dets: Detections, det_rows: NDArray[np.int64]
-    ) -> None:
-        if not self._uses_reid(dets):
+    def _on_matched(self, f: Frame, rows: NDArray[np.int64], det_rows: NDArray[np.int64]) -> None:
+        """Exponentially smoothed unit appearance feature of each matched track."""
+        if not self._uses_reid(f):
             return
-        assert dets.embeddings is not None
+        assert f.embeddings is not None
         alpha = self.config.feature_momentum
-        feats = self.tracks["feature"]
-        new = dets.embeddings[det_rows].astype(np.float64)
+        feats = self.tracks.feature
+        new = f.embeddings[det_rows].astype(np.float64)
         new /= np.maximum(np.linalg.norm(new, axis=1, keepdims=True), 1e-12)
-        for r, f in zip(rows.tolist(), new):
+        for r, v in zip(rows.tolist(), new):
             old = feats[r]
-            smooth = f if old is None else alpha * old + (1.0 - alpha) * f
+            smooth = v if old is None else alpha * old + (1.0 - alpha) * v
             feats[r] = smooth / max(float(np.linalg.norm(smooth)), 1e-12)

@@ -18,100 +18,130 @@ and its distance small, so lost tracks steal detections (MOT17 train: HOTA 40.8 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.association.assign import gated_matches, linear_assignment
-from trackkit.association.costs import iou_cost
-from trackkit.config import make_config, require
-from trackkit.core.detections import Detections
-from trackkit.core.tracks import Tracks
-from trackkit.mot.base import (
-    CONFIRMED,
-    MOT_TRACKERS,
-    TENTATIVE,
-    MOTTracker,
-    TrackStore,
-    advance_life,
-    new_track_rows,
-    prune,
-    scaled_age,
+from trackkit.association.stages import (
+    CascadeStage,
+    Frame,
+    Matcher,
+    Stage,
+    iou_distance,
+    score_bands,
 )
-from trackkit.motion.kalman import CHI2INV95, KalmanFilter
+from trackkit.config import require
+from trackkit.mot.base import MOT_TRACKERS, LifeCycleConfig
+from trackkit.mot.kalman_tracker import KalmanTracker
+from trackkit.mot.store import TENTATIVE, FieldSpec, const
+from trackkit.motion.kalman import CHI2INV95, Layout
 
 __all__ = ["DeepSort", "DeepSortConfig"]
 
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+
 
 @dataclass(frozen=True)
-class DeepSortConfig:
-    """DeepSORT parameters (defaults from the paper's code).
+class DeepSortConfig(LifeCycleConfig):
+    """DeepSORT parameters (defaults from the paper's code); the life-cycle options are
+    those of :class:`~trackkit.mot.base.LifeCycleConfig`.
 
     Attributes:
         max_cosine_distance: largest appearance distance of a match.
         nn_budget: embeddings kept per track (the most recent).
         max_iou_distance: largest ``1 - IoU`` of a match in the IoU stage (and in the cascade
             when detections have no embeddings).
-        max_age: frames a track survives unmatched (at 30 fps; scaled by ``frame_rate``).
-        n_init: consecutive matches that confirm a track.
         min_confidence: detections scoring below are ignored.
         motion_weight: ``lambda``, the weight of the normalised Mahalanobis distance in the
             cascade cost when embeddings are present (paper: 0).
         gating_threshold: squared Mahalanobis gate (chi-square 0.95 quantile, 4 dof).
-        frame_rate: frames per second of the video.
+        max_age: frames a track survives unmatched (at 30 fps; scaled by ``frame_rate``).
+        min_hits: consecutive matches that confirm a track. **Alias** ``n_init`` (the
+            paper's name): ``build("deepsort", n_init=2)`` sets ``min_hits``; giving both is
+            a :class:`~trackkit.errors.ConfigError`. Tracks are born confirmed only when it
+            is 1.
     """
+
+    ALIASES: ClassVar[dict[str, str]] = {"n_init": "min_hits"}
 
     max_cosine_distance: float = 0.2
     nn_budget: int = 100
     max_iou_distance: float = 0.7
-    max_age: int = 70
-    n_init: int = 3
     min_confidence: float = 0.3
     motion_weight: float = 0.0
     gating_threshold: float = CHI2INV95[4]
-    frame_rate: float = 30.0
+    max_age: int = 70
+    min_hits: int = 3
+
+    @property
+    def n_init(self) -> int:
+        """The paper's name of ``min_hits``."""
+        return self.min_hits
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         require(0.0 < self.max_cosine_distance <= 2.0, "max_cosine_distance must be in (0, 2]")
         require(self.nn_budget >= 1, "nn_budget must be >= 1")
         require(0.0 < self.max_iou_distance <= 1.0, "max_iou_distance must be in (0, 1]")
         require(self.max_age >= 1, "max_age must be >= 1")
-        require(self.n_init >= 1, "n_init must be >= 1")
         require(0.0 <= self.motion_weight <= 1.0, "motion_weight must be in [0, 1]")
         require(self.gating_threshold > 0, "gating_threshold must be > 0")
-        require(self.frame_rate > 0, "frame_rate must be > 0")
 
 
 @MOT_TRACKERS.register("deepsort")
-class DeepSort(MOTTracker):
+class DeepSort(KalmanTracker):
     """DeepSORT (Wojke 2017): appearance cascade + Mahalanobis gate + IoU, Kalman (cx,cy,a,h)."""
 
-    def __init__(self, config: DeepSortConfig | None = None, **overrides: object) -> None:
-        self.config = config if config is not None else make_config(DeepSortConfig, **overrides)
-        super().__init__()
+    config_class = DeepSortConfig
+    config: DeepSortConfig
+    layout: ClassVar[Layout] = "xyah"
+    drop_tentative = True
 
-    def _reset_state(self) -> None:
-        self.kf = KalmanFilter("xyah")
-        self.tracks = TrackStore({"gallery": ((), object)})
-        self._max_age = scaled_age(self.config.max_age, self.config.frame_rate)
+    def _extra_fields(self) -> dict[str, FieldSpec]:
+        return {"gallery": ((), object)}
 
-    def _cascade_cost(
-        self, rows: NDArray[np.int64], dets: Detections, det_rows: NDArray[np.int64]
-    ) -> tuple[NDArray[np.float64], float]:
-        """Gated cost of tracks ``rows`` against detections ``det_rows`` and its threshold
+    def _stages(self) -> list[Matcher]:
+        self._min_confidence = const(self.config.min_confidence)
+        return [
+            # matching cascade over confirmed tracks, most recently seen first
+            CascadeStage(self._confirmed, "birth", self._cascade_cost, self._levels),
+            # IoU stage: tentative tracks and tracks missed for one frame only
+            Stage(self._recent, "birth", iou_distance, self.config.max_iou_distance),
+        ]
+
+    def _pools(self, scores: FloatArray) -> dict[str, IntArray]:
+        return {"birth": score_bands(scores, self._min_confidence)[0]}
+
+    def _born_confirmed(self) -> bool:
+        return self.config.min_hits <= 1
+
+    def _confirmed(self, f: Frame) -> IntArray:
+        return self.tracks.rows_not(TENTATIVE)
+
+    def _levels(self, rows: IntArray) -> IntArray:
+        return self.tracks.since_update[rows]
+
+    def _recent(self, f: Frame) -> IntArray:
+        t = self.tracks
+        return ((f.det_of_track < 0) & ((t.state == TENTATIVE) | (t.since_update == 1))).nonzero()[
+            0
+        ]
+
+    def _cascade_cost(self, f: Frame, rows: IntArray, cols: IntArray) -> tuple[FloatArray, float]:
+        """Gated cost of tracks ``rows`` against detections ``cols`` and its threshold
         (computed once per frame for all confirmed tracks; the cascade slices it)."""
         cfg = self.config
         t = self.tracks
-        mean = t["mean"][:, rows]
-        maha = self.kf.gating_distance(mean, t["cov"][..., rows], dets.xyxy[det_rows])
-        if dets.embeddings is None:  # IoU stands in for appearance inside the gate
-            cost = iou_cost(self._pred[rows], dets.xyxy[det_rows])
+        maha = self.kf.gating_distance(t.mean[:, rows], t.cov[..., rows], f.boxes[cols])
+        if f.embeddings is None:  # IoU stands in for appearance inside the gate
+            cost = iou_distance(f, rows, cols)
             thresh = cfg.max_iou_distance
         else:
-            emb = dets.embeddings[det_rows].astype(np.float64)
-            emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-            app = np.full((len(rows), len(det_rows)), np.inf)
-            for k, g in enumerate(t["gallery"][rows]):
+            emb = _unit(f.embeddings[cols])
+            app = np.full((len(rows), len(cols)), np.inf)
+            for k, g in enumerate(t.gallery[rows]):
                 if g is not None:
                     app[k] = (1.0 - g @ emb.T).min(axis=0)
             lam = cfg.motion_weight
@@ -121,95 +151,19 @@ class DeepSort(MOTTracker):
         cost[maha > cfg.gating_threshold] = np.inf
         return cost, thresh
 
-    def _step(self, dets: Detections, frame: NDArray[np.uint8] | None) -> Tracks:
-        cfg = self.config
-        t = self.tracks
-        kf = self.kf
-        det_rows = (dets.scores >= cfg.min_confidence).nonzero()[0]
-        if len(t):
-            t["mean"], t["cov"] = kf.predict(t["mean"], t["cov"])
-            t["since_update"] += 1
-        self._pred = kf.to_xyxy(t["mean"])
-        state = t["state"]
-        since = t["since_update"]
-        m_t: list[NDArray[np.int64]] = []
-        m_d: list[NDArray[np.int64]] = []
-        free = det_rows
-        # matching cascade over confirmed tracks, most recently seen first
-        confirmed = (state != TENTATIVE).nonzero()[0]
-        if len(confirmed) and len(free):
-            cost_all, thresh = self._cascade_cost(confirmed, dets, free)
-            free_cols = np.arange(len(free))
-            levels = since[confirmed]
-            # only the levels that have a track with a candidate below the threshold (a
-            # level whose tracks have none matches nothing and leaves the columns free)
-            has = (cost_all < thresh).any(axis=1)
-            for level in np.unique(levels[has]).tolist():
-                if len(free_cols) == 0:
-                    break
-                local = (levels == level).nonzero()[0]
-                r, c = gated_matches(cost_all.take(local, 0).take(free_cols, 1), thresh)
-                if len(r):
-                    m_t.append(confirmed[local[r]])
-                    m_d.append(free[free_cols[c]])
-                    left = np.ones(len(free_cols), bool)
-                    left[c] = False
-                    free_cols = free_cols[left]
-            free = free[free_cols]
-        det_of_track = np.empty(len(t), np.int64)
-        det_of_track.fill(-1)
-        for rows, cols in zip(m_t, m_d):
-            det_of_track[rows] = cols
-        # IoU stage: tentative tracks and tracks missed for one frame only
-        cand = ((det_of_track < 0) & ((state == TENTATIVE) | (since == 1))).nonzero()[0]
-        if len(cand) and len(free):
-            cost = iou_cost(self._pred[cand], dets.xyxy[free])
-            a = linear_assignment(cost, cfg.max_iou_distance)
-            det_of_track[cand[a.matches[:, 0]]] = free[a.matches[:, 1]]
-            free = free[a.unmatched_cols]
-        matched = det_of_track >= 0
-        if matched.any():
-            ti = matched.nonzero()[0]
-            di = det_of_track[ti]
-            mean = t["mean"]
-            z = mean[:4].copy()
-            z[:, ti] = kf.from_xyxy(dets.xyxy[di])
-            t["mean"], t["cov"] = kf.update_measurement(mean, t["cov"], z, mask=matched)
-            t["score"][ti] = dets.scores[di]
-            self._add_features(ti, dets, di)
-        advance_life(t, matched, cfg.n_init, drop_tentative=True)
-        if len(free):
-            mean, cov = kf.initiate(dets.xyxy[free])
-            first = len(t)
-            t.append(
-                new_track_rows(
-                    self, mean, cov, dets.scores[free], self._class_of(dets, free), cfg.n_init <= 1
-                )
-            )
-            det_of_track = np.concatenate([det_of_track, free])
-            self._add_features(np.arange(first, len(t)), dets, free)
-        alive = prune(t, self._max_age)
-        if alive is not None:
-            det_of_track = det_of_track[alive]
-        out = ((det_of_track >= 0) & (t["state"] == CONFIRMED)).nonzero()[0]
-        return self._make_tracks(
-            kf.to_xyxy(t["mean"][:, out]),
-            t["id"][out],
-            t["score"][out],
-            det_of_track[out],
-            t["class_id"][out],
-        )
-
-    def _add_features(
-        self, rows: NDArray[np.int64], dets: Detections, det_rows: NDArray[np.int64]
-    ) -> None:
+    def _on_matched(self, f: Frame, rows: IntArray, det_rows: IntArray) -> None:
         """Append the matched detections' unit embeddings to the tracks' galleries."""
-        if dets.embeddings is None:
+        if f.embeddings is None:
             return
-        emb = dets.embeddings[det_rows].astype(np.float64)
-        emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-        gal = self.tracks["gallery"]
+        gal = self.tracks.gallery
         budget = self.config.nn_budget
-        for r, e in zip(rows.tolist(), emb):
+        for r, e in zip(rows.tolist(), _unit(f.embeddings[det_rows])):
             g = gal[r]
             gal[r] = e[None, :] if g is None else np.concatenate([g, e[None, :]])[-budget:]
+
+
+def _unit(emb: NDArray[np.floating]) -> FloatArray:
+    """Rows scaled to unit length, as float64."""
+    out = emb.astype(np.float64)
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out

@@ -39,12 +39,12 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
-from trackkit.config import make_config, require
+from trackkit.config import require
 from trackkit.core.boxes import iou_matrix
 from trackkit.core.detections import Detections
 from trackkit.core.tracks import Tracks
 from trackkit.detectors.nms import nms
-from trackkit.errors import ConfigError, TrackkitError
+from trackkit.errors import TrackkitError
 from trackkit.mot.base import MOT_TRACKERS, MOTTracker
 
 __all__ = ["Tracktor", "TracktorConfig"]
@@ -69,6 +69,9 @@ class TracktorConfig:
         reid_iou: IoU between a new detection and an inactive track's last box to revive it.
         reid_max_cosine: maximum cosine distance of embeddings to revive (when available).
         min_size: tracks whose box gets narrower or lower than this (pixels) die.
+
+    Time is counted in frames: there is no ``frame_rate`` option
+    (:func:`trackkit.mot.base.takes_frame_rate` is false for ``tracktor``).
     """
 
     regressor: str = "sot:kcf"
@@ -96,6 +99,14 @@ class TracktorConfig:
         require(self.inactive_patience >= 0, "inactive_patience must be >= 0")
         require(0 <= self.reid_max_cosine <= 2, "reid_max_cosine must be in [0, 2]")
         require(self.min_size >= 0, "min_size must be >= 0")
+        if self.regressor.startswith("sot:"):
+            from trackkit import sot
+
+            name = self.regressor[4:]
+            require(
+                name in sot.available(),
+                f"unknown single-object tracker {name!r}; valid: {', '.join(sot.available())}",
+            )
 
 
 @dataclass
@@ -115,20 +126,13 @@ class _Track:
 class Tracktor(MOTTracker):
     """Tracktor (Bergmann 2019): boxes regressed frame to frame, detections start tracks."""
 
+    config_class = TracktorConfig
     config: TracktorConfig
 
-    def __init__(self, config: TracktorConfig | None = None, **overrides: Any) -> None:
-        overrides.pop("frame_rate", None)  # time is counted in frames here
-        self.config = config if config is not None else make_config(TracktorConfig, **overrides)
-        if self.config.regressor.startswith("sot:"):
-            from trackkit import sot
-
-            name = self.config.regressor[4:]
-            if name not in sot.available():
-                raise ConfigError(
-                    f"unknown single-object tracker {name!r}; valid: {', '.join(sot.available())}"
-                )
-        super().__init__()
+    @property
+    def needs_frames(self) -> bool:
+        """A single-object regressor needs every frame's image."""
+        return self.config.regressor != "detections"
 
     def _reset_state(self) -> None:
         self._active: list[_Track] = []
@@ -189,7 +193,7 @@ class Tracktor(MOTTracker):
     # -- one frame ----------------------------------------------------------------------
     def _step(self, dets: Detections, frame: NDArray[np.uint8] | None) -> Tracks:
         cfg = self.config
-        if frame is None and cfg.regressor != "detections":
+        if frame is None and self.needs_frames:
             raise TrackkitError("Tracktor with a single-object regressor needs the frame image")
         h, w = (frame.shape[:2]) if frame is not None else (np.inf, np.inf)
         # 1. regress, 2. kill weak, vanished and duplicate tracks

@@ -156,6 +156,18 @@ class KalmanFilter:
         self._r_const4 = self._r[1]
         self._scale_idx12 = np.tile(self._scale_idx, 3) if self._scale_idx is not None else None
 
+    @property
+    def size_cols(self) -> tuple[int, ...]:
+        """Measurement rows that are box sizes (``s`` for xysr, ``h`` for xyah, ``w, h`` for
+        xywh); their velocities are rows ``k + 4`` of a state."""
+        return self._size_cols
+
+    def hold_size(self, mean: FloatArray, moving: NDArray[np.bool_]) -> None:
+        """Zero the size velocities of the tracks not ``moving`` (``(N,)`` bool), in place:
+        a lost track keeps its size while it is predicted (ByteTrack)."""
+        for k in self._size_cols:
+            mean[k + 4] *= moving
+
     # ----------------------------------------------------------------- conversions
     def from_xyxy(self, xyxy: ArrayLike) -> FloatArray:
         """``xyxy`` boxes ``(N, 4)`` -> measurements ``(4, N)`` in this layout."""
@@ -340,6 +352,22 @@ class KalmanFilter:
         np.multiply(gain[1], cov[1], out=out[2])  # kv * pv
         np.subtract(cov, out, out=out)
         return m.reshape(8, n), out
+
+    def correct(
+        self,
+        mean: FloatArray,
+        cov: FloatArray,
+        xyxy: FloatArray,
+        det_of_track: NDArray[np.int64],
+        matched: NDArray[np.bool_],
+    ) -> tuple[FloatArray, FloatArray]:
+        """Correct the ``matched`` tracks with their detections: track ``i`` with box
+        ``xyxy[det_of_track[i]]`` (``xyxy`` ``(M, 4)``, ``det_of_track`` ``(N,)`` int64, -1
+        for the unmatched tracks, which come back unchanged)."""
+        # unmatched tracks (-1) get the last detection's measurement, a finite value that
+        # ``mask`` ignores (no gather and scatter of the matched columns)
+        z = self.from_xyxy(xyxy).take(det_of_track, 1, mode="wrap")
+        return self.update_measurement(mean, cov, z, mask=matched)
 
     def _measurement_var(self, mean: FloatArray) -> FloatArray:
         """Measurement noise variances ``(4, N)`` of the size-proportional layouts (new)."""

@@ -9,24 +9,25 @@ warm-up and a cosine decay of the learning rate (set per iteration from the frac
 epoch), and the objective ``sum_i w_i L_i`` parsed by
 :func:`~trackkit.reid.losses.parse_objective`.
 
-Reproducibility: every random draw of epoch ``e`` comes from generators seeded with
-``(seed, e)``, and the checkpoint written at the end of each epoch holds the model, head,
-loss parameters, optimizer state and the log. A run killed mid-epoch and resumed restarts
-that epoch from the checkpoint and ends with the same weights as an uninterrupted run (on
-the same device and thread count).
+The trainer is a task of :func:`trackkit.training.fit` (the loop, checkpoint and exact
+resume, ``log.csv``, progress bar): its modules are the model, the classifier head, the loss
+terms' learnable modules (:meth:`~trackkit.reid.losses.LossTerm.build_module`) and, under
+mutual learning, a peer network and head. Every random draw of epoch ``e`` comes from
+generators seeded with ``(seed, e)`` (:class:`~trackkit.training.task.EpochRandom`); a run
+killed mid-epoch and resumed restarts that epoch from the checkpoint and ends with the same
+weights as an uninterrupted run (on the same device and thread count).
 
-Output folder: ``checkpoint.pt`` (resume state), ``model.pt`` (the model alone, loadable
-with :func:`~trackkit.reid.models.load_model`), ``log.csv`` (one row per epoch).
+Output folder: ``checkpoint.pt`` (resume state), ``model.pt`` (the model alone, a
+:mod:`trackkit.training.weights` file loadable with :func:`~trackkit.reid.models.load_model`),
+``log.csv`` (one row per epoch).
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import logging
 import math
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,22 +37,20 @@ import torch
 from numpy.typing import NDArray
 
 from trackkit.config import require
-from trackkit.errors import ConfigError, FormatError
 from trackkit.reid.data.images import load_crops
 from trackkit.reid.data.names import ReIDImage
 from trackkit.reid.data.sampler import PKSampler
 from trackkit.reid.data.transforms import AugmentConfig, augment_batch
 from trackkit.reid.losses import parse_objective
-from trackkit.reid.models import ClassifierHead, ReIDNet, build_model, save_model
+from trackkit.reid.models import ClassifierHead, ReIDNet, build_model
 from trackkit.reid.models.common import channels_last
+from trackkit.training import Task, fit, make_weights
+from trackkit.training.fit import CHECKPOINT
+from trackkit.training.task import EpochRandom
 
 __all__ = ["TrainConfig", "Trainer"]
 
 log = logging.getLogger(__name__)
-
-#: Fields that may change between a run and its resumption.
-_RESUMABLE_CHANGES = {"epochs", "threads", "device"}
-
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -121,7 +120,7 @@ class TrainConfig:
         return self.lr * (lo + (1.0 - lo) * 0.5 * (1.0 + math.cos(math.pi * t)))
 
 
-class Trainer:
+class Trainer(Task):
     """Train a ReID model on identity-labelled images; see the module docstring.
 
     Args:
@@ -133,7 +132,13 @@ class Trainer:
         progress: show progress bars.
         on_epoch_end: ``f(epoch, model) -> {name: value}`` extra columns for the log (e.g. a
             validation score); called with the model in eval mode.
+        dataset: name of the training dataset, recorded in the weights file.
+        command: the command line recorded in the weights file.
     """
+
+    kind = "reid"
+    rng_mode = "epoch"
+    resumable = frozenset({"epochs", "threads", "device"})
 
     def __init__(
         self,
@@ -143,23 +148,29 @@ class Trainer:
         crops: NDArray[np.uint8] | None = None,
         progress: bool = True,
         on_epoch_end: Callable[[int, ReIDNet], dict[str, float]] | None = None,
+        dataset: str | None = None,
+        command: str | None = None,
     ) -> None:
         self.cfg = cfg
         self.images = list(images)
         self.out_dir = Path(out_dir)
         self.progress = progress
         self.on_epoch_end = on_epoch_end
+        self.dataset = dataset
+        self.command = command
         pids = sorted({im.pid for im in self.images})
         self.label_of = {pid: i for i, pid in enumerate(pids)}
         self.labels = np.array([self.label_of[im.pid] for im in self.images], dtype=np.int64)
         self.sampler = PKSampler(self.labels, cfg.p, cfg.k, [im.path for im in self.images])
         self._crops = crops
-        self.history: list[dict[str, float]] = []
+        self._num_batches = 0
+        self._correct = self._seen = 0
 
-    # -- state ------------------------------------------------------------------------------
-    def _build(self) -> None:
+    # -- the task ---------------------------------------------------------------------------
+    def setup(self) -> None:
+        """Model, head, loss modules, optional peer, optimiser; the crops."""
         cfg = self.cfg
-        torch.manual_seed(cfg.seed)
+        torch.set_num_threads(cfg.threads)
         opts = {"input_size": tuple(cfg.input_size), **cfg.model_options}
         # channels-last (NHWC) weights and batches: oneDNN's fast convolutions on CPU
         self.model = channels_last(build_model(cfg.model, **opts).to(cfg.device))
@@ -173,96 +184,106 @@ class Trainer:
             peer_head = ClassifierHead(peer_model.embed_dim, len(self.label_of))
             self.peer = torch.nn.ModuleDict({"model": peer_model, "head": peer_head})
             self.peer.to(cfg.device)
-        from trackkit.reid.losses import CenterLoss
-
         self.loss_modules = torch.nn.ModuleDict()
-        n_nets = 2 if self.peer is not None else 1
         for _, term in self.terms:
-            for net in range(n_nets):
+            for net in range(2 if self.peer is not None else 1):
                 key = f"{term.name}_{net}"
                 if term.needs_module and key not in self.loss_modules:
-                    self.loss_modules[key] = CenterLoss(len(self.label_of), self.model.embed_dim)
+                    module = term.build_module(len(self.label_of), self.model.embed_dim)
+                    if module is not None:
+                        self.loss_modules[key] = module
         self.loss_modules.to(cfg.device)
-        params = [
-            *self.model.parameters(),
-            *self.head.parameters(),
-            *self.loss_modules.parameters(),
-            *(self.peer.parameters() if self.peer is not None else []),
-        ]
+        params = [p for m in self.modules().values() for p in m.parameters()]
         trainable = [p for p in params if p.requires_grad]
-        self.optimizer: torch.optim.Optimizer
         if cfg.optimizer == "sgd":
             self.optimizer = torch.optim.SGD(
                 trainable, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
             )
         else:
             self.optimizer = torch.optim.Adam(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.crops()
 
-    def _checkpoint_path(self) -> Path:
-        return self.out_dir / "checkpoint.pt"
-
-    def _save(self, epoch: int) -> None:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        model_blob = {
-            "format": "trackkit-reid",
-            "arch": self.cfg.model,
-            "config": {k: v for k, v in self.model.config.items() if k != "arch"},
-            "state_dict": self.model.state_dict(),
+    def modules(self) -> dict[str, torch.nn.Module]:
+        """Model, head, loss modules (and the peer under mutual learning), in the order of
+        the optimiser's parameters."""
+        mods: dict[str, torch.nn.Module] = {
+            "model": self.model,
+            "head": self.head,
+            "loss_modules": self.loss_modules,
         }
-        blob = {
-            "model": model_blob,
-            "head": self.head.state_dict(),
-            "loss_modules": self.loss_modules.state_dict(),
-            "peer": self.peer.state_dict() if self.peer is not None else {},
-            "optimizer": self.optimizer.state_dict(),
-            "epoch": epoch,
-            "config": _config_dict(self.cfg),
-            "history": self.history,
-        }
-        tmp = self._checkpoint_path().with_suffix(".tmp")
-        torch.save(blob, tmp)
-        tmp.replace(self._checkpoint_path())
-        save_model(self.model, self.out_dir / "model.pt")
-        self._write_log()
-
-    def _load(self) -> int:
-        path = self._checkpoint_path()
-        try:
-            blob = torch.load(path, map_location=self.cfg.device, weights_only=True)
-        except Exception as exc:  # noqa: BLE001
-            raise FormatError(path, f"cannot read the checkpoint ({exc})") from exc
-        old = blob.get("config", {})
-        new = _config_dict(self.cfg)
-        defaults = _config_dict(TrainConfig())
-        changed = sorted(
-            k for k in new if old.get(k, defaults[k]) != new[k] and k not in _RESUMABLE_CHANGES
-        )
-        if changed:
-            raise ConfigError(
-                f"{path}: cannot resume with different settings ({', '.join(changed)}); "
-                "use another --out folder or the original settings"
-            )
-        self.model.load_state_dict(blob["model"]["state_dict"])
-        self.head.load_state_dict(blob["head"])
-        self.loss_modules.load_state_dict(blob["loss_modules"])
         if self.peer is not None:
-            self.peer.load_state_dict(blob["peer"])
-        self.optimizer.load_state_dict(blob["optimizer"])
-        self.history = list(blob["history"])
-        return int(blob["epoch"])
+            mods["peer"] = self.peer
+        return mods
 
-    def _write_log(self) -> None:
-        if not self.history:
-            return
-        keys: list[str] = []
-        for row in self.history:
-            keys += [k for k in row if k not in keys]
-        with open(self.out_dir / "log.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(self.history)
+    def config(self) -> dict[str, Any]:
+        return _config_dict(self.cfg)
 
-    # -- training ---------------------------------------------------------------------------
+    def num_batches(self, epoch: int) -> int | None:
+        return self._num_batches or None
+
+    def start_epoch(self, epoch: int) -> None:
+        super().start_epoch(epoch)
+        self._correct = self._seen = 0
+
+    def batches(self, epoch: int, rng: EpochRandom) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """P x K batches (:class:`PKSampler`, seeded by ``(seed, epoch)``), augmented with
+        ``rng.torch``: ``(x (B, 3, H, W) channels-last float, y (B,) labels)``."""
+        cfg = self.cfg
+        batches = self.sampler.epoch(cfg.seed, epoch)
+        if cfg.max_batches is not None:
+            batches = batches[: cfg.max_batches]
+        self._num_batches = len(batches)
+        aug = AugmentConfig(
+            flip_prob=cfg.flip_prob,
+            pad=cfg.pad,
+            erase_prob=cfg.erase_prob,
+            color_jitter=cfg.color_jitter,
+            gray_prob=cfg.gray_prob,
+        )
+        crops = self.crops()
+        for idx in batches:
+            x = augment_batch(crops[idx], aug, rng.torch).to(cfg.device)
+            x = x.contiguous(memory_format=torch.channels_last)
+            yield x, torch.from_numpy(self.labels[idx]).to(cfg.device)
+
+    def step(self, batch: Any, epoch: int, index: int) -> dict[str, float]:
+        """One step at the learning rate of the fractional epoch; returns every term of the
+        main network (``loss_NAME``) and the total (``loss``)."""
+        x, y = batch
+        lr = self.cfg.lr_at(epoch + index / self._num_batches)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        loss, values = self._objective(x, y)
+        logits = self._last_logits
+        total = self.descend(loss)
+        self._correct += int((logits.argmax(1) == y).sum())
+        self._seen += int(y.numel())
+        return {**{f"loss_{k}": v for k, v in values.items()}, "loss": total}
+
+    def summary(self, epoch: int, means: dict[str, float], steps: int) -> dict[str, float]:
+        row = {"lr": self.cfg.lr_at(epoch + 1 - 1e-9)}
+        row.update({f"loss_{t.name}": means.get(f"loss_{t.name}", 0.0) for _, t in self.terms})
+        row["loss"] = means.get("loss", 0.0)
+        row["train_acc"] = self._correct / max(self._seen, 1)
+        return row
+
+    def end_epoch(self, epoch: int) -> dict[str, float]:
+        """The ``on_epoch_end`` columns (model in eval mode)."""
+        if self.on_epoch_end is None:
+            return {}
+        self.model.eval()
+        return self.on_epoch_end(epoch + 1, self.model)
+
+    def export(self) -> dict[str, Any]:
+        cfg = dict(self.model.config)
+        arch = cfg.pop("arch")
+        trained_on = {
+            "datasets": [self.dataset] if self.dataset else [],
+            "identities": sorted(self.label_of),
+        }
+        return make_weights("reid", arch, cfg, self.model.state_dict(), trained_on, self.command)
+
+    # -- running ----------------------------------------------------------------------------
     def crops(self) -> NDArray[np.uint8]:
         """The training crops, decoded once."""
         if self._crops is None:
@@ -279,23 +300,16 @@ class Trainer:
             stop_after: raise :class:`KeyboardInterrupt` after this many batches (simulates a
                 kill; for tests).
         """
-        torch.set_num_threads(self.cfg.threads)
-        self._build()
-        start = 0
-        if resume and self._checkpoint_path().is_file():
-            start = self._load()
-            log.info("resuming after epoch %d", start)
-        crops = self.crops()
-        steps = 0
-        for epoch in range(start, self.cfg.epochs):
-            row = self._epoch(epoch, crops, stop_after, steps)
-            steps += int(row.pop("batches"))
-            if self.on_epoch_end is not None:
-                self.model.eval()
-                row.update(self.on_epoch_end(epoch + 1, self.model))
-            self.history.append(row)
-            self._save(epoch + 1)
-            log.info("epoch %d: %s", epoch + 1, row)
+        fit(
+            self,
+            self.out_dir,
+            epochs=self.cfg.epochs,
+            seed=self.cfg.seed,
+            resume=resume and (self.out_dir / CHECKPOINT).is_file(),
+            progress=self.progress,
+            stop_after=stop_after,
+            device=self.cfg.device,
+        )
         return self.model.eval()
 
     def _objective(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
@@ -318,65 +332,6 @@ class Trainer:
                     values[term.name] = values.get(term.name, 0.0) + float(value.detach())
                 loss = loss + weight * value
         return loss, values
-
-    def _epoch(
-        self, epoch: int, crops: NDArray[np.uint8], stop_after: int | None, steps: int
-    ) -> dict[str, float]:
-        cfg = self.cfg
-        self.model.train()
-        self.head.train()
-        if self.peer is not None:
-            self.peer.train()
-        batches = self.sampler.epoch(cfg.seed, epoch)
-        if cfg.max_batches is not None:
-            batches = batches[: cfg.max_batches]
-        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
-        aug = AugmentConfig(
-            flip_prob=cfg.flip_prob,
-            pad=cfg.pad,
-            erase_prob=cfg.erase_prob,
-            color_jitter=cfg.color_jitter,
-            gray_prob=cfg.gray_prob,
-        )
-        sums = {term.name: 0.0 for _, term in self.terms}
-        total = 0.0
-        correct = 0
-        seen = 0
-        t0 = time.perf_counter()
-        it: Any = batches
-        if self.progress:
-            from tqdm import tqdm
-
-            it = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
-        for b, idx in enumerate(it):
-            if stop_after is not None and steps + b >= stop_after:
-                raise KeyboardInterrupt
-            lr = cfg.lr_at(epoch + b / len(batches))
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
-            x = augment_batch(crops[idx], aug, gen).to(cfg.device)
-            x = x.contiguous(memory_format=torch.channels_last)
-            y = torch.from_numpy(self.labels[idx]).to(cfg.device)
-            loss, values = self._objective(x, y)
-            for name, value in values.items():
-                sums[name] += value
-            logits = self._last_logits
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            total += float(loss.detach())
-            correct += int((logits.argmax(1) == y).sum())
-            seen += int(y.numel())
-            if self.progress:
-                it.set_postfix(loss=f"{total / (b + 1):.3f}", acc=f"{correct / seen:.2f}")
-        n = max(len(batches), 1)
-        row: dict[str, float] = {"epoch": epoch + 1, "lr": cfg.lr_at(epoch + 1 - 1e-9)}
-        row.update({f"loss_{k}": v / n for k, v in sums.items()})
-        row["loss"] = total / n
-        row["train_acc"] = correct / max(seen, 1)
-        row["seconds"] = time.perf_counter() - t0
-        row["batches"] = len(batches)
-        return row
 
 
 def _forward(model: ReIDNet, head: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -1,25 +1,17 @@
-"""Single-object tracking: the protocol, the trackers and their runner.
+"""Single-object tracking, by role.
 
-Importing this package registers every tracker in :data:`SOT_TRACKERS`: the modules named in
-:data:`TRACKER_MODULES` are imported here (modules that need torch import it lazily, so
-``import trackkit.sot`` works without it). A new tracker module adds its name to that tuple.
+- :mod:`trackkit.sot.base`: the protocol (``init(frame, box)`` / ``update(frame)``), the
+  registry :data:`SOT_TRACKERS`, :func:`build` and :func:`available`;
+- :mod:`trackkit.sot.trackers`: one module per tracker (KCF/DSST, DCFNet/UDT, SiamFC,
+  SiamRPN, GOTURN, MDNet); each registers itself, and the registry imports every module of
+  that package on first use (no hand-kept list);
+- :mod:`trackkit.sot.nets`: every network and its loader (torch imported lazily);
+- :mod:`trackkit.sot.ops`: crops, hand-crafted features, candidate samples, DCF maths and
+  DSST's scale filter (numpy and OpenCV only);
+- :mod:`trackkit.sot.train`: one training task per family and the pair/sample generation;
+- :mod:`trackkit.sot.runner`: running trackers over sequences and evaluating them.
 """
-
-import importlib
 
 from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker, available, build
 
-#: Modules whose import registers trackers in :data:`SOT_TRACKERS`.
-TRACKER_MODULES: tuple[str, ...] = (
-    "trackkit.sot.kcf",
-    "trackkit.sot.dcf_net",
-    "trackkit.sot.siamrpn",
-    "trackkit.sot.siamfc",
-    "trackkit.sot.goturn",
-    "trackkit.sot.mdnet",
-)
-
-for _module in TRACKER_MODULES:
-    importlib.import_module(_module)
-
-__all__ = ["SOT_TRACKERS", "TRACKER_MODULES", "SOTResult", "SOTTracker", "available", "build"]
+__all__ = ["SOT_TRACKERS", "SOTResult", "SOTTracker", "available", "build"]

@@ -14,12 +14,14 @@ Trackers register in :data:`SOT_TRACKERS`; :func:`build` makes one by name.
 from __future__ import annotations
 
 import abc
+import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from trackkit.config import make_config
 from trackkit.core.boxes import as_boxes
 from trackkit.errors import TrackkitError
 from trackkit.registry import Registry
@@ -79,11 +81,25 @@ def check_box(box: ArrayLike) -> NDArray[np.float64]:
 class SOTTracker(abc.ABC):
     """Base class of single-object trackers.
 
-    Subclasses implement :meth:`_init` and :meth:`_update`; the public methods validate
-    input and keep the ``initialized`` flag.
+    Subclasses name their frozen config dataclass in :attr:`config_class` and implement
+    :meth:`_init` and :meth:`_update`; the public methods validate input and keep the
+    ``initialized`` flag.
+
+    Args:
+        config: a ready config (``config_class`` instance), or ``None`` to build one from
+            ``overrides`` (unknown keys raise :class:`~trackkit.errors.ConfigError` naming the
+            valid ones).
     """
 
-    def __init__(self) -> None:
+    #: The tracker's frozen, validated configuration dataclass.
+    config_class: ClassVar[type[Any]]
+
+    def __init__(self, config: Any = None, **overrides: Any) -> None:
+        if config is None and hasattr(self, "config_class"):
+            config = make_config(self.config_class, **overrides)
+        elif overrides:
+            config = dataclasses.replace(config, **overrides)
+        self.config = config
         self._initialized = False
 
     @property
@@ -125,7 +141,10 @@ class SOTTracker(abc.ABC):
     def _update(self, frame: NDArray[np.uint8]) -> SOTResult: ...
 
 
-SOT_TRACKERS: Registry[SOTTracker] = Registry("single-object tracker")
+#: Every module of :mod:`trackkit.sot.trackers` registers its trackers here (lazily imported).
+SOT_TRACKERS: Registry[SOTTracker] = Registry(
+    "single-object tracker", packages=("trackkit.sot.trackers",)
+)
 
 
 def build(name: str, **cfg: Any) -> SOTTracker:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections import deque
 from pathlib import Path
-from types import TracebackType
 
 import numpy as np
 from numpy.typing import NDArray
 
 from trackkit.core.tracks import Tracks
+from trackkit.io.closing import Closing
 from trackkit.io.video import VideoWriter
 from trackkit.viz.draw import draw_boxes, draw_label, draw_trail, id_color
 
@@ -85,7 +85,7 @@ class TrackAnnotator:
         return img
 
 
-class AnnotatedVideoWriter:
+class AnnotatedVideoWriter(Closing):
     """Write annotated frames of a tracking run to an mp4 file.
 
     Args:
@@ -122,14 +122,3 @@ class AnnotatedVideoWriter:
     def close(self) -> None:
         """Finish the file."""
         self.writer.close()
-
-    def __enter__(self) -> AnnotatedVideoWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -9,9 +9,11 @@ Registered names (``MODELS.build(name, **config)``):
 - ``resnet-small``: a wider and deeper ResNet-style network, 256-d;
 - ``osnet-tiny``: a small OSNet-like network, 192-d (:mod:`.osnet`).
 
-A saved model (``.pt``) is a dict ``{"format": "trackkit-reid", "arch", "config",
-"state_dict"}``; :func:`load_model` rebuilds it without unpickling arbitrary objects
-(``torch.load(weights_only=True)``).
+A saved model (``.pt``) is a trackkit weights file (:mod:`trackkit.training.weights`:
+``{"format": "trackkit-weights", "task": "reid", "arch", "config", "state_dict",
+"trained_on", "command", ...}``); :func:`load_model` rebuilds it, or one of the older
+``{"format": "trackkit-reid", ...}`` files, or a training checkpoint, without unpickling
+arbitrary objects (``torch.load(weights_only=True)``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 import torch
 
-from trackkit.errors import DataNotFoundError, FormatError
+from trackkit.errors import FormatError
 from trackkit.registry import Registry
 from trackkit.reid.models.common import ClassifierHead, ReIDNet
 from trackkit.reid.models.osnet import OSNetReID
@@ -41,8 +43,6 @@ __all__ = [
 ]
 
 MODELS: Registry[ReIDNet] = Registry("ReID model")
-
-_FORMAT = "trackkit-reid"
 
 
 @MODELS.register("resnet-tiny-ibn")
@@ -78,39 +78,41 @@ def build_model(name: str, **cfg: Any) -> ReIDNet:
     return model
 
 
-def save_model(model: ReIDNet, path: str | Path) -> None:
-    """Save architecture name, configuration and weights (atomic rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def save_model(
+    model: ReIDNet,
+    path: str | Path,
+    trained_on: dict[str, Any] | None = None,
+    command: str | None = None,
+) -> None:
+    """Save architecture name, configuration and weights as a trackkit weights file
+    (atomic rename), with what it was trained on and the command that made it."""
+    from trackkit.training.weights import make_weights, save_weights
+
     cfg = dict(model.config)
     arch = cfg.pop("arch")
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(
-        {"format": _FORMAT, "arch": arch, "config": cfg, "state_dict": model.state_dict()}, tmp
-    )
-    tmp.replace(path)
+    save_weights(path, make_weights("reid", arch, cfg, model.state_dict(), trained_on, command))
 
 
 def load_model(path: str | Path) -> ReIDNet:
-    """Rebuild a model saved by :func:`save_model` (or a training checkpoint), in eval mode."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataNotFoundError(f"{path}: model file not found")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling problem is a format problem
-        raise FormatError(path, f"not a trackkit ReID model ({exc})") from exc
-    if isinstance(blob, dict) and "model" in blob and isinstance(blob["model"], dict):
-        blob = blob["model"]  # a training checkpoint
-    if not isinstance(blob, dict) or blob.get("format") != _FORMAT:
+    """Rebuild a model saved by :func:`save_model` (any trackkit format, or a training
+    checkpoint), in eval mode.
+
+    Raises:
+        DataNotFoundError: no such file.
+        FormatError: not a trackkit ReID model (or an unsafe / unreadable file).
+    """
+    from trackkit.training.weights import read_weights
+
+    w = read_weights(path, task="reid")
+    if not w.arch or w.task != "reid":
         raise FormatError(path, "not a trackkit ReID model (missing format tag)")
-    cfg = dict(blob["config"])
+    cfg = dict(w.config)
     if "input_size" in cfg:
         cfg["input_size"] = tuple(cfg["input_size"])
     # files saved before the ``embedding`` option existed returned the BNNeck output
     cfg.setdefault("embedding", "bnneck")
-    model = build_model(blob["arch"], **cfg)
-    model.load_state_dict(blob["state_dict"])
+    model = build_model(w.arch, **cfg)
+    model.load_state_dict(w.state_dict)
     return model.eval()
 
 

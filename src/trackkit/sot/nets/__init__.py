@@ -1,4 +1,106 @@
-"""Networks of the deep single-object trackers (PyTorch modules and ONNX helpers).
+"""Networks of the deep single-object trackers (PyTorch modules and ONNX helpers) and where
+their default weights are.
 
 Importing this package does not import torch or onnxruntime; each module imports them itself.
+:func:`default_weights` is the one place that says which file a tracker loads when the user
+gives none: trackkit's own trained models ship inside the package (``trackkit/assets``), the
+published pretrained models are read from the shared folder (:mod:`trackkit.shared`).
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from trackkit.errors import ConfigError, DataNotFoundError, FormatError
+from trackkit.shared import shared_path
+
+__all__ = ["default_weights", "load_network", "resolve_weights", "trained_weights"]
+
+#: trackkit's own trained weights, shipped in ``trackkit/assets`` (see docs/benchmarks.md for
+#: the command that reproduces each).
+_PACKAGED = {"siamfc": "siamfc.pt", "goturn": "goturn.pt", "mdnet": "mdnet.pt"}
+
+#: Published pretrained weights, read in place from the shared folder.
+_SHARED = {
+    "dcfnet": ("weights", "dcfnet", "param.pth"),
+    "udt": ("weights", "udt", "udt_model_best_state_dict.pt"),
+    "nanotrack_v2": ("weights", "nanotrack_v2"),
+    "nanotrack_v3": ("weights", "nanotrack_v3"),
+}
+
+
+def default_weights(name: str) -> Path:
+    """The default weights file (or folder) of model ``name``.
+
+    Args:
+        name: ``siamfc``, ``goturn``, ``mdnet`` (trackkit's own, packaged; a ``.pt`` suffix is
+            accepted), ``dcfnet``, ``udt``, ``nanotrack_v2`` or ``nanotrack_v3`` (shared).
+
+    Raises:
+        ConfigError: an unknown name.
+        DataNotFoundError: the file is missing (shared folder absent, broken install).
+    """
+    key = name.removesuffix(".pt")
+    if key in _PACKAGED:
+        path = Path(__file__).resolve().parents[2] / "assets" / _PACKAGED[key]
+        if not path.is_file():
+            raise DataNotFoundError(f"{path}: trackkit's {key} weights missing from the install")
+        return path
+    parts = _SHARED.get(key)
+    if parts is None:
+        valid = ", ".join(sorted([*_PACKAGED, *_SHARED]))
+        raise ConfigError(f"no default weights for {name!r}; valid: {valid}")
+    found = shared_path(*parts)
+    if found is None:
+        raise DataNotFoundError(
+            f"pretrained {key} weights {'/'.join(parts)} not found in the shared folder "
+            "(set TRACKKIT_SHARED or pass weights=PATH)"
+        )
+    return found
+
+
+def resolve_weights(value: str | Path | None, default: str) -> Path:
+    """The weights a tracker loads: ``value`` as a path, or as a model name of
+    :func:`default_weights` when no such file exists (``"udt"``, ``"nanotrack_v3"``, ...);
+    ``None`` means ``default_weights(default)``."""
+    if value is None:
+        return default_weights(default)
+    path = Path(value)
+    if not path.exists() and str(value).removesuffix(".pt") in {*_PACKAGED, *_SHARED}:
+        return default_weights(str(value))
+    return path
+
+
+def trained_weights(value: str | Path | None, kind: str) -> Path:
+    """The weights file of one of trackkit's trainable trackers (``kind``: ``siamfc``,
+    ``goturn``, ``mdnet``): :func:`resolve_weights`, then a clear error naming the command
+    that trains them when the file does not exist."""
+    path = resolve_weights(value, kind)
+    if not path.is_file():
+        raise DataNotFoundError(
+            f"{path}: {kind} weights not found (train them with "
+            f"'trackkit sot train --model {kind} --data ROOT' and pass weights=FILE)"
+        )
+    return path
+
+
+def load_network(path: str | Path, kind: str, build: Callable[[dict[str, Any]], Any]) -> Any:
+    """A network of ``kind`` built by ``build(arch)`` from a trackkit weights file, its
+    floating-point tensors loaded as float32; left in training mode (callers call ``eval()``).
+
+    Raises:
+        DataNotFoundError: the file does not exist.
+        FormatError: it does not hold ``kind`` weights that fit the architecture.
+    """
+    from trackkit.sot.nets.weights import load_weights
+
+    arch, state = load_weights(path, kind)
+    try:
+        net = build(arch)
+        floats = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+        net.load_state_dict(floats)
+    except (RuntimeError, ValueError) as exc:
+        raise FormatError(str(path), f"{kind} weights do not fit: {str(exc)[:200]}") from None
+    return net

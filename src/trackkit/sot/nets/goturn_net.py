@@ -12,6 +12,9 @@ Input: ``(B, 3, size, size)`` float32 BGR 0..255 each. Output: ``(B, 4)``.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -66,3 +69,23 @@ class GoturnNet(nn.Module):
 
     def forward(self, prev: torch.Tensor, search: torch.Tensor) -> torch.Tensor:
         return self.regressor(torch.cat([self.embed(prev), self.embed(search)], dim=1))
+
+
+def load_goturn(path: str | Path) -> GoturnNet:
+    """A :class:`~trackkit.sot.nets.goturn_net.GoturnNet` loaded from a trackkit weights file.
+
+    Raises:
+        DataNotFoundError: the file does not exist.
+        FormatError: it does not hold GOTURN weights that fit the architecture.
+    """
+    from trackkit.sot.nets import load_network
+
+    def build(arch: dict[str, Any]) -> GoturnNet:
+        return GoturnNet(
+            size=int(arch.get("size", 128)),
+            width=int(arch.get("width", 32)),
+            reduced=int(arch.get("reduced", 24)),
+            fc=int(arch.get("fc", 512)),
+        )
+
+    return load_network(path, "goturn", build).eval()

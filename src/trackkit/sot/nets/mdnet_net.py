@@ -12,6 +12,9 @@ Input: ``(B, 3, size, size)`` float32 BGR 0..255. ``features`` -> ``(B, D)``;
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -67,3 +70,23 @@ class MDNet(nn.Module):
     def reset_heads(self, domains: int = 1) -> None:
         """Replace the domain heads by ``domains`` new ones (online tracking uses one)."""
         self.heads = nn.ModuleList([nn.Linear(self.fc_width, 2) for _ in range(domains)])
+
+
+def load_mdnet(path: str | Path) -> MDNet:
+    """The shared layers of an :class:`~trackkit.sot.nets.mdnet_net.MDNet` from a weights file.
+
+    Raises:
+        DataNotFoundError: the file does not exist.
+        FormatError: it does not hold MDNet weights that fit the architecture.
+    """
+    from trackkit.sot.nets import load_network
+
+    def build(arch: dict[str, Any]) -> MDNet:
+        return MDNet(
+            domains=int(arch.get("domains", 1)),
+            size=int(arch.get("size", 64)),
+            width=int(arch.get("width", 24)),
+            fc=int(arch.get("fc", 256)),
+        )
+
+    return load_network(path, "mdnet", build)

@@ -13,6 +13,9 @@ Input: ``(B, 3, H, W)`` float32 BGR 0..255 (normalised inside by /255 - 0.5).
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -89,3 +92,18 @@ class SiamFCNet(nn.Module):
 
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self.correlate(self.embed(z), self.embed(x))
+
+
+def load_siamfc(path: str | Path) -> SiamFCNet:
+    """A :class:`~trackkit.sot.nets.siamfc_net.SiamFCNet` loaded from a trackkit weights file.
+
+    Raises:
+        DataNotFoundError: the file does not exist.
+        FormatError: it does not hold SiamFC weights (or they do not fit the architecture).
+    """
+    from trackkit.sot.nets import load_network
+
+    def build(arch: dict[str, Any]) -> SiamFCNet:
+        return SiamFCNet(width=float(arch.get("width", 1.0)))
+
+    return load_network(path, "siamfc", build).eval()

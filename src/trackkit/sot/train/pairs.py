@@ -3,10 +3,9 @@
 - :class:`FramePairs` samples ``(sequence, frame i, frame j)`` with ``0 < |j - i| <= max_gap``
   from annotated OTB / VOT / GOT-10k sequences (found with :func:`trackkit.sot.runner.
   find_sequences`), skipping frames without a valid box; images are decoded on demand.
-- :func:`weights_dict` / :func:`load_weights`: the weights-file format of these trackers,
-  ``{"arch": dict, "state_dict": ...}`` (loadable with ``torch.load(weights_only=True)``).
+- :func:`to_tensor`: a batch of uint8 images as a float tensor.
 
-The epoch loop, checkpoints and ``--resume`` are :func:`trackkit.sot.training.fit`'s.
+The epoch loop, checkpoints and ``--resume`` are :func:`trackkit.sot.train.base.fit`'s.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from numpy.typing import NDArray
 
 from trackkit.errors import DataNotFoundError, FormatError
 
-__all__ = ["FramePairs", "load_weights", "to_tensor", "weights_dict"]
+__all__ = ["FramePairs", "to_tensor"]
 
 logger = logging.getLogger(__name__)
 
@@ -95,37 +94,6 @@ class FramePairs:
         """Image and ``xyxy`` box of frame ``i`` of sequence ``s``."""
         seq = self.sequences[s]
         return self.image(seq.frames[i]), seq.boxes[i]
-
-
-def load_weights(path: str | Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Load ``(arch, state_dict)`` from a trackkit weights file (or a bare state_dict).
-
-    Raises:
-        DataNotFoundError: the file is missing.
-        FormatError: the file is not a ``kind`` weights file.
-    """
-    import torch
-
-    p = Path(path)
-    if not p.is_file():
-        raise DataNotFoundError(f"{p}: {kind} weights file not found")
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle / zip errors of all kinds
-        raise FormatError(p, f"not a torch weights file ({exc})") from None
-    if not isinstance(obj, dict):
-        raise FormatError(p, f"expected a dict, got {type(obj).__name__}")
-    if "state_dict" in obj:
-        arch = obj.get("arch", {})
-        if arch.get("model", kind) != kind:
-            raise FormatError(p, f"holds {arch.get('model')!r} weights, not {kind!r}")
-        return dict(arch), dict(obj["state_dict"])
-    return {}, dict(obj)
-
-
-def weights_dict(arch: dict[str, Any], model: Any) -> dict[str, Any]:
-    """``{"arch": arch, "state_dict": model.state_dict()}``: what a weights file holds."""
-    return {"arch": dict(arch), "state_dict": model.state_dict()}
 
 
 def to_tensor(images: Sequence[NDArray[np.uint8]]) -> Any:

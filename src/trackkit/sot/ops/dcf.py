@@ -3,8 +3,6 @@
 - :func:`gaussian_label` — the desired response: a Gaussian peak at the origin of a
   circular grid (Bolme et al., MOSSE, CVPR 2010; Henriques et al., KCF, TPAMI 2015);
 - :func:`hann2d` — the cosine window that tapers the periodic patch;
-- :func:`crop_patch` — sub-pixel crop of a (possibly out-of-image) region resampled to a
-  fixed size, borders replicated;
 - :func:`subpixel_peak` — the response maximum refined by a parabola on each axis, as a
   circular displacement from the origin.
 
@@ -13,11 +11,10 @@ Coordinates are trackkit's continuous pixels: pixel column ``i`` spans ``[i, i +
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["crop_patch", "gaussian_label", "hann2d", "subpixel_peak"]
+__all__ = ["gaussian_label", "hann2d", "subpixel_peak"]
 
 
 def gaussian_label(shape: tuple[int, int], sigma: float) -> NDArray[np.float32]:
@@ -33,41 +30,6 @@ def gaussian_label(shape: tuple[int, int], sigma: float) -> NDArray[np.float32]:
 def hann2d(shape: tuple[int, int]) -> NDArray[np.float32]:
     """Outer product of two Hann windows, ``(H, W)`` float32 (zero at the borders)."""
     return np.outer(np.hanning(shape[0]), np.hanning(shape[1])).astype(np.float32)
-
-
-def crop_patch(
-    frame: NDArray[np.uint8],
-    center: tuple[float, float],
-    size: tuple[float, float],
-    out_size: tuple[int, int],
-    border: int = cv2.BORDER_REPLICATE,
-    border_value: tuple[float, float, float] = (0.0, 0.0, 0.0),
-) -> NDArray[np.uint8]:
-    """Resample the region of ``size = (w, h)`` pixels centred at ``center = (cx, cy)`` to
-    ``out_size = (out_w, out_h)`` (bilinear; outside the image: ``border``).
-
-    Output pixel ``(u, v)`` samples the continuous point
-    ``(cx + (u + 0.5 - out_w / 2) * w / out_w, ...)``.
-
-    Returns:
-        ``(out_h, out_w[, 3])`` uint8.
-    """
-    ow, oh = int(out_size[0]), int(out_size[1])
-    sx = max(float(size[0]), 1e-3) / ow
-    sy = max(float(size[1]), 1e-3) / oh
-    # Source pixel-index coordinate (centre of pixel i is i + 0.5, so subtract 0.5).
-    m = np.array(
-        [
-            [sx, 0.0, center[0] + (0.5 - ow / 2.0) * sx - 0.5],
-            [0.0, sy, center[1] + (0.5 - oh / 2.0) * sy - 0.5],
-        ],
-        dtype=np.float64,
-    )
-    interp = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    out = cv2.warpAffine(
-        frame, m, (ow, oh), flags=interp, borderMode=border, borderValue=border_value
-    )
-    return np.asarray(out, dtype=np.uint8)
 
 
 def subpixel_peak(response: NDArray[np.floating]) -> tuple[float, float, float]:

@@ -1,6 +1,6 @@
 """KCF: kernelized correlation filters (Henriques, Caseiro, Martins, Batista: High-Speed
 Tracking with Kernelized Correlation Filters, TPAMI 2015), with DSST scale estimation
-(Danelljan et al., BMVC 2014; :mod:`trackkit.sot.dsst`).
+(Danelljan et al., BMVC 2014; :mod:`trackkit.sot.ops.dsst`).
 
 Translation: a kernel ridge regression over all cyclic shifts of a padded window around the
 target, solved in the Fourier domain. With features ``x`` (fHOG on 4-px cells by default;
@@ -29,11 +29,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import make_config, require
+from trackkit.config import require
 from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
-from trackkit.sot.dcf_utils import crop_patch, gaussian_label, hann2d, subpixel_peak
-from trackkit.sot.dsst import DSSTConfig, ScaleFilter
-from trackkit.sot.features import color_names, fhog, gray_feature
+from trackkit.sot.ops.crops import REPLICATE, crop_region
+from trackkit.sot.ops.dcf import gaussian_label, hann2d, subpixel_peak
+from trackkit.sot.ops.dsst import DSSTConfig, ScaleFilter
+from trackkit.sot.ops.features import color_names, fhog, gray_feature
 
 __all__ = ["KCFConfig", "KCFTracker"]
 
@@ -92,15 +93,14 @@ class KCFConfig:
 class KCFTracker(SOTTracker):
     """KCF on fHOG (optionally + colour names) with DSST scale estimation (Henriques 2015)."""
 
-    def __init__(self, config: KCFConfig | None = None, **overrides: Any) -> None:
-        super().__init__()
-        self.cfg = config if config is not None else make_config(KCFConfig, **overrides)
+    config_class = KCFConfig
+    config: KCFConfig
 
     # -- features --------------------------------------------------------------------------
     def _features(self, patch: NDArray[np.uint8]) -> NDArray[np.float32]:
-        c = self.cfg.cell
+        c = self.config.cell
         parts = []
-        for name in self.cfg.features:
+        for name in self.config.features:
             if name == "hog":
                 parts.append(fhog(patch, c))
             elif name == "cn":
@@ -113,23 +113,23 @@ class KCFTracker(SOTTracker):
     def _sample(self, frame: NDArray[np.uint8], center: tuple[float, float]) -> NDArray[Any]:
         """Un-windowed features ``(h, w, C)`` of the window at ``center`` and current scale."""
         size = (self._window[0] * self._scale, self._window[1] * self._scale)
-        return self._features(crop_patch(frame, center, size, self._tmpl))
+        return self._features(crop_region(frame, center, size, self._tmpl, border=REPLICATE))
 
     def _kernel_f(self, af: NDArray[Any], bf: NDArray[Any], aa: float, bb: float) -> NDArray[Any]:
         """Fourier transform of the kernel correlation ``k^{ab}`` of ``(h, w/2+1, C)`` spectra."""
         h, w = self._fshape
         cross = np.fft.irfft2(np.sum(af * np.conj(bf), axis=-1), s=(h, w))
         n = float(h * w * af.shape[-1])
-        if self.cfg.kernel == "linear":
+        if self.config.kernel == "linear":
             return np.fft.rfft2(cross / n)
         d = np.maximum(aa + bb - 2.0 * cross, 0.0) / n
-        return np.fft.rfft2(np.exp(-d / self.cfg.kernel_sigma**2))
+        return np.fft.rfft2(np.exp(-d / self.config.kernel_sigma**2))
 
     def _train(self, x: NDArray[np.float32], rate: float) -> None:
         xw = x * self._cos[..., None]
         xf = np.fft.rfft2(xw, axes=(0, 1))
         xx = float(np.sum(xw * xw))
-        alphaf = self._yf / (self._kernel_f(xf, xf, xx, xx) + self.cfg.reg)
+        alphaf = self._yf / (self._kernel_f(xf, xf, xx, xx) + self.config.reg)
         if rate >= 1.0:
             self._xf, self._xx, self._alphaf = xf, xx, alphaf
         else:
@@ -140,7 +140,7 @@ class KCFTracker(SOTTracker):
 
     # -- protocol --------------------------------------------------------------------------
     def _init(self, frame: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
-        cfg = self.cfg
+        cfg = self.config
         w, h = float(box[2] - box[0]), float(box[3] - box[1])
         self._center = ((box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0)
         self._size = (w, h)
@@ -171,7 +171,7 @@ class KCFTracker(SOTTracker):
             self._dsst.update(frame, self._center, 1.0, 1.0)
 
     def _update(self, frame: NDArray[np.uint8]) -> SOTResult:
-        cfg = self.cfg
+        cfg = self.config
         z = self._sample(frame, self._center)
         zw = z * self._cos[..., None]
         zf = np.fft.rfft2(zw, axes=(0, 1))

@@ -14,30 +14,24 @@ Tracking with the network of :mod:`trackkit.sot.nets.siamfc_net`:
 5. when the peak's probability (sigmoid of the raw response) is above ``update_score`` the
    exemplar features are updated by an exponential average with rate ``template_lr``.
 
-Training: :mod:`trackkit.sot.train_siamfc`.
+Training: :mod:`trackkit.sot.train.siamfc`.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import make_config, require
-from trackkit.errors import DataNotFoundError, FormatError
+from trackkit.config import require
 from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
-from trackkit.sot.crops import as_bgr, context_size, crop_square, mean_color
+from trackkit.sot.nets import trained_weights
+from trackkit.sot.ops.crops import as_bgr, context_size, crop_square, mean_color
 
-__all__ = ["SiamFCConfig", "SiamFCTracker", "default_weights", "load_siamfc"]
-
-
-def default_weights(name: str) -> Path:
-    """``<repo>/weights/<name>``: where trackkit's own trained weights are committed."""
-    return Path(__file__).resolve().parents[3] / "weights" / name
+__all__ = ["SiamFCConfig", "SiamFCTracker"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +40,7 @@ class SiamFCConfig:
 
     Attributes:
         weights: weights file written by ``trackkit sot train --model siamfc`` (default
-            ``<repo>/weights/siamfc.pt``).
+            ``trackkit/assets/siamfc.pt``).
         threads: torch CPU threads.
         num_scales, scale_step, scale_penalty, scale_lr: the multi-scale search.
         window_influence: weight of the cosine window on the normalised response.
@@ -82,25 +76,6 @@ class SiamFCConfig:
         require(self.min_size > 0, "min_size must be > 0")
 
 
-def load_siamfc(path: str | Path) -> Any:
-    """A :class:`~trackkit.sot.nets.siamfc_net.SiamFCNet` loaded from a trackkit weights file.
-
-    Raises:
-        DataNotFoundError: the file does not exist.
-        FormatError: it does not hold SiamFC weights (or they do not fit the architecture).
-    """
-    from trackkit.sot.nets.siamfc_net import SiamFCNet
-    from trackkit.sot.train_common import load_weights
-
-    arch, state = load_weights(path, "siamfc")
-    net = SiamFCNet(width=float(arch.get("width", 1.0)))
-    try:
-        net.load_state_dict(state)
-    except RuntimeError as exc:
-        raise FormatError(str(path), f"SiamFC weights do not fit: {str(exc)[:200]}") from None
-    return net.eval()
-
-
 @SOT_TRACKERS.register("siamfc")
 class SiamFCTracker(SOTTracker):
     """SiamFC (Bertinetto 2016): multi-scale cross-correlation of a learned embedding."""
@@ -108,23 +83,21 @@ class SiamFCTracker(SOTTracker):
     exemplar_size = 127
     instance_size = 255
 
+    config_class = SiamFCConfig
+    config: SiamFCConfig
+
     def __init__(self, config: SiamFCConfig | None = None, **overrides: Any) -> None:
-        super().__init__()
-        self.config = config if config is not None else make_config(SiamFCConfig, **overrides)
+        super().__init__(config, **overrides)
         self._net: Any = None
 
     def _network(self) -> Any:
         if self._net is None:
             import torch
 
+            from trackkit.sot.nets.siamfc_net import load_siamfc
+
             torch.set_num_threads(self.config.threads)
-            path = self.config.weights or default_weights("siamfc.pt")
-            if not Path(path).is_file():
-                raise DataNotFoundError(
-                    f"{path}: SiamFC weights not found (train them with "
-                    "'trackkit sot train --model siamfc --data ROOT' and pass weights=FILE)"
-                )
-            self._net = load_siamfc(path)
+            self._net = load_siamfc(trained_weights(self.config.weights, "siamfc"))
         return self._net
 
     def _embed(self, crops: list[NDArray[np.uint8]]) -> Any:

@@ -1,5 +1,5 @@
 """Training SiamFC (Bertinetto et al. 2016) on annotated sequences (``trackkit sot train --model
-siamfc``, registered in :data:`trackkit.sot.training.SOT_TRAINERS`).
+siamfc``, registered in :data:`trackkit.sot.train.base.SOT_TRAINERS`).
 
 Each training example is an exemplar/search pair from one sequence, frames at most ``max_gap``
 apart: the exemplar is the 127x127 crop of the first frame's target (context 0.5), the search
@@ -13,7 +13,7 @@ elsewhere, positives and negatives weighted to half of the loss each (class bala
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trackkit.config import make_config, require
-from trackkit.sot.crops import context_size, crop_region, crop_square, mean_color
-from trackkit.sot.train_common import FramePairs, to_tensor, weights_dict
-from trackkit.sot.training import SOT_TRAINERS, SOTTrainer, TrainOptions
+from trackkit.sot.ops.crops import context_size, crop_region, crop_square, mean_color
+from trackkit.sot.train.base import SOT_TRAINERS, OptimConfig, SOTTrainer, TrainOptions
+from trackkit.sot.train.pairs import FramePairs, to_tensor
 
 __all__ = [
     "SiamFCTrainConfig",
@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class SiamFCTrainConfig:
-    """SiamFC-specific training options (``trackkit sot train --set key=value``).
+class SiamFCTrainConfig(OptimConfig):
+    """SiamFC-specific training options (``trackkit sot train --set key=value``), with
+    :class:`~trackkit.sot.train.base.OptimConfig`'s.
 
     Attributes:
         width: channel multiplier of the AlexNet-style embedding.
@@ -47,8 +48,6 @@ class SiamFCTrainConfig:
         max_shift: largest shift of the target from the search-crop centre (crop pixels).
         stretch: largest relative stretch of the search region (per axis).
         radius: positive radius of the labels (search-crop pixels).
-        weight_decay: SGD weight decay.
-        final_lr_ratio: the learning rate decays exponentially to ``lr * final_lr_ratio``.
     """
 
     width: float = 0.5
@@ -56,8 +55,6 @@ class SiamFCTrainConfig:
     max_shift: float = 12.0
     stretch: float = 0.05
     radius: float = 16.0
-    weight_decay: float = 5e-4
-    final_lr_ratio: float = 0.01
 
     def __post_init__(self) -> None:
         require(self.width > 0, "width must be > 0")
@@ -108,30 +105,28 @@ def make_pair(
 
 @SOT_TRAINERS.register("siamfc")
 class SiamFCTrainer(SOTTrainer):
-    """SiamFC (Bertinetto 2016): logistic loss on exemplar/search pairs."""
+    """SiamFC (Bertinetto 2016): logistic loss on exemplar/search pairs (SGD, momentum 0.9,
+    gradients clipped to a norm of 10)."""
+
+    arch = "siamfc"
+    max_grad_norm = 10.0
 
     def __init__(self, opts: TrainOptions) -> None:
         super().__init__(opts)
         self.cfg = make_config(SiamFCTrainConfig, **opts.extra)
 
     def setup(self) -> None:
-        import torch
-
         from trackkit.sot.nets.siamfc_net import SiamFCNet
 
-        cfg, opts = self.cfg, self.opts
-        if opts.init_weights is not None:
-            from trackkit.sot.siamfc import load_siamfc
+        if self.opts.init_weights is not None:
+            from trackkit.sot.trackers.siamfc import load_siamfc
 
-            self.model = load_siamfc(opts.init_weights)
+            self.model = load_siamfc(self.opts.init_weights)
         else:
-            self.model = SiamFCNet(width=cfg.width)
-        self.optimizer = torch.optim.SGD(
-            self.model.parameters(), lr=opts.lr, momentum=0.9, weight_decay=cfg.weight_decay
-        )
-        gamma = cfg.final_lr_ratio ** (1.0 / max(opts.epochs - 1, 1))
-        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma)
-        self.pairs = FramePairs(opts.data, max_gap=cfg.max_gap)
+            self.model = SiamFCNet(width=self.cfg.width)
+        self.make_optimizer(adam=False, cfg=self.cfg)
+        self.pairs = FramePairs(self.opts.data, max_gap=self.cfg.max_gap)
+        self.sequence_names = [s.name for s in self.pairs.sequences]
         log.info(
             "siamfc: %d sequences, %d frames", len(self.pairs.sequences), self.pairs.num_frames
         )
@@ -155,10 +150,6 @@ class SiamFCTrainer(SOTTrainer):
             torch.from_numpy(np.stack(weights)),
         )
 
-    def batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Any]:
-        for _ in range(self.opts.steps_per_epoch):
-            yield self.make_batch(rng)
-
     def loss(self, batch: tuple[Any, Any, Any, Any]) -> Any:
         """Balanced logistic loss of a batch (mean over the batch)."""
         import torch.nn.functional as F
@@ -168,12 +159,8 @@ class SiamFCTrainer(SOTTrainer):
         total = F.binary_cross_entropy_with_logits(resp, labels, weight=weights, reduction="sum")
         return total / len(z)
 
-    def step(self, batch: Any) -> dict[str, float]:
-        return self.descend(self.loss(batch), max_grad_norm=10.0)
-
-    def export(self) -> dict[str, Any]:
-        arch = {"model": "siamfc", "width": float(self.model.width)}
-        return weights_dict(arch, self.model)
+    def arch_config(self) -> dict[str, Any]:
+        return {"width": float(self.model.width)}
 
 
 def train_siamfc(
@@ -189,7 +176,7 @@ def train_siamfc(
     **extra: Any,
 ) -> Path:
     """Python form of ``trackkit sot train --model siamfc``; returns ``<out>/model.pt``."""
-    from trackkit.sot.training import TrainOptions, fit
+    from trackkit.sot.train.base import TrainOptions, fit
 
     opts = TrainOptions(
         data=tuple(Path(d) for d in data),

@@ -1,6 +1,6 @@
 """MDNet: multi-domain network tracking with online fine-tuning (Nam & Han, CVPR 2016).
 
-Online part (the offline multi-domain training is :mod:`trackkit.sot.train_mdnet`):
+Online part (the offline multi-domain training is :mod:`trackkit.sot.train.mdnet`):
 
 1. first frame: a new binary head replaces the domain heads; ``fc4-fc6`` are fine-tuned on
    ``init_pos`` positives (IoU >= 0.7 with the box) and ``init_neg`` negatives (IoU < 0.5),
@@ -21,21 +21,19 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import make_config, require
+from trackkit.config import require
 from trackkit.core.boxes import iou_matrix
-from trackkit.errors import DataNotFoundError, FormatError
 from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
-from trackkit.sot.crops import as_bgr
-from trackkit.sot.samples import crop_boxes, gaussian_samples, labelled_samples
-from trackkit.sot.siamfc import default_weights
+from trackkit.sot.nets import trained_weights
+from trackkit.sot.ops.crops import as_bgr
+from trackkit.sot.ops.samples import crop_boxes, gaussian_samples, labelled_samples
 
-__all__ = ["MDNetConfig", "MDNetTracker", "finetune", "load_mdnet"]
+__all__ = ["MDNetConfig", "MDNetTracker", "finetune"]
 
 
 @dataclass(frozen=True)
@@ -75,30 +73,6 @@ class MDNetConfig:
         require(self.batch_pos >= 1 and self.batch_neg >= 1, "need batch sizes >= 1")
         require(self.hard_pool >= self.batch_neg, "hard_pool must be >= batch_neg")
         require(self.lr > 0, "lr must be > 0")
-
-
-def load_mdnet(path: str | Path) -> Any:
-    """The shared layers of an :class:`~trackkit.sot.nets.mdnet_net.MDNet` from a weights file.
-
-    Raises:
-        DataNotFoundError: the file does not exist.
-        FormatError: it does not hold MDNet weights that fit the architecture.
-    """
-    from trackkit.sot.nets.mdnet_net import MDNet
-    from trackkit.sot.train_common import load_weights
-
-    arch, state = load_weights(path, "mdnet")
-    try:
-        net = MDNet(
-            domains=int(arch.get("domains", 1)),
-            size=int(arch.get("size", 64)),
-            width=int(arch.get("width", 24)),
-            fc=int(arch.get("fc", 256)),
-        )
-        net.load_state_dict(state)
-    except (RuntimeError, ValueError) as exc:
-        raise FormatError(str(path), f"MDNet weights do not fit: {str(exc)[:200]}") from None
-    return net
 
 
 def finetune(
@@ -159,21 +133,16 @@ def _bbreg_apply(samples: NDArray[np.float64], d: NDArray[np.float64]) -> NDArra
 class MDNetTracker(SOTTracker):
     """MDNet (Nam 2016): candidate scoring by an online fine-tuned binary classifier."""
 
-    def __init__(self, config: MDNetConfig | None = None, **overrides: Any) -> None:
-        super().__init__()
-        self.config = config if config is not None else make_config(MDNetConfig, **overrides)
+    config_class = MDNetConfig
+    config: MDNetConfig
 
     def _load(self) -> Any:
         import torch
 
+        from trackkit.sot.nets.mdnet_net import load_mdnet
+
         torch.set_num_threads(self.config.threads)
-        path = self.config.weights or default_weights("mdnet.pt")
-        if not Path(path).is_file():
-            raise DataNotFoundError(
-                f"{path}: MDNet weights not found (train them with "
-                "'trackkit sot train --model mdnet --data ROOT' and pass weights=FILE)"
-            )
-        net = load_mdnet(path)
+        net = load_mdnet(trained_weights(self.config.weights, "mdnet"))
         net.reset_heads(1)
         return net.eval()
 

@@ -24,8 +24,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trackkit.config import require
-from trackkit.sot.dcf_utils import crop_patch
-from trackkit.sot.features import fhog
+from trackkit.sot.ops.crops import REPLICATE, crop_region
+from trackkit.sot.ops.features import fhog
 
 __all__ = ["DSSTConfig", "ScaleFilter"]
 
@@ -102,7 +102,13 @@ class ScaleFilter:
         bw, bh = self.base_size
         samples = np.stack(
             [
-                crop_patch(frame, center, (bw * scale * f, bh * scale * f), self.model_size)
+                crop_region(
+                    frame,
+                    center,
+                    (bw * scale * f, bh * scale * f),
+                    self.model_size,
+                    border=REPLICATE,
+                )
                 for f in self.factors
             ]
         )

@@ -20,126 +20,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import make_config, require
-from trackkit.errors import ConfigError, DataNotFoundError, FormatError
-from trackkit.shared import shared_path
+from trackkit.config import require
 from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
-from trackkit.sot.dcf_utils import crop_patch, gaussian_label, hann2d, subpixel_peak
+from trackkit.sot.nets import resolve_weights
+from trackkit.sot.nets.dcfnet_net import MEAN_BGR, build_feature_net, load_feature_weights
+from trackkit.sot.ops.crops import REPLICATE, crop_region
+from trackkit.sot.ops.dcf import gaussian_label, hann2d, subpixel_peak
 
-__all__ = [
-    "DCFNetConfig",
-    "DCFNetTracker",
-    "build_feature_net",
-    "default_weights",
-    "load_feature_weights",
-]
-
-#: BGR mean subtracted from the input (the ImageNet means of the original models).
-MEAN_BGR = (104.0, 117.0, 123.0)
-
-_DEFAULT_WEIGHTS = {
-    "dcfnet": ("weights", "dcfnet", "param.pth"),
-    "udt": ("weights", "udt", "udt_model_best_state_dict.pt"),
-}
-
-
-def build_feature_net(conv_padding: int = 1) -> Any:
-    """The DCFNet/UDT feature network as a ``torch.nn.Sequential`` (10,144 parameters).
-
-    Input ``(N, 3, H, W)`` float32 BGR minus :data:`MEAN_BGR`; output ``(N, 32, H', W')``
-    with ``H' = H - 4 + 4 * conv_padding``.
-    """
-    import torch
-    from torch import nn
-
-    class ChannelLRN(nn.Module):
-        """Local response normalisation across channels (AlexNet), as
-        ``torch.nn.LocalResponseNorm`` but the channel sum is a 1x1 convolution (much faster
-        on a CPU):
-        ``b_c = a_c / (k + alpha / n * sum_{|c' - c| <= n // 2} a_c'^2) ** beta``."""
-
-        def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
-            super().__init__()
-            self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
-            self._band: torch.Tensor | None = None
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            c = x.shape[1]
-            band = self._band
-            if band is None or band.shape[0] != c:
-                idx = torch.arange(c)
-                lo, hi = self.size // 2, (self.size - 1) // 2
-                diff = idx[None, :] - idx[:, None]  # c' - c
-                mask = ((diff >= -lo) & (diff <= hi)).to(x.dtype)
-                band = (mask * (self.alpha / self.size)).view(c, c, 1, 1)
-                self._band = band
-            # The windowed channel sum of squares as a 1x1 convolution with a band matrix.
-            den = nn.functional.conv2d(x * x, band.to(x.dtype)) + self.k
-            if self.beta == 0.75:  # den^-0.75 = rsqrt(den) * sqrt(rsqrt(den)), no pow()
-                r = torch.rsqrt(den)
-                return x * r * torch.sqrt(r)
-            return x * den.pow(-self.beta)
-
-    return nn.Sequential(
-        nn.Conv2d(3, 32, 3, padding=conv_padding),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(32, 32, 3, padding=conv_padding),
-        ChannelLRN(size=5, alpha=1e-4, beta=0.75, k=1.0),
-    )
-
-
-def default_weights(name: str) -> Path:
-    """The shared pretrained weights of ``"dcfnet"`` or ``"udt"``."""
-    parts = _DEFAULT_WEIGHTS.get(name)
-    if parts is None:
-        raise ConfigError(f"no default weights for {name!r}; valid: {', '.join(_DEFAULT_WEIGHTS)}")
-    path = shared_path(*parts)
-    if path is None:
-        raise DataNotFoundError(
-            f"pretrained {name} weights {'/'.join(parts)} not found in the shared folder "
-            "(set TRACKKIT_SHARED or pass weights=PATH)"
-        )
-    return path
-
-
-def load_feature_weights(path: str | Path) -> dict[str, Any]:
-    """Load a feature-network state dict (``0.weight`` ... ``2.bias`` keys).
-
-    Accepts the DCFNet ``param.pth`` (``feature.*`` keys), UDT state dicts (``feature.*`` or
-    ``module.feature.feature.*``) and trackkit checkpoints (a dict with ``"model"``). Only
-    ``torch.load(weights_only=True)`` is used: pickled legacy files must be converted first.
-    """
-    import torch
-
-    p = Path(path)
-    if not p.is_file():
-        raise DataNotFoundError(f"{p}: no such weights file")
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling problem is a format problem
-        raise FormatError(p, f"cannot load as a weights-only state dict ({exc})") from None
-    if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
-        obj = obj["model"]
-    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict):
-        raise FormatError(p, "expected a state dict")
-    out: dict[str, Any] = {}
-    for key, value in obj.items():
-        short = key.split(".")
-        if len(short) >= 2 and short[-2] in ("0", "2") and short[-1] in ("weight", "bias"):
-            out[f"{short[-2]}.{short[-1]}"] = value
-    want = {"0.weight": (32, 3, 3, 3), "0.bias": (32,), "2.weight": (32, 32, 3, 3), "2.bias": (32,)}
-    for key, shape in want.items():
-        if key not in out or tuple(out[key].shape) != shape:
-            raise FormatError(p, f"missing or mis-shaped tensor {key} (want {shape})")
-    return out
+__all__ = ["DCFNetConfig", "DCFNetTracker"]
 
 
 @dataclass(frozen=True)
@@ -188,7 +81,7 @@ class DCFNetConfig:
     scale_features: str = "resample"
 
     def __post_init__(self) -> None:
-        require(self.model in _DEFAULT_WEIGHTS, f"model: one of {', '.join(_DEFAULT_WEIGHTS)}")
+        require(self.model in ("dcfnet", "udt"), "model: one of dcfnet, udt")
         require(self.crop_size >= 16, "crop_size must be >= 16")
         require(self.padding >= 0 and self.reg > 0, "padding >= 0 and reg > 0")
         require(0 < self.interp_factor <= 1, "interp_factor must be in (0, 1]")
@@ -207,17 +100,19 @@ class DCFNetConfig:
 class DCFNetTracker(SOTTracker):
     """Learned-feature correlation filter (DCFNet/UDT, Wang 2017/2019); needs torch."""
 
+    config_class = DCFNetConfig
+    config: DCFNetConfig
+
     def __init__(self, config: DCFNetConfig | None = None, **overrides: Any) -> None:
-        super().__init__()
-        self.cfg = config if config is not None else make_config(DCFNetConfig, **overrides)
+        super().__init__(config, **overrides)
         self._net: Any = None
 
     def _network(self) -> Any:
         if self._net is None:
             import torch
 
-            net = build_feature_net(self.cfg.conv_padding)
-            path = self.cfg.weights or default_weights(self.cfg.model)
+            net = build_feature_net(self.config.conv_padding)
+            path = resolve_weights(self.config.weights, self.config.model)
             net.load_state_dict(load_feature_weights(path))
             net.eval()
             for prm in net.parameters():
@@ -235,9 +130,15 @@ class DCFNetTracker(SOTTracker):
             return self._net(x)
 
     def _crops(self, frame: NDArray[np.uint8], sizes: list[float]) -> NDArray[np.uint8]:
-        c = self.cfg.crop_size
+        c = self.config.crop_size
         out = [
-            crop_patch(frame, self._center, (self._window[0] * s, self._window[1] * s), (c, c))
+            crop_region(
+                frame,
+                self._center,
+                (self._window[0] * s, self._window[1] * s),
+                (c, c),
+                border=REPLICATE,
+            )
             for s in sizes
         ]
         return np.stack(out)
@@ -249,14 +150,16 @@ class DCFNetTracker(SOTTracker):
         that covers the largest scale at the base scale's pixel density; the other scales
         are bilinear resamplings of that feature map (features computed once per frame).
         """
-        cfg = self.cfg
+        cfg = self.config
         if cfg.scale_features == "recompute" or len(self._factors) == 1:
             return self._features(self._crops(frame, list(self._factors)))
         torch = self._torch
         c = cfg.crop_size
         big = c + 2 * math.ceil(c * (float(self._factors.max()) - 1.0) / 2.0)
         size = (self._window[0] * big / c, self._window[1] * big / c)
-        feat = self._features(crop_patch(frame, self._center, size, (big, big))[None])
+        feat = self._features(
+            crop_region(frame, self._center, size, (big, big), border=REPLICATE)[None]
+        )
         big_out = feat.shape[-1]
         s = len(self._factors)
         mid = (s - 1) // 2  # factor 1: the exact central region, no resampling
@@ -284,7 +187,7 @@ class DCFNetTracker(SOTTracker):
         """Update the model from the spectrum ``(1, 32, h, w // 2 + 1)`` of a windowed sample."""
         torch = self._torch
         kzzf = torch.sum(zf.real**2 + zf.imag**2, dim=1, keepdim=True)
-        alphaf = self._yf / (kzzf + self.cfg.reg)
+        alphaf = self._yf / (kzzf + self.config.reg)
         if rate >= 1.0:
             self._zf, self._alphaf = zf, alphaf
         else:
@@ -294,7 +197,7 @@ class DCFNetTracker(SOTTracker):
     def _init(self, frame: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
         net = self._network()
         torch = self._torch
-        cfg = self.cfg
+        cfg = self.config
         if frame.ndim == 2:
             frame = np.repeat(frame[..., None], 3, axis=2)
         w, h = float(box[2] - box[0]), float(box[3] - box[1])
@@ -326,7 +229,7 @@ class DCFNetTracker(SOTTracker):
 
     def _update(self, frame: NDArray[np.uint8]) -> SOTResult:
         torch = self._torch
-        cfg = self.cfg
+        cfg = self.config
         if frame.ndim == 2:
             frame = np.repeat(frame[..., None], 3, axis=2)
         feats = self._search_features(frame)
@@ -365,8 +268,9 @@ class DCFNetTracker(SOTTracker):
         return SOTResult(box, float(value))
 
 
-@SOT_TRACKERS.register("udt")
-def _build_udt(**overrides: Any) -> DCFNetTracker:
-    """DCFNet tracker with the unsupervised UDT weights by default (Wang 2019); needs torch."""
-    overrides.setdefault("model", "udt")
-    return DCFNetTracker(**overrides)
+SOT_TRACKERS.register_preset(
+    "udt",
+    "dcfnet",
+    "DCFNet tracker with the unsupervised UDT weights (Wang 2019); needs torch.",
+    model="udt",
+)

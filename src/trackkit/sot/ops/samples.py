@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trackkit.core.boxes import iou_matrix
-from trackkit.sot.crops import crop_region
+from trackkit.sot.ops.crops import crop_region
 
 __all__ = ["crop_boxes", "gaussian_samples", "labelled_samples", "uniform_samples"]
 

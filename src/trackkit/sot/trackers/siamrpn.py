@@ -33,17 +33,17 @@ the released ONNX files (onnxruntime) or from the state_dict (trackkit's PyTorch
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import make_config, require
-from trackkit.errors import DataNotFoundError
-from trackkit.shared import shared_path
+from trackkit.config import require
 from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
-from trackkit.sot.crops import as_bgr, context_size, crop_square, mean_color
+from trackkit.sot.nets import resolve_weights
+from trackkit.sot.ops.crops import as_bgr, context_size, crop_square, mean_color
 
 __all__ = ["SiamRPNConfig", "SiamRPNTracker"]
 
@@ -122,22 +122,21 @@ def _change(r: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.maximum(r, 1.0 / r)
 
 
-def _context_sz(w: NDArray[np.float64], h: NDArray[np.float64]) -> NDArray[np.float64]:
-    p = (w + h) * 0.5
-    return np.sqrt((w + p) * (h + p))
-
-
 @SOT_TRACKERS.register("siamrpn")
 class SiamRPNTracker(SOTTracker):
     """SiamRPN / DaSiamRPN-style tracker on the NanoTrack v2 / v3 networks."""
+
+    # ``siamrpn-v2`` / ``siamrpn-v3`` (presets below) name the network version
 
     exemplar_size = 127
     instance_size = 255
     stride = 16
 
+    config_class = SiamRPNConfig
+    config: SiamRPNConfig
+
     def __init__(self, config: SiamRPNConfig | None = None, **overrides: Any) -> None:
-        super().__init__()
-        self.config = config if config is not None else make_config(SiamRPNConfig, **overrides)
+        super().__init__(config, **overrides)
         self._net: Any = None
 
     # ------------------------------------------------------------------ network
@@ -145,21 +144,21 @@ class SiamRPNTracker(SOTTracker):
         if self._net is None:
             from trackkit.sot.nets.nanotrack import load_nanotrack
 
-            weights = self.config.weights
-            if weights is None:
-                default = shared_path("weights", "nanotrack_v2")
-                if default is None:
-                    raise DataNotFoundError(
-                        "no NanoTrack weights: pass weights=FOLDER (backbone + head ONNX) or a "
-                        "state_dict file (default <shared>/weights/nanotrack_v2 not found)"
-                    )
-                weights = str(default)
+            weights = resolve_weights(self.config.weights, "nanotrack_v2")
             self._net = load_nanotrack(weights, self.config.backend, self.config.threads)
+            # the released hyper-parameters of this network version fill the unset fields,
+            # so that self.config is the configuration that runs
             wi, k, lr = _DEFAULTS[self._net.version]
             c = self.config
-            self._wi = wi if c.window_influence is None else c.window_influence
-            self._k = k if c.penalty_k is None else c.penalty_k
-            self._lr = lr if c.lr is None else c.lr
+            self.config = dataclasses.replace(
+                c,
+                window_influence=wi if c.window_influence is None else c.window_influence,
+                penalty_k=k if c.penalty_k is None else c.penalty_k,
+                lr=lr if c.lr is None else c.lr,
+            )
+            self._wi = float(self.config.window_influence)  # type: ignore[arg-type]
+            self._k = float(self.config.penalty_k)  # type: ignore[arg-type]
+            self._lr = float(self.config.lr)  # type: ignore[arg-type]
         return self._net
 
     # ------------------------------------------------------------------ protocol
@@ -316,7 +315,7 @@ class SiamRPNTracker(SOTTracker):
         bcy = py + (ltrb[3] - ltrb[1]) / 2
         bw = np.maximum(bw * self._calib[0], 1e-3)
         bh = np.maximum(bh * self._calib[1], 1e-3)
-        s_c = _change(_context_sz(bw, bh) / _context_sz(np.array(w * scale), np.array(h * scale)))
+        s_c = _change(context_size(bw, bh) / context_size(np.array(w * scale), np.array(h * scale)))
         r_c = _change((w / h) / (bw / bh))
         penalty = np.exp(-(r_c * s_c - 1.0) * self._k)
         pscore = penalty * score
@@ -368,3 +367,13 @@ class SiamRPNTracker(SOTTracker):
     def _box(self) -> NDArray[np.float64]:
         c, s = self._center, self._size
         return np.array([c[0] - s[0] / 2, c[1] - s[1] / 2, c[0] + s[0] / 2, c[1] + s[1] / 2])
+
+
+for _version in ("v2", "v3"):
+    SOT_TRACKERS.register_preset(
+        f"siamrpn-{_version}",
+        "siamrpn",
+        f"SiamRPN on NanoTrack {_version} with its released hyper-parameters; needs the shared "
+        "weights.",
+        weights=f"nanotrack_{_version}",
+    )

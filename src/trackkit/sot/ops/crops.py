@@ -9,13 +9,20 @@ frame's mean colour, as in SiamFC, Bertinetto et al. 2016).
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+#: Border mode of the correlation-filter crops (edge pixels replicated).
+REPLICATE = cv2.BORDER_REPLICATE
+
 __all__ = [
+    "REPLICATE",
     "as_bgr",
     "context_size",
+    "crop_pair_region",
     "crop_region",
     "crop_square",
     "mean_color",
@@ -35,15 +42,26 @@ def mean_color(frame: NDArray[np.uint8]) -> tuple[float, float, float]:
     return (float(m[0]), float(m[1]), float(m[2]))
 
 
-def context_size(width: float, height: float, context: float = 0.5) -> float:
+def context_size(width: Any, height: Any, context: float = 0.5) -> Any:
     """Side of the square exemplar region of SiamFC: ``sqrt((w + p) (h + p))``, ``p = c (w + h)``.
 
     Args:
-        width, height: target size in pixels.
+        width, height: target size in pixels (floats, or arrays of the same shape).
         context: context amount ``c`` (0.5 in SiamFC / SiamRPN).
+
+    Returns:
+        a float for scalar sizes, else a float64 array of their shape.
     """
     p = context * (width + height)
-    return float(np.sqrt((width + p) * (height + p)))
+    side = np.sqrt((width + p) * (height + p))
+    return float(side) if np.ndim(side) == 0 else side
+
+
+def crop_pair_region(box: NDArray[np.float64], context: float) -> tuple[float, float, float, float]:
+    """``(cx, cy, w, h)`` of the search region: ``box`` (``xyxy``) enlarged ``context`` times."""
+    w = max(box[2] - box[0], 1.0) * context
+    h = max(box[3] - box[1], 1.0) * context
+    return ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, w, h)
 
 
 def crop_region(
@@ -53,41 +71,44 @@ def crop_region(
     out_size: tuple[int, int],
     fill: tuple[float, float, float] | float = 0.0,
     interpolation: int = cv2.INTER_LINEAR,
+    border: int = cv2.BORDER_CONSTANT,
 ) -> NDArray[np.uint8]:
-    """Resample the axis-aligned region ``center`` +- ``size / 2`` to ``out_size``.
+    """Resample the axis-aligned region ``center`` +- ``size / 2`` to ``out_size``: the one crop
+    of every single-object tracker (correlation filters, Siamese, GOTURN, MDNet).
 
     Args:
         frame: ``(H, W, 3)`` or ``(H, W)`` uint8 image.
         center: region centre ``(cx, cy)`` in continuous pixels.
-        size: region ``(width, height)`` in pixels, both > 0.
+        size: region ``(width, height)`` in pixels (floored at 1e-3).
         out_size: output ``(width, height)`` in pixels.
-        fill: colour of the parts outside the image.
+        fill: colour of the parts outside the image (``border=cv2.BORDER_CONSTANT``).
         interpolation: OpenCV interpolation flag.
+        border: OpenCV border mode outside the image (the correlation filters replicate the
+            edge, ``cv2.BORDER_REPLICATE``; the deep trackers fill with a constant colour).
 
     Returns:
         ``(out_h, out_w[, 3])`` uint8 crop; output pixel ``(u, v)`` samples the image at the
-        continuous point ``x1 + (u + 0.5) * size_w / out_w`` (same for ``y``).
+        continuous point ``cx + (u + 0.5 - out_w / 2) * w / out_w`` (same for ``y``).
     """
-    out_w, out_h = int(out_size[0]), int(out_size[1])
-    sx = out_w / max(float(size[0]), 1e-6)
-    sy = out_h / max(float(size[1]), 1e-6)
-    x0 = float(center[0]) - float(size[0]) / 2.0
-    y0 = float(center[1]) - float(size[1]) / 2.0
-    # Source pixel index x (centre at x + 0.5) maps to output index u = sx (x + 0.5 - x0) - 0.5.
+    ow, oh = int(out_size[0]), int(out_size[1])
+    sx = max(float(size[0]), 1e-3) / ow
+    sy = max(float(size[1]), 1e-3) / oh
+    # Source pixel-index coordinate of output pixel u (pixel i's centre is i + 0.5).
     m = np.array(
-        [[sx, 0.0, sx * (0.5 - x0) - 0.5], [0.0, sy, sy * (0.5 - y0) - 0.5]], dtype=np.float64
+        [
+            [sx, 0.0, center[0] + (0.5 - ow / 2.0) * sx - 0.5],
+            [0.0, sy, center[1] + (0.5 - oh / 2.0) * sy - 0.5],
+        ],
+        dtype=np.float64,
     )
-    if isinstance(fill, (int, float)):
-        border: tuple[float, ...] = (float(fill),) * 3
-    else:
-        border = tuple(float(c) for c in fill)
+    value = (float(fill),) * 3 if isinstance(fill, (int, float)) else tuple(map(float, fill))
     out = cv2.warpAffine(
         frame,
         m,
-        (out_w, out_h),
-        flags=interpolation,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=border,
+        (ow, oh),
+        flags=interpolation | cv2.WARP_INVERSE_MAP,
+        borderMode=border,
+        borderValue=value,
     )
     return np.asarray(out, dtype=np.uint8)
 

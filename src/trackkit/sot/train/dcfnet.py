@@ -15,8 +15,9 @@ Two modes share the network and the differentiable correlation-filter layer
   the pseudo labels moved (samples with motion teach more).
 
 Crops are ``crop_size`` px squares of ``(1 + padding)`` times the target, BGR minus
-:data:`trackkit.sot.dcf_net.MEAN_BGR`; ``model.pt`` holds the feature network's state dict
-(``{"model": ...}``) and loads with ``trackkit sot --tracker dcfnet --weights model.pt``.
+:data:`trackkit.sot.nets.dcfnet_net.MEAN_BGR`; ``model.pt`` (a :mod:`trackkit.training.weights`
+file) holds the feature network's state dict and loads with
+``trackkit sot SOURCE --tracker dcfnet --weights model.pt``.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ import numpy as np
 from trackkit.config import make_config, require
 from trackkit.errors import DataNotFoundError
 from trackkit.io.images import IMAGE_SUFFIXES, SOTSequence, natural_key, read_image
-from trackkit.sot.dcf_net import MEAN_BGR, build_feature_net, load_feature_weights
-from trackkit.sot.dcf_utils import crop_patch, gaussian_label, hann2d
-from trackkit.sot.training import SOT_TRAINERS, SOTTrainer, TrainOptions
+from trackkit.sot.nets.dcfnet_net import MEAN_BGR, build_feature_net, load_feature_weights
+from trackkit.sot.ops.crops import REPLICATE, crop_region
+from trackkit.sot.ops.dcf import gaussian_label, hann2d
+from trackkit.sot.train.base import SOT_TRAINERS, OptimConfig, SOTTrainer, TrainOptions
+from trackkit.training.task import EpochRandom
 
 __all__ = ["DCFNetTrainConfig", "DCFNetTrainer", "dcf_response", "find_frame_folders"]
 
@@ -43,8 +46,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class DCFNetTrainConfig:
-    """Options of the DCFNet/UDT trainer (``--set key=value``).
+class DCFNetTrainConfig(OptimConfig):
+    """Options of the DCFNet/UDT trainer (``--set key=value``), with
+    :class:`~trackkit.sot.train.base.OptimConfig`'s (for SGD).
 
     Attributes:
         mode: ``"udt"`` (unsupervised) or ``"supervised"``.
@@ -57,8 +61,7 @@ class DCFNetTrainConfig:
         drop_fraction: UDT: fraction of highest-loss samples dropped per batch.
         min_target, max_target: UDT: random target side as a fraction of the frame's shorter
             side.
-        momentum, weight_decay: SGD settings; the learning rate decays log-linearly to
-            ``lr * final_lr_ratio`` over the epochs.
+        momentum: SGD momentum.
     """
 
     mode: str = "udt"
@@ -73,7 +76,6 @@ class DCFNetTrainConfig:
     max_target: float = 0.35
     momentum: float = 0.9
     weight_decay: float = 5e-5
-    final_lr_ratio: float = 1e-2
 
     def __post_init__(self) -> None:
         require(self.mode in ("udt", "supervised"), "mode: udt or supervised")
@@ -126,6 +128,8 @@ def dcf_response(template: Any, search: Any, label_f: Any, cos: Any, reg: float)
 class DCFNetTrainer(SOTTrainer):
     """DCFNet feature network: supervised (Wang 2017) or unsupervised UDT (Wang 2019)."""
 
+    arch = "dcfnet"
+
     def __init__(self, opts: TrainOptions) -> None:
         super().__init__(opts)
         self.cfg = make_config(DCFNetTrainConfig, **opts.extra)
@@ -137,15 +141,10 @@ class DCFNetTrainer(SOTTrainer):
         import torch
 
         cfg, opts = self.cfg, self.opts
-        net = build_feature_net(conv_padding=1)
+        self.model = build_feature_net(conv_padding=1)
         if opts.init_weights is not None:
-            net.load_state_dict(load_feature_weights(opts.init_weights))
-        self.model = net
-        self.optimizer = torch.optim.SGD(
-            net.parameters(), lr=opts.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
-        )
-        decay = cfg.final_lr_ratio ** (1.0 / max(opts.epochs - 1, 1))
-        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=decay)
+            self.model.load_state_dict(load_feature_weights(opts.init_weights))
+        self.make_optimizer(adam=False, cfg=cfg, momentum=cfg.momentum)
         roots = list(opts.data)
         if cfg.mode == "supervised":
             from trackkit.sot.runner import find_sequences
@@ -159,6 +158,9 @@ class DCFNetTrainer(SOTTrainer):
             self._folders = [f for r in roots for f in find_frame_folders(r)]
             if not self._folders:
                 raise DataNotFoundError(f"{', '.join(map(str, roots))}: no folder with 3+ frames")
+        self.sequence_names = [s.name for s in self._seqs] or [
+            "/".join(f[0].parent.parts[-2:]) for f in self._folders
+        ]
         n = cfg.crop_size
         sigma = n / (1 + cfg.padding) * cfg.output_sigma_factor
         self._label = torch.from_numpy(gaussian_label((n, n), sigma))
@@ -176,7 +178,7 @@ class DCFNetTrainer(SOTTrainer):
         if frame.ndim == 2:
             frame = np.repeat(frame[..., None], 3, axis=2)
         n = self.cfg.crop_size
-        return crop_patch(frame, center, (size, size), (n, n))
+        return crop_region(frame, center, (size, size), (n, n), border=REPLICATE)
 
     def _supervised_sample(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         cfg = self.cfg
@@ -213,18 +215,20 @@ class DCFNetTrainer(SOTTrainer):
         side = tgt * (1 + cfg.padding)
         return tuple(self._crop(im, (cx, cy), side) for im in imgs)
 
-    def batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Any]:
+    def batches(self, epoch: int, rng: EpochRandom) -> Iterator[Any]:
+        """Supervised: ``(templates, searches, shifts)``; UDT: ``(T, S1, S2)`` crops."""
         import torch
 
+        gen = rng.numpy
         for _ in range(self.opts.steps_per_epoch):
             if self.cfg.mode == "supervised":
-                samples = [self._supervised_sample(rng) for _ in range(self.opts.batch_size)]
+                samples = [self._supervised_sample(gen) for _ in range(self.opts.batch_size)]
                 z = np.stack([s[0] for s in samples])
                 x = np.stack([s[1] for s in samples])
                 shifts = np.stack([s[2] for s in samples])
                 yield self._tensor(z), self._tensor(x), torch.from_numpy(shifts)
             else:
-                trip = [self._udt_sample(rng) for _ in range(self.opts.batch_size)]
+                trip = [self._udt_sample(gen) for _ in range(self.opts.batch_size)]
                 yield tuple(self._tensor(np.stack([t[m] for t in trip])) for m in range(3))
 
     def _tensor(self, crops: np.ndarray) -> Any:
@@ -247,7 +251,8 @@ class DCFNetTrainer(SOTTrainer):
         idx = torch.argmax(response.reshape(b, -1), dim=1)
         return torch.stack([idx // w, idx % w], dim=1)
 
-    def step(self, batch: Any) -> dict[str, float]:
+    def step(self, batch: Any, epoch: int = 0, index: int = 0) -> dict[str, float]:
+        """One SGD step on the DCF (supervised) or UDT consistency loss."""
         import torch
 
         cfg = self.cfg
@@ -257,7 +262,7 @@ class DCFNetTrainer(SOTTrainer):
             label = self._shifted_labels(torch.round(shifts).long())
             resp = dcf_response(net(z), net(x), self._label_f, cos, cfg.reg)
             loss = torch.sum((resp - label) ** 2) / z.shape[0]
-            losses = {"loss": float(loss.detach())}
+            return {"loss": self.descend(loss)}
         else:
             t, s1, s2 = batch
             ft, f1, f2 = net(t), net(s1), net(s2)
@@ -279,12 +284,10 @@ class DCFNetTrainer(SOTTrainer):
                 if n_drop:
                     weight[torch.argsort(per, descending=True)[:n_drop]] = 0.0
             loss = torch.sum(weight * per) / max(len(per) - n_drop, 1)
-            losses = {"loss": float(loss.detach()), "consistency": float(per.detach().mean())}
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
-        return losses
+            consistency = float(per.detach().mean())
+        return {"loss": self.descend(loss), "consistency": consistency}
 
-    def export(self) -> dict[str, Any]:
+    def export_state(self) -> dict[str, Any]:
+        """The feature layers (the tracker's network has no layer ``3``)."""
         state = self.model.state_dict()
-        return {"model": {k: v for k, v in state.items() if not k.startswith("3.")}}
+        return {k: v for k, v in state.items() if not k.startswith("3.")}

@@ -17,23 +17,23 @@ from typing import Any
 import numpy as np
 
 from trackkit.config import make_config, require
-from trackkit.sot.samples import crop_boxes, labelled_samples
-from trackkit.sot.train_common import FramePairs, weights_dict
-from trackkit.sot.training import SOT_TRAINERS, SOTTrainer, TrainOptions
+from trackkit.sot.ops.samples import crop_boxes, labelled_samples
+from trackkit.sot.train.base import SOT_TRAINERS, OptimConfig, SOTTrainer, TrainOptions
+from trackkit.training.task import EpochRandom
+from trackkit.sot.train.pairs import FramePairs
 
 __all__ = ["MDNetTrainConfig", "MDNetTrainer"]
 
 
 @dataclass(frozen=True)
-class MDNetTrainConfig:
-    """MDNet-specific training options (``trackkit sot train --set key=value``); the batch
-    size is the number of frames per step.
+class MDNetTrainConfig(OptimConfig):
+    """MDNet-specific training options (``trackkit sot train --set key=value``), with
+    :class:`~trackkit.sot.train.base.OptimConfig`'s (for Adam); the batch size is the number
+    of frames per step.
 
     Attributes:
         pos, neg: positives / negatives per frame.
         size, width, fc: network input side, first conv width, fc width.
-        weight_decay: Adam weight decay.
-        final_lr_ratio: the learning rate decays exponentially to ``lr * final_lr_ratio``.
     """
 
     pos: int = 8
@@ -41,8 +41,6 @@ class MDNetTrainConfig:
     size: int = 64
     width: int = 24
     fc: int = 256
-    weight_decay: float = 5e-4
-    final_lr_ratio: float = 0.01
 
     def __post_init__(self) -> None:
         require(self.pos >= 1 and self.neg >= 1, "need positives and negatives")
@@ -51,35 +49,32 @@ class MDNetTrainConfig:
 
 @SOT_TRAINERS.register("mdnet")
 class MDNetTrainer(SOTTrainer):
-    """MDNet (Nam 2016): multi-domain binary classification, one head per sequence."""
+    """MDNet (Nam 2016): multi-domain binary classification, one head per sequence (Adam)."""
+
+    arch = "mdnet"
 
     def __init__(self, opts: TrainOptions) -> None:
         super().__init__(opts)
         self.cfg = make_config(MDNetTrainConfig, **opts.extra)
 
     def setup(self) -> None:
-        import torch
-
         from trackkit.sot.nets.mdnet_net import MDNet
 
         cfg, opts = self.cfg, self.opts
         self.pairs = FramePairs(opts.data, max_gap=1)
+        self.sequence_names = [s.name for s in self.pairs.sequences]
         self.domains = len(self.pairs.sequences)
         self.model = MDNet(domains=self.domains, size=cfg.size, width=cfg.width, fc=cfg.fc)
         if opts.init_weights is not None:
-            from trackkit.sot.mdnet import load_mdnet
+            from trackkit.sot.trackers.mdnet import load_mdnet
 
             shared = load_mdnet(opts.init_weights).state_dict()
             self.model.load_state_dict(
                 {k: v for k, v in shared.items() if not k.startswith("heads.")}, strict=False
             )
-        self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=opts.lr, weight_decay=cfg.weight_decay
-        )
-        gamma = cfg.final_lr_ratio ** (1.0 / max(opts.epochs - 1, 1))
-        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma)
+        self.make_optimizer(adam=True, cfg=cfg)
 
-    def make_batch(self, rng: np.random.Generator, k: int) -> tuple[Any, Any, int]:
+    def make_batch(self, rng: np.random.Generator, k: int = 0) -> tuple[Any, Any, int]:
         """``(crops, labels, domain)`` of one batch from domain ``k``."""
         import torch
 
@@ -95,9 +90,11 @@ class MDNetTrainer(SOTTrainer):
         x = torch.from_numpy(np.concatenate(crops))
         return x, torch.from_numpy(np.concatenate(labels)), k
 
-    def batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Any]:
-        for s in range(self.opts.steps_per_epoch):
-            yield self.make_batch(rng, (epoch * self.opts.steps_per_epoch + s) % self.domains)
+    def batches(self, epoch: int, rng: EpochRandom) -> Iterator[Any]:
+        """One batch per step, the domains in turn."""
+        steps = self.opts.steps_per_epoch
+        for s in range(steps):
+            yield self.make_batch(rng.numpy, (epoch * steps + s) % self.domains)
 
     def loss(self, batch: tuple[Any, Any, int]) -> Any:
         """Cross-entropy of the batch's domain head."""
@@ -106,16 +103,6 @@ class MDNetTrainer(SOTTrainer):
         x, y, k = batch
         return F.cross_entropy(self.model(x, k), y)
 
-    def step(self, batch: Any) -> dict[str, float]:
-        return self.descend(self.loss(batch))
-
-    def export(self) -> dict[str, Any]:
+    def arch_config(self) -> dict[str, Any]:
         cfg = self.cfg
-        arch = {
-            "model": "mdnet",
-            "domains": self.domains,
-            "size": cfg.size,
-            "width": cfg.width,
-            "fc": cfg.fc,
-        }
-        return weights_dict(arch, self.model)
+        return {"domains": self.domains, "size": cfg.size, "width": cfg.width, "fc": cfg.fc}

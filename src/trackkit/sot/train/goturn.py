@@ -27,7 +27,6 @@ of training sequences would otherwise teach, and that compound frame after frame
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,17 +35,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trackkit.config import make_config, require
-from trackkit.sot.crops import crop_region, mean_color
-from trackkit.sot.goturn import crop_pair_region
-from trackkit.sot.train_common import FramePairs, to_tensor, weights_dict
-from trackkit.sot.training import SOT_TRAINERS, SOTTrainer, TrainOptions
+from trackkit.sot.ops.crops import crop_pair_region, crop_region, mean_color
+from trackkit.sot.train.base import SOT_TRAINERS, OptimConfig, SOTTrainer, TrainOptions
+from trackkit.sot.train.pairs import FramePairs, to_tensor
 
 __all__ = ["GoturnTrainConfig", "GoturnTrainer", "make_example", "pasted_still"]
 
 
 @dataclass(frozen=True)
-class GoturnTrainConfig:
-    """GOTURN-specific training options (``trackkit sot train --set key=value``).
+class GoturnTrainConfig(OptimConfig):
+    """GOTURN-specific training options (``trackkit sot train --set key=value``), with
+    :class:`~trackkit.sot.train.base.OptimConfig`'s (Adam weight decay default ``1e-5``).
 
     Attributes:
         size: input side of both crops (a multiple of 16).
@@ -62,8 +61,6 @@ class GoturnTrainConfig:
         flip_prob: probability of mirroring an example left-right.
         max_shift: clip of the Laplace centre shifts, in box sides.
         jitter: largest relative per-channel colour gain change of an example.
-        weight_decay: Adam weight decay.
-        final_lr_ratio: the learning rate decays exponentially to ``lr * final_lr_ratio``.
     """
 
     size: int = 128
@@ -79,7 +76,6 @@ class GoturnTrainConfig:
     max_shift: float = 0.45
     jitter: float = 0.0
     weight_decay: float = 1e-5
-    final_lr_ratio: float = 0.01
 
     def __post_init__(self) -> None:
         require(self.size % 16 == 0, "size must be a multiple of 16")
@@ -180,30 +176,28 @@ def make_example(
 
 @SOT_TRAINERS.register("goturn")
 class GoturnTrainer(SOTTrainer):
-    """GOTURN (Held 2016): L1 box regression from (previous, search) crop pairs."""
+    """GOTURN (Held 2016): L1 box regression from (previous, search) crop pairs (Adam,
+    gradients clipped to a norm of 10)."""
+
+    arch = "goturn"
+    max_grad_norm = 10.0
 
     def __init__(self, opts: TrainOptions) -> None:
         super().__init__(opts)
         self.cfg = make_config(GoturnTrainConfig, **opts.extra)
 
     def setup(self) -> None:
-        import torch
-
         from trackkit.sot.nets.goturn_net import GoturnNet
 
-        cfg, opts = self.cfg, self.opts
-        if opts.init_weights is not None:
-            from trackkit.sot.goturn import load_goturn
+        if self.opts.init_weights is not None:
+            from trackkit.sot.trackers.goturn import load_goturn
 
-            self.model = load_goturn(opts.init_weights)
+            self.model = load_goturn(self.opts.init_weights)
         else:
-            self.model = GoturnNet(size=cfg.size, width=cfg.width)
-        self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=opts.lr, weight_decay=cfg.weight_decay
-        )
-        gamma = cfg.final_lr_ratio ** (1.0 / max(opts.epochs - 1, 1))
-        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma)
-        self.pairs = FramePairs(opts.data, max_gap=cfg.max_gap)
+            self.model = GoturnNet(size=self.cfg.size, width=self.cfg.width)
+        self.make_optimizer(adam=True, cfg=self.cfg)
+        self.pairs = FramePairs(self.opts.data, max_gap=self.cfg.max_gap)
+        self.sequence_names = [s.name for s in self.pairs.sequences]
 
     def make_batch(self, rng: np.random.Generator) -> tuple[Any, Any, Any]:
         """``(previous crops, search crops, targets)`` tensors of one batch."""
@@ -216,10 +210,6 @@ class GoturnTrainer(SOTTrainer):
             torch.from_numpy(np.stack([e[2] for e in ex])),
         )
 
-    def batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Any]:
-        for _ in range(self.opts.steps_per_epoch):
-            yield self.make_batch(rng)
-
     def loss(self, batch: tuple[Any, Any, Any]) -> Any:
         """L1 loss of a batch."""
         import torch.nn.functional as F
@@ -227,16 +217,6 @@ class GoturnTrainer(SOTTrainer):
         prev, search, target = batch
         return F.l1_loss(self.model(prev, search), target)
 
-    def step(self, batch: Any) -> dict[str, float]:
-        return self.descend(self.loss(batch), max_grad_norm=10.0)
-
-    def export(self) -> dict[str, Any]:
+    def arch_config(self) -> dict[str, Any]:
         m = self.model
-        arch = {
-            "model": "goturn",
-            "size": m.size,
-            "width": m.width,
-            "reduced": m.reduced,
-            "fc": m.fc_width,
-        }
-        return weights_dict(arch, m)
+        return {"size": m.size, "width": m.width, "reduced": m.reduced, "fc": m.fc_width}

@@ -11,25 +11,23 @@ crop: a target that moved so far that it is only partly inside the first search 
 centred by the first pass and measured by the second. With ``calibrate`` (trackkit's addition)
 the network's systematic error on the known first frame is measured and subtracted from every
 later output, so that a small per-frame bias of the regression does not compound into drift.
-Training: :mod:`trackkit.sot.train_goturn`.
+Training: :mod:`trackkit.sot.train.goturn`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import make_config, require
-from trackkit.errors import DataNotFoundError, FormatError
+from trackkit.config import require
 from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
-from trackkit.sot.crops import as_bgr, crop_region, mean_color
-from trackkit.sot.siamfc import default_weights
+from trackkit.sot.nets import trained_weights
+from trackkit.sot.ops.crops import as_bgr, crop_pair_region, crop_region, mean_color
 
-__all__ = ["GoturnConfig", "GoturnTracker", "crop_pair_region", "load_goturn"]
+__all__ = ["GoturnConfig", "GoturnTracker"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,7 @@ class GoturnConfig:
 
     Attributes:
         weights: weights file written by ``trackkit sot train --model goturn`` (default
-            ``<repo>/weights/goturn.pt``).
+            ``trackkit/assets/goturn.pt``).
         threads: torch CPU threads.
         context: search region = box size times this (2 in the paper).
         max_scale_change: largest size change per frame (factor).
@@ -77,58 +75,25 @@ class GoturnConfig:
         require(0 <= self.size_lr <= 1 and 0 <= self.motion_lr <= 1, "lr values must be in [0, 1]")
 
 
-def crop_pair_region(box: NDArray[np.float64], context: float) -> tuple[float, float, float, float]:
-    """``(cx, cy, w, h)`` of the search region: ``box`` (``xyxy``) enlarged ``context`` times."""
-    w = max(box[2] - box[0], 1.0) * context
-    h = max(box[3] - box[1], 1.0) * context
-    return ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, w, h)
-
-
-def load_goturn(path: str | Path) -> Any:
-    """A :class:`~trackkit.sot.nets.goturn_net.GoturnNet` loaded from a trackkit weights file.
-
-    Raises:
-        DataNotFoundError: the file does not exist.
-        FormatError: it does not hold GOTURN weights that fit the architecture.
-    """
-    from trackkit.sot.nets.goturn_net import GoturnNet
-    from trackkit.sot.train_common import load_weights
-
-    arch, state = load_weights(path, "goturn")
-    try:
-        net = GoturnNet(
-            size=int(arch.get("size", 128)),
-            width=int(arch.get("width", 32)),
-            reduced=int(arch.get("reduced", 24)),
-            fc=int(arch.get("fc", 512)),
-        )
-        net.load_state_dict({k: v.float() for k, v in state.items()})
-    except (RuntimeError, ValueError) as exc:
-        raise FormatError(str(path), f"GOTURN weights do not fit: {str(exc)[:200]}") from None
-    return net.eval()
-
-
 @SOT_TRACKERS.register("goturn")
 class GoturnTracker(SOTTracker):
     """GOTURN (Held 2016): regress the box from the previous and current crops."""
 
+    config_class = GoturnConfig
+    config: GoturnConfig
+
     def __init__(self, config: GoturnConfig | None = None, **overrides: Any) -> None:
-        super().__init__()
-        self.config = config if config is not None else make_config(GoturnConfig, **overrides)
+        super().__init__(config, **overrides)
         self._net: Any = None
 
     def _network(self) -> Any:
         if self._net is None:
             import torch
 
+            from trackkit.sot.nets.goturn_net import load_goturn
+
             torch.set_num_threads(self.config.threads)
-            path = self.config.weights or default_weights("goturn.pt")
-            if not Path(path).is_file():
-                raise DataNotFoundError(
-                    f"{path}: GOTURN weights not found (train them with "
-                    "'trackkit sot train --model goturn --data ROOT' and pass weights=FILE)"
-                )
-            self._net = load_goturn(path)
+            self._net = load_goturn(trained_weights(self.config.weights, "goturn"))
         return self._net
 
     def _crop(self, img: NDArray[np.uint8], region: tuple[float, float, float, float]) -> Any:

@@ -1,0 +1,143 @@
+"""The shared vocabulary of the ``trackkit`` verbs: their parsers and ``--set KEY=VALUE``.
+
+:func:`add_verb` adds a verb's (or sub-verb's) parser, with its examples kept as written.
+
+Every verb that builds an algorithm takes its options as ``--set KEY=VALUE`` (repeatable,
+several pairs after one ``--set``). A prefix addresses another part of the run:
+``--set det.score_threshold=0.3`` goes to the detector, ``--set offline.max_gap=90`` to the
+offline linker; plain keys go to the verb's main algorithm (the tracker). Values are Python
+literals (numbers, booleans, tuples, ``None``) or plain strings
+(:func:`trackkit.config.parse_value`).
+
+:func:`check_options` compares options with a configuration dataclass so that a bad key or
+a value of the wrong kind gives one line naming the option and the valid names, never a
+``TypeError`` from deep inside; :func:`building` turns any error of building into such a line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from trackkit.config import parse_overrides
+from trackkit.errors import ConfigError, TrackkitError
+
+__all__ = ["add_set_argument", "add_verb", "building", "check_options", "split_options"]
+
+
+def add_verb(
+    sub: Any, name: str, help: str, description: str, epilog: str | None = None
+) -> argparse.ArgumentParser:
+    """Add the parser of verb ``name`` to the subparsers ``sub``; ``epilog`` (examples,
+    layouts) is printed by ``--help`` as written."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
+class _Extend(argparse.Action):
+    """Append ``KEY=VALUE`` items to ``namespace.set``, each with a fixed prefix."""
+
+    def __init__(self, *args: Any, prefix: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.prefix = prefix
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        items = list(getattr(namespace, "set", None) or [])
+        items.extend(self.prefix + v for v in values or [])
+        namespace.set = items
+
+
+def add_set_argument(
+    parser: argparse.ArgumentParser | Any, help: str, deprecated: dict[str, str] | None = None
+) -> None:
+    """Add ``--set KEY=VALUE ...`` (into ``args.set``, a list) to ``parser``.
+
+    Args:
+        help: what the keys configure (shown by ``--help``).
+        deprecated: hidden aliases, option -> prefix added to their items (e.g.
+            ``{"--config": "", "--det-config": "det."}``); they keep old command lines working.
+    """
+    parser.add_argument(
+        "--set", nargs="+", action=_Extend, default=[], metavar="KEY=VALUE", help=help
+    )
+    for option, prefix in (deprecated or {}).items():
+        parser.add_argument(
+            option, nargs="*", action=_Extend, prefix=prefix, dest="set", help=argparse.SUPPRESS
+        )
+
+
+def split_options(items: Sequence[str], groups: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``KEY=VALUE`` items -> ``{"": main options, group: options, ...}``.
+
+    ``group.KEY=VALUE`` goes to ``group`` (one of ``groups``) without its prefix; every other
+    key to ``""``. A malformed item raises :class:`ConfigError` naming it.
+    """
+    out: dict[str, dict[str, Any]] = {"": {}, **{g: {} for g in groups}}
+    for key, value in parse_overrides(items).items():
+        group, dot, rest = key.partition(".")
+        if dot and group in groups and rest:
+            out[group][rest] = value
+        else:
+            out[""][key] = value
+    return out
+
+
+def _kind(default: Any) -> tuple[tuple[type, ...], str] | None:
+    """The value types a field with this default takes, and their name."""
+    if isinstance(default, bool):
+        return (bool,), "true or false"
+    if isinstance(default, int):
+        return (int,), "an integer"
+    if isinstance(default, float):
+        return (int, float), "a number"
+    if isinstance(default, str):
+        return (str,), "a string"
+    return None
+
+
+def check_options(what: str, config_class: Any, options: dict[str, Any], prefix: str = "") -> None:
+    """Raise :class:`ConfigError` for an option ``config_class`` (a dataclass) lacks or a
+    value of another kind than the field's default; the message names the ``--set`` item
+    and the valid keys. Nothing is checked when ``config_class`` is not a dataclass."""
+    if not dataclasses.is_dataclass(config_class):
+        return
+    fields = {f.name: f for f in dataclasses.fields(config_class)}
+    valid = ", ".join(prefix + n for n in fields)
+    for key, value in options.items():
+        field = fields.get(key)
+        if field is None:
+            raise ConfigError(
+                f"--set {prefix}{key}: unknown option for {what}; valid options: {valid}"
+            )
+        kind = _kind(field.default)
+        if kind is None:
+            continue
+        types, name = kind
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise ConfigError(f"--set {prefix}{key}={value!r}: {what} option {key!r} takes {name}")
+
+
+@contextmanager
+def building(what: str) -> Iterator[None]:
+    """Turn an error raised while building ``what`` from ``--set`` options into one line."""
+    try:
+        yield
+    except TrackkitError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"--set: bad option for {what}: {exc}") from None

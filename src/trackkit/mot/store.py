@@ -1,0 +1,358 @@
+"""The tracks of one online tracker as a struct of arrays, and their shared life cycle.
+
+Life cycle (states in :class:`TrackState`), the same for every Kalman tracker:
+
+- a detection no track claims starts a **tentative** track with a new id;
+- a tentative track is **confirmed** after ``min_hits`` consecutive matches (or at once when
+  the tracker says so at birth); trackers that say so drop a tentative track the first time it
+  goes unmatched;
+- a confirmed track that goes unmatched is **lost**: it is still predicted and can be matched
+  again with its id, until it has been unmatched for more than ``max_age`` frames and is
+  **removed** (:meth:`TrackStore.prune`).
+
+Fields are reached by name only: ``store.state``, ``store.mean`` ... for the common fields
+(typed properties) and ``store.NAME`` for a tracker's extra fields. Every per-frame idiom that
+buys speed (0-d constants, boolean arithmetic on masks, whole-block gathers) lives here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import IntEnum
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trackkit.core.tracks import Tracks
+
+__all__ = ["CONFIRMED", "LOST", "TENTATIVE", "FieldSpec", "TrackState", "TrackStore", "const"]
+
+IntArray = NDArray[np.int64]
+
+#: A :class:`TrackStore` field: ``(shape, dtype)`` or ``(shape, dtype, "last")``.
+FieldSpec = tuple[Any, ...]
+
+
+def const(value: Any) -> NDArray[Any]:
+    """A read-only 0-d array for the per-frame hot paths: numpy 2 compares an array with a
+    0-d array about twice as fast as with a Python scalar (no scalar conversion per call),
+    with the same result."""
+    out = np.array(value)
+    out.setflags(write=False)
+    return out
+
+
+class TrackState(IntEnum):
+    """Life-cycle state of a track (stored as a plain int in :class:`TrackStore`)."""
+
+    TENTATIVE = 0
+    CONFIRMED = 1
+    LOST = 2
+
+
+# 0-d int64 arrays for the hot paths (attribute access on an enum class is slow).
+TENTATIVE, CONFIRMED, LOST = const(0), const(1), const(2)
+_ZERO, _ONE, _TWO = const(0), const(1), const(2)
+#: ``since_update`` value that marks a track for removal at the next :meth:`TrackStore.prune`.
+_REMOVED = np.iinfo(np.int64).max // 2
+
+
+class TrackStore:
+    """All tracks of one tracker as a struct of arrays (one entry per track).
+
+    For speed the scalar fields live in two 2-D blocks, one int64 and one float64 (one row
+    per track), and each array-valued field in its own array, so that removing or adding
+    tracks is a few array operations. Every field is a named, writable view: ``store.state``
+    (a column of its block), ``store.mean`` ... ``extra`` maps further field names to
+    ``(shape, dtype)`` or ``(shape, dtype, "last")`` with dtype ``float``, ``int`` or
+    ``object`` (object fields hold any Python value, e.g. feature galleries); they are read as
+    ``store.NAME`` too. An array field is track-major, ``(N, *shape)``, unless marked
+    ``"last"``: then it is coordinate-major, ``(*shape, N)``, the layout of the Kalman filter
+    (:mod:`trackkit.motion.kalman`).
+
+    Common fields: ``track_id``, ``state`` (:class:`TrackState`), ``hits`` and ``streak``
+    (total and consecutive matches), ``since_update`` (frames since the last match),
+    ``start`` (frame of birth), ``class_id`` (all int64); ``score`` (last matched detection
+    score), ``mean`` ``(8, N)`` and ``cov`` ``(3, 4, N)`` (the Kalman state,
+    coordinate-major), float64.
+    """
+
+    COMMON: dict[str, FieldSpec] = {
+        "track_id": ((), int),
+        "state": ((), int),
+        "hits": ((), int),
+        "streak": ((), int),
+        "since_update": ((), int),
+        "start": ((), int),
+        "class_id": ((), int),
+        "score": ((), float),
+        "mean": ((8,), float, "last"),
+        "cov": ((3, 4), float, "last"),
+    }
+
+    def __init__(self, extra: Mapping[str, FieldSpec] | None = None) -> None:
+        spec = dict(self.COMMON)
+        spec.update(extra or {})
+        self.spec = spec
+        #: column of each scalar field in its block ("f" float64 or "i" int64)
+        self.col: dict[str, tuple[str, int]] = {}
+        counts = {"f": 0, "i": 0}
+        self.arrays: dict[str, NDArray[Any]] = {}
+        #: array fields stored coordinate-major (track axis last)
+        self.last: frozenset[str] = frozenset(
+            name for name, field in spec.items() if len(field) > 2 and field[2] == "last"
+        )
+        for name, (shape, dtype, *_) in spec.items():
+            if shape or dtype is object:
+                dims = (*shape, 0) if name in self.last else (0, *shape)
+                self.arrays[name] = np.zeros(dims, dtype)
+                continue
+            block = "f" if dtype is float else "i"
+            self.col[name] = (block, counts[block])
+            counts[block] += 1
+        self.f = np.zeros((0, counts["f"]), np.float64)
+        self.i = np.zeros((0, counts["i"]), np.int64)
+        c = {name: k for name, (_, k) in self.col.items()}
+        self._id, self._state, self._hits = c["track_id"], c["state"], c["hits"]
+        self._streak, self._since, self._start = c["streak"], c["since_update"], c["start"]
+        self._class, self._score = c["class_id"], c["score"]
+
+    def __len__(self) -> int:
+        return len(self.i)
+
+    # -- named views ------------------------------------------------------------------------
+    @property
+    def track_id(self) -> IntArray:
+        return self.i[:, self._id]
+
+    @property
+    def state(self) -> IntArray:
+        return self.i[:, self._state]
+
+    @property
+    def hits(self) -> IntArray:
+        return self.i[:, self._hits]
+
+    @property
+    def streak(self) -> IntArray:
+        return self.i[:, self._streak]
+
+    @property
+    def since_update(self) -> IntArray:
+        return self.i[:, self._since]
+
+    @property
+    def start(self) -> IntArray:
+        return self.i[:, self._start]
+
+    @property
+    def class_id(self) -> IntArray:
+        return self.i[:, self._class]
+
+    @property
+    def score(self) -> NDArray[np.float64]:
+        return self.f[:, self._score]
+
+    @property
+    def mean(self) -> NDArray[np.float64]:
+        """Kalman states ``(8, N)`` (coordinate-major)."""
+        return self.arrays["mean"]
+
+    @mean.setter
+    def mean(self, value: NDArray[np.float64]) -> None:
+        self.arrays["mean"] = value
+
+    @property
+    def cov(self) -> NDArray[np.float64]:
+        """Kalman block covariances ``(3, 4, N)``."""
+        return self.arrays["cov"]
+
+    @cov.setter
+    def cov(self, value: NDArray[np.float64]) -> None:
+        self.arrays["cov"] = value
+
+    def __getattr__(self, name: str) -> NDArray[Any]:
+        """An extra field, by name (array fields, or a column view of a scalar one)."""
+        d = self.__dict__
+        if "arrays" in d and name in d["arrays"]:
+            return d["arrays"][name]  # type: ignore[no-any-return]
+        if "col" in d and name in d["col"]:
+            block, k = d["col"][name]
+            return (d["f"] if block == "f" else d["i"])[:, k]  # type: ignore[no-any-return]
+        raise AttributeError(f"TrackStore has no field {name!r}")
+
+    # -- rows -------------------------------------------------------------------------------
+    def keep(self, index: NDArray[Any]) -> None:
+        """Keep only the rows selected by a boolean mask or an index array, in that order."""
+        self.f = self.f[index]
+        self.i = self.i[index]
+        last = self.last
+        for k, v in self.arrays.items():
+            self.arrays[k] = v[..., index] if k in last else v[index]
+
+    def append(self, rows: Mapping[str, Any]) -> None:
+        """Append ``n = len(rows["track_id"])`` tracks; missing fields are 0 (None for objects).
+
+        Array values are laid out like their field: ``(n, *shape)``, or ``(*shape, n)`` for a
+        coordinate-major field."""
+        n = len(rows["track_id"])
+        if n == 0:
+            return
+        f = np.zeros((n, self.f.shape[1]))
+        i = np.zeros((n, self.i.shape[1]), np.int64)
+        for name, value in rows.items():
+            if name in self.col:
+                block, c = self.col[name]
+                (f if block == "f" else i)[:, c] = value
+        self.f = np.concatenate([self.f, f])
+        self.i = np.concatenate([self.i, i])
+        for k, v in self.arrays.items():
+            if v.dtype == object:
+                new = np.empty(n, object)
+                if k in rows:
+                    new[:] = list(rows[k])
+                self.arrays[k] = np.concatenate([v, new])
+                continue
+            at_end = k in self.last
+            shape = (*v.shape[:-1], n) if at_end else (n, *v.shape[1:])
+            value = rows.get(k)
+            if type(value) is np.ndarray and value.dtype == v.dtype and value.shape == shape:
+                new = value  # already the rows (concatenate copies it)
+            else:
+                new = np.zeros(shape, v.dtype)
+                if value is not None:
+                    new[...] = value
+            self.arrays[k] = np.concatenate([v, new], axis=-1 if at_end else 0)
+
+    def add_born(
+        self,
+        ids: IntArray,
+        frame_id: int,
+        mean: NDArray[np.float64],
+        cov: NDArray[np.float64],
+        scores: NDArray[np.float64],
+        class_ids: IntArray,
+        confirm: bool,
+    ) -> None:
+        """Append new tracks: one hit, tentative unless ``confirm``; ``mean (8, n)`` and
+        ``cov (3, 4, n)`` from :meth:`KalmanFilter.initiate`."""
+        self.append(
+            {
+                "track_id": ids,
+                "state": CONFIRMED if confirm else TENTATIVE,
+                "hits": 1,
+                "streak": 1,
+                "start": frame_id,
+                "score": scores,
+                "class_id": class_ids,
+                "mean": mean,
+                "cov": cov,
+            }
+        )
+
+    # -- selections -------------------------------------------------------------------------
+    def rows_not(self, state: NDArray[Any]) -> IntArray:
+        """Rows of the tracks whose state is not ``state`` (ascending)."""
+        return (self.i[:, self._state] != state).nonzero()[0]
+
+    def rows_in(self, state: NDArray[Any], unmatched: NDArray[np.int64] | None = None) -> IntArray:
+        """Rows of the tracks in ``state``; with ``unmatched`` (the per-track detection
+        index of this frame, -1 for none) only those still unmatched."""
+        mask = self.i[:, self._state] == state
+        if unmatched is not None:
+            mask &= unmatched < _ZERO
+        return mask.nonzero()[0]
+
+    def not_lost(self) -> NDArray[np.bool_]:
+        """``(N,)`` bool: tracks that were tracked in the previous frame (or are tentative)."""
+        return self.i[:, self._state] != LOST
+
+    # -- life cycle -------------------------------------------------------------------------
+    def age(self) -> None:
+        """Count one more frame since every track's last match (at predict)."""
+        self.i[:, self._since] += _ONE
+
+    def advance_life(self, matched: NDArray[np.bool_], min_hits: int, drop_tentative: bool) -> None:
+        """One frame of the life cycle for every track, as whole-array operations.
+
+        Args:
+            matched: ``(N,)`` bool, tracks matched to a detection this frame.
+            min_hits: consecutive matches that confirm a tentative track.
+            drop_tentative: remove tentative tracks that went unmatched (DeepSORT,
+                ByteTrack); otherwise they only lose their streak.
+
+        ``since_update`` already counts this frame (:meth:`age`). Matched tracks count a hit,
+        extend their streak and reset ``since_update``; lost ones become confirmed again,
+        tentative ones once their streak reaches ``min_hits``. Unmatched confirmed tracks
+        become lost and their streak restarts.
+        """
+        if len(self.i) == 0:
+            return
+        ints = self.i
+        ints[:, self._hits] += matched
+        streak = ints[:, self._streak]
+        streak += _ONE
+        streak *= matched  # 0 for unmatched tracks, so ``streak >= min_hits`` implies matched
+        since = ints[:, self._since]
+        unmatched = ~matched
+        since *= unmatched
+        state = ints[:, self._state]
+        known = state != TENTATIVE
+        known |= streak >= min_hits
+        if drop_tentative:  # unmatched and not known (``a > b`` on booleans is ``a & ~b``)
+            since[unmatched > known] = _REMOVED
+        # confirmed (1) when matched, lost (2) when not; tentative (0) stays tentative
+        np.multiply(_TWO - matched, known, out=state)
+
+    def first_misses(self, matched: NDArray[np.bool_]) -> IntArray:
+        """Rows of the tracks unmatched for the first time this frame (after
+        :meth:`advance_life`)."""
+        return ((self.i[:, self._since] == _ONE) > matched).nonzero()[0]
+
+    def lost_within(self, max_age: NDArray[Any]) -> IntArray:
+        """Rows of the lost tracks unmatched for at most ``max_age`` frames."""
+        ints = self.i
+        return ((ints[:, self._state] == LOST) & (ints[:, self._since] <= max_age)).nonzero()[0]
+
+    def prune(self, max_age: int) -> NDArray[np.bool_] | None:
+        """Remove tracks unmatched for more than ``max_age`` frames (or flagged for removal).
+
+        Returns:
+            The boolean mask of kept rows (before removal), or ``None`` when nothing was removed.
+        """
+        if len(self.i):
+            alive = self.i[:, self._since] <= max_age
+            if np.count_nonzero(alive) < len(alive):
+                self.keep(alive)
+                return alive
+        return None
+
+    # -- output -----------------------------------------------------------------------------
+    def reported(self, lost_for: NDArray[Any], min_streak: int) -> IntArray:
+        """Rows to report: confirmed tracks (after :meth:`advance_life`: those matched or
+        born confirmed this frame), also lost ones unmatched for at most ``lost_for`` frames
+        when it is > 0, and only those whose streak reaches ``min_streak`` when it is > 1."""
+        ints = self.i
+        state = ints[:, self._state]
+        if lost_for:
+            report = state != TENTATIVE
+            report &= ints[:, self._since] <= lost_for
+        else:
+            report = state == CONFIRMED
+        if min_streak > 1:
+            report &= ints[:, self._streak] >= min_streak
+        return report.nonzero()[0]
+
+    def output(self, rows: IntArray, xyxy: NDArray[np.float64], det_of_track: IntArray) -> Tracks:
+        """:class:`Tracks` of tracks ``rows`` with boxes ``xyxy`` ``(len(rows), 4)`` and each
+        track's detection index (``det_of_track``, ``(N,)``, -1 for none)."""
+        sel = self.i.take(rows, 0)
+        cls = sel[:, self._class]
+        return Tracks.from_trusted(
+            xyxy,
+            sel[:, self._id],
+            self.f.take(rows, 0)[:, self._score],
+            det_of_track.take(rows),
+            cls if len(cls) and np.minimum.reduce(cls) >= 0 else None,
+        )

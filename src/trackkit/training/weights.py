@@ -1,0 +1,172 @@
+"""trackkit's one weights-file format, and the one loader that also reads the older ones.
+
+A weights file (``model.pt``) written by any trackkit trainer is a dict of tensors and plain
+types, loadable with ``torch.load(weights_only=True)``::
+
+    {"format": "trackkit-weights", "version": 1,
+     "task": "reid" | "sot",
+     "arch": "resnet-tiny" | "siamfc" | ...,       # the registered network name
+     "config": {...},                             # the network's constructor options
+     "state_dict": {...},
+     "trained_on": {"datasets": [...], "identities" | "sequences": [...]},
+     "command": "trackkit reid train ..."}        # the command line that produced it
+
+:func:`read_weights` returns a :class:`Weights` for that format and for every older one:
+
+- ``{"format": "trackkit-reid", "arch", "config", "state_dict"}`` (ReID models, e.g. the
+  packaged ``reid_resnet_w32_parts_cuhk03.pt``);
+- ``{"arch": {"model": NAME, ...options}, "state_dict"}`` (the packaged SiamFC, GOTURN and
+  MDNet weights);
+- ``{"model": state_dict}`` (DCFNet/UDT weights trained before this format) and training
+  checkpoints (old and new: their model's weights are read);
+- a bare state dict (the published DCFNet ``param.pth`` and UDT weights).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trackkit.errors import FormatError
+from trackkit.training.io import atomic_save, load_trusted
+
+__all__ = ["FORMAT", "VERSION", "Weights", "make_weights", "read_weights", "save_weights"]
+
+FORMAT = "trackkit-weights"
+VERSION = 1
+_REID_FORMAT = "trackkit-reid"
+CHECKPOINT_FORMAT = "trackkit-checkpoint"
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The content of a weights file, whatever its format.
+
+    Attributes:
+        task: ``"reid"`` or ``"sot"`` (``""`` when an old file does not say).
+        arch: network name (``""`` when an old file does not say, e.g. a bare state dict).
+        config: the network's constructor options.
+        state_dict: the tensors.
+        trained_on: ``{"datasets": [...], "identities" | "sequences": [...]}`` (empty for
+            old files).
+        command: the command line that produced the file (``""`` for old files).
+        legacy: the format was an older one.
+    """
+
+    task: str
+    arch: str
+    config: dict[str, Any]
+    state_dict: dict[str, Any]
+    trained_on: dict[str, Any] = field(default_factory=dict)
+    command: str = ""
+    legacy: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The file content in the current format."""
+        return make_weights(
+            self.task, self.arch, self.config, self.state_dict, self.trained_on, self.command
+        )
+
+
+def make_weights(
+    task: str,
+    arch: str,
+    config: Mapping[str, Any],
+    state_dict: Mapping[str, Any],
+    trained_on: Mapping[str, Any] | None = None,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """A weights-file dict in the current format (see the module docstring)."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "task": task,
+        "arch": arch,
+        "config": dict(config),
+        "state_dict": dict(state_dict),
+        "trained_on": _plain(dict(trained_on or {})),
+        "command": command or "",
+    }
+
+
+def save_weights(path: str | Path, weights: Mapping[str, Any] | Weights) -> Path:
+    """Write a weights file atomically (:func:`trackkit.training.io.atomic_save`)."""
+    blob = weights.to_dict() if isinstance(weights, Weights) else dict(weights)
+    if blob.get("format") != FORMAT:
+        raise ValueError("save_weights expects make_weights(...) output")
+    return atomic_save(blob, path)
+
+
+def read_weights(path: str | Path, task: str | None = None, arch: str | None = None) -> Weights:
+    """Read a weights file of any trackkit format (or a checkpoint, or a bare state dict)
+    with ``torch.load(weights_only=True)``.
+
+    Args:
+        path: the file.
+        task, arch: when given, a file that names another task / network is refused (old
+            files that name none are accepted).
+
+    Raises:
+        DataNotFoundError: no such file.
+        FormatError: unreadable, unsafe, or holding another network's weights.
+    """
+    blob = load_trusted(path, "weights file")
+    w = parse_weights(blob, path)
+    if task is not None and w.task and w.task != task:
+        raise FormatError(path, f"holds {w.task!r} weights, not {task!r}")
+    if arch is not None and w.arch and w.arch != arch:
+        raise FormatError(path, f"holds {w.arch!r} weights, not {arch!r}")
+    return w
+
+
+def parse_weights(blob: Any, path: str | Path = "<weights>") -> Weights:
+    """:func:`read_weights` on an already loaded object."""
+    if not isinstance(blob, dict):
+        raise FormatError(path, f"expected a dict, got {type(blob).__name__}")
+    fmt = blob.get("format")
+    if fmt == FORMAT:
+        return Weights(
+            task=str(blob.get("task", "")),
+            arch=str(blob.get("arch", "")),
+            config=dict(blob.get("config") or {}),
+            state_dict=dict(blob["state_dict"]),
+            trained_on=dict(blob.get("trained_on") or {}),
+            command=str(blob.get("command") or ""),
+        )
+    if fmt == CHECKPOINT_FORMAT:
+        return parse_weights(blob["weights"], path)
+    if fmt == _REID_FORMAT:
+        return Weights("reid", str(blob["arch"]), dict(blob["config"]), dict(blob["state_dict"]),
+                       legacy=True)  # fmt: skip
+    if isinstance(blob.get("state_dict"), dict):
+        arch = blob.get("arch")
+        if isinstance(arch, dict):
+            options = {k: v for k, v in arch.items() if k != "model"}
+            name = str(arch.get("model", ""))
+            return Weights("sot", name, options, dict(blob["state_dict"]), legacy=True)
+        return Weights("", str(arch or ""), {}, dict(blob["state_dict"]), legacy=True)
+    inner = blob.get("model")
+    if isinstance(inner, dict):
+        if inner.get("format") in (_REID_FORMAT, FORMAT):
+            return parse_weights(inner, path)  # an old ReID training checkpoint
+        return Weights("sot", "", {}, dict(inner), legacy=True)  # {"model": state_dict}
+    if blob and all(hasattr(v, "shape") for v in blob.values()):
+        return Weights("", "", {}, dict(blob), legacy=True)  # a bare state dict
+    raise FormatError(path, "not a trackkit weights file (no format tag, no state_dict)")
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with tuples as lists, paths as strings, numpy scalars as Python numbers."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (str, bytes)):
+        return value
+    if isinstance(value, Sequence):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    return value
