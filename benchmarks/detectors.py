@@ -27,10 +27,10 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import cv2  # noqa: E402
+from common import YOLOX_NANO, require_shared  # noqa: E402
 
 from trackkit.detectors import build_detector  # noqa: E402
 from trackkit.detectors.evaluate import DetectionCounts, count_matches, read_gt_frames  # noqa: E402
-from trackkit.shared import shared_dir  # noqa: E402
 
 
 def main() -> int:
@@ -38,11 +38,8 @@ def main() -> int:
     parser.add_argument("--skip-hog", action="store_true", help="skip the (slow) HOG detector")
     parser.add_argument("--frames", type=int, default=0, help="frames per sequence (0: all)")
     args = parser.parse_args()
-    root = shared_dir()
-    if root is None:
-        print("shared folder not found (set TRACKKIT_SHARED)", file=sys.stderr)
-        return 2
-    model = root / "weights" / "yolox_nano" / "yolox_nano_416x416.onnx"
+    root = require_shared()
+    model = root / YOLOX_NANO
     cv2.setNumThreads(1)
     detectors = {
         "yolox": build_detector(f"yolox:{model}", classes=[0], num_threads=1),

@@ -26,9 +26,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
+from common import require_shared  # noqa: E402
+
 from trackkit.io.mot_sequence import load_mot_benchmark  # noqa: E402
 from trackkit.metrics import evaluate_mot  # noqa: E402
-from trackkit.shared import shared_dir  # noqa: E402
 
 SEQS = [f"MOT17-{n:02d}-FRCNN" for n in (2, 4, 5, 9, 10, 11, 13)]
 
@@ -104,10 +105,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per tool (best is kept)")
     args = parser.parse_args()
-    root = shared_dir()
-    if root is None:
-        print("shared data folder not found (set TRACKKIT_SHARED)")
-        return 2
+    root = require_shared()
     gt_root = root / "data" / "MOT17" / "train"
     metrics_dir = root / "data" / "metrics"
     pred_dir = metrics_dir / "MOT17-tracker-A" / "data"

@@ -68,7 +68,10 @@ def mot_jobs(tmp: Path, trackers: list[str]) -> dict[str, tuple[list[str], list[
             key = f"mot17/{name}{'-offline' if offline else ''}"
             out = tmp / key.replace("/", "_")
             args = ["track", str(train), "--tracker", name, "--out", str(out), "-q"]
-            jobs[key] = (args + (["--offline"] if offline else []), [out / f"{s}.txt" for s in seqs])
+            jobs[key] = (
+                args + (["--offline"] if offline else []),
+                [out / f"{s}.txt" for s in seqs],
+            )
         key = f"demo/{name}"
         out = tmp / key.replace("/", "_")
         jobs[key] = (
@@ -129,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sot-frames", type=int, default=40)
     ap.add_argument("--only", default="mot,demo,sot", help="which groups to run")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--trackers", default="", help="only these trackers (comma-separated)")
     args = ap.parse_args(argv)
     groups = set(args.only.split(","))
     results: dict[str, str] = {}
@@ -144,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
 
             jobs.update(sot_jobs(tmp, trackkit.sot.available(), seqs, 2))
 
+        if args.trackers:
+            keep = set(args.trackers.split(","))
+            jobs = {k: v for k, v in jobs.items() if k.split("/")[1].split("-offline")[0] in keep}
+
         def one(item: tuple[str, tuple[list[str], list[Path]]]) -> tuple[str, str]:
             key, (cli, files) = item
             err = _run(cli)
@@ -158,7 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     if args.compare:
         old = json.loads(args.compare.read_text())
-        old = {k: v for k, v in old.items() if _group(k) in groups}
+        old = {
+            k: v
+            for k, v in old.items()
+            if _group(k) in groups and (k in results or not args.trackers)
+        }
         same = sum(old.get(k) == v for k, v in results.items())
         print(f"\n{same}/{len(results)} identical to {args.compare}")
         for k in sorted(set(old) | set(results)):

@@ -28,11 +28,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import YOLOX_NANO, require_shared
+
 from trackkit.datasets import SceneConfig, SyntheticScene
 from trackkit.detectors import build_detector
 from trackkit.io.video import VideoWriter, open_video
 from trackkit.pipeline import track_video
-from trackkit.shared import shared_dir
 
 
 def rss_mb() -> float:
@@ -57,11 +58,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads (0: all)")
     parser.add_argument("--repeat", type=int, default=2, help="speed runs (best is kept)")
     args = parser.parse_args()
-    root = shared_dir()
-    if root is None:
-        print("shared folder not found (set TRACKKIT_SHARED)", file=sys.stderr)
-        return 2
-    model = root / "weights" / "yolox_nano" / "yolox_nano_416x416.onnx"
+    model = require_shared() / YOLOX_NANO
 
     def detector() -> Any:
         return build_detector(f"yolox:{model}", num_threads=args.threads)

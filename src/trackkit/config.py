@@ -1,4 +1,4 @@
-"""Helpers for the frozen configuration dataclasses of trackkit's algorithms.
+"""The base and the helpers of the frozen configuration dataclasses of trackkit's algorithms.
 
 Each algorithm has one ``@dataclass(frozen=True)`` config whose ``__post_init__`` validates
 its fields (raising :class:`~trackkit.errors.ConfigError`). These helpers build such a config
@@ -10,7 +10,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 from trackkit.errors import ConfigError
 
@@ -64,3 +65,56 @@ def require(condition: bool, message: str) -> None:
     """Raise :class:`ConfigError` with ``message`` unless ``condition`` holds."""
     if not condition:
         raise ConfigError(message)
+
+
+def check_ranges(config: Any) -> None:
+    """Validate the numeric fields named in the ``RANGES`` of ``config``'s class and its bases
+    (a subclass's rule for a field replaces its base's).
+
+    ``RANGES`` is a string of ``;``-separated rules, each a field and an interval or a bound:
+    ``"iou_threshold in (0, 1]; delta_t >= 1; frame_rate > 0"``. A field set to ``None`` (an
+    optional value left unset) passes.
+
+    Raises:
+        ConfigError: ``"NAME must be in (0, 1]"`` / ``"NAME must be >= 1"`` for the first
+            field out of range.
+    """
+    rules: dict[str, str] = {}
+    for cls in reversed(type(config).__mro__):
+        for item in cls.__dict__.get("RANGES", "").split(";"):
+            if item.strip():
+                name, rule = item.split(maxsplit=1)
+                rules[name] = rule
+    for name, rule in rules.items():
+        value = getattr(config, name)
+        if value is None:  # an optional field left unset
+            continue
+        if rule.startswith("in "):
+            interval = rule[3:]
+            lo, hi = (float(x) for x in interval[1:-1].split(","))
+            ok = (value > lo if interval[0] == "(" else value >= lo) and (
+                value < hi if interval[-1] == ")" else value <= hi
+            )
+        else:
+            op, bound = rule.split()
+            ok = value >= float(bound) if op == ">=" else value > float(bound)
+        require(ok, f"{name} must be {rule}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Base of trackkit's frozen configuration dataclasses.
+
+    A subclass declares its numeric bounds in the class attribute ``RANGES`` (checked by
+    :func:`check_ranges`, merged with its bases') and its other rules (choices, relations
+    between fields) in :meth:`validate`; both run when an instance is made.
+    """
+
+    RANGES: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+        self.validate()
+
+    def validate(self) -> None:
+        """Rules beyond ``RANGES``; raise :class:`ConfigError` (see :func:`require`)."""

@@ -10,7 +10,7 @@ import pytest
 from trackkit.core.boxes import iou_matrix
 from trackkit.core.detections import Detections
 from trackkit.datasets import SceneConfig, SyntheticScene
-from trackkit.detectors import (
+from trackkit.detectors.base import (
     DETECTORS,
     CallableDetector,
     ClassFilter,

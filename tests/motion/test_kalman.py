@@ -173,3 +173,22 @@ def test_arrays_are_coordinate_major_and_boxes_exact() -> None:
             np.testing.assert_array_equal(out[:, 0], mean[0] - 0.5 * mean[2])
             np.testing.assert_array_equal(out[:, 3], mean[1] + 0.5 * mean[3])
         assert kf.gating_distance(mean, cov, boxes[:3]).shape == (7, 3)
+
+
+def test_size_cols_hold_size_and_correct() -> None:
+    for layout, cols in (("xysr", (2,)), ("xyah", (3,)), ("xywh", (2, 3))):
+        kf = KalmanFilter(layout)  # type: ignore[arg-type]
+        assert kf.size_cols == cols
+        mean = np.ones((8, 2))
+        kf.hold_size(mean, np.array([True, False]))
+        for k in cols:
+            assert mean[k + 4].tolist() == [1.0, 0.0]
+    kf = KalmanFilter("xyah")
+    mean, cov = kf.initiate(np.array([[0, 0, 10, 20], [50, 50, 60, 80]], float))
+    boxes = np.array([[1, 1, 11, 21], [100, 100, 110, 110]], float)
+    m, c = kf.correct(mean, cov, boxes, np.array([0, -1]), np.array([True, False]))
+    m1, c1 = kf.update(mean[:, :1], cov[..., :1], boxes[:1])
+    np.testing.assert_array_equal(m[:, :1], m1)
+    np.testing.assert_array_equal(c[..., :1], c1)
+    np.testing.assert_array_equal(m[:, 1], mean[:, 1])
+    np.testing.assert_array_equal(c[..., 1], cov[..., 1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from trackkit.motion.kalman import KalmanFilter
+from trackkit.motion.reupdate import reupdate_scalar
 
 
 def _array_reupdate(
@@ -33,7 +34,7 @@ def test_scalar_reupdate_matches_array_code_bit_for_bit() -> None:
         boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1.0)
         virtual = kf.from_xyxy(boxes)
         m_ref, p_ref = _array_reupdate(kf, mean, cov, virtual)
-        m, p = kf._reupdate_scalar(mean, cov, virtual)
+        m, p = reupdate_scalar(kf, mean, cov, virtual)
         assert m.shape == (8, 1) and p.shape == (3, 4, 1)
         assert m.tobytes() == m_ref.tobytes()
         assert p.tobytes() == p_ref.tobytes()

@@ -43,42 +43,25 @@ def make_folder_dataset(root: Path, n_ids: int = 5) -> None:
                 cv2.imwrite(str(root / f"id{pid}" / f"{cam}_{j}.jpg"), img)
 
 
+def reid_eval(root: Path, *options: str) -> int:
+    """The exit status of ``trackkit reid eval`` on the folder dataset ``root``."""
+    return main(["reid", "eval", "--dataset", "folder", "--root", str(root), *options])
+
+
 def test_cli_eval_histogram_json_plot_and_embed(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     make_folder_dataset(tmp_path / "data")
     out = tmp_path / "r.json"
     plot = tmp_path / "cmc.png"
-    code = main(
-        [
-            "reid",
-            "eval",
-            "--dataset",
-            "folder",
-            "--root",
-            str(tmp_path / "data"),
-            "--model",
-            "histogram",
-            "--json",
-            str(out),
-            "--plot",
-            str(plot),
-        ]
+    code = reid_eval(
+        tmp_path / "data", "--model", "histogram", "--json", str(out), "--plot", str(plot)
     )
     assert code == 0
     res = json.loads(out.read_text())
     assert set(res) >= {"rank1", "rank5", "rank10", "mAP", "mINP"}
     assert res["rank1"] == 1.0  # identities have distinct colours
     assert plot.stat().st_size > 0
-    code = main(
-        [
-            "reid",
-            "embed",
-            str(tmp_path / "data" / "id0"),
-            "--model",
-            "histogram",
-            "--out",
-            str(tmp_path / "e.npz"),
-        ]
-    )
+    embed = ["reid", "embed", str(tmp_path / "data" / "id0"), "--model", "histogram"]
+    code = main([*embed, "--out", str(tmp_path / "e.npz")])
     assert code == 0
     emb = np.load(tmp_path / "e.npz")["embeddings"]
     assert emb.shape[0] == 4 and emb.dtype == np.float32
@@ -88,38 +71,27 @@ def test_cli_bad_input_is_one_line_error(tmp_path: Path, capsys) -> None:  # typ
     (tmp_path / "test").mkdir()
     cv2.imwrite(str(tmp_path / "test" / "0001_00.jpg"), np.zeros((8, 4, 3), np.uint8))
     (tmp_path / "test" / "0001_07.jpg").write_bytes(b"broken")
-    code = main(
-        ["reid", "eval", "--dataset", "cuhk03", "--root", str(tmp_path), "--model", "histogram"]
-    )
+    evaluate = ["reid", "eval", "--dataset", "cuhk03", "--root", str(tmp_path)]
+    code = main([*evaluate, "--model", "histogram"])
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "0001_07.jpg" in err
-    code = main(
-        [
-            "reid",
-            "eval",
-            "--dataset",
-            "cuhk03",
-            "--root",
-            str(tmp_path),
-            "--model",
-            str(tmp_path / "missing.pt"),
-        ]
-    )
+    code = main([*evaluate, "--model", str(tmp_path / "missing.pt")])
     assert code == 2
 
 
 @pytest.mark.slow
 def test_cli_train_then_eval_own_model(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    make_folder_dataset(tmp_path / "data", n_ids=4)
+    data = tmp_path / "data"
+    make_folder_dataset(data, n_ids=4)
     args = [
         "reid",
         "train",
         "--dataset",
         "folder",
         "--root",
-        str(tmp_path / "data"),
+        str(data),
         "--epochs",
         "2",
         "--warmup",
@@ -138,81 +110,31 @@ def test_cli_train_then_eval_own_model(tmp_path: Path) -> None:
     assert main([*args, "--resume"]) == 0  # already finished: nothing to do
     log = (tmp_path / "run" / "log.csv").read_text().splitlines()
     assert len(log) == 3
-    assert (
-        main(
-            [
-                "reid",
-                "eval",
-                "--dataset",
-                "folder",
-                "--root",
-                str(tmp_path / "data"),
-                "--model",
-                str(tmp_path / "run" / "model.pt"),
-                "--rerank",
-                "--k1",
-                "3",
-                "--k2",
-                "2",
-                "--json",
-                str(tmp_path / "r.json"),
-            ]
-        )
-        == 0
-    )
+    own = str(tmp_path / "run" / "model.pt")
+    rerank = ["--rerank", "--k1", "3", "--k2", "2"]
+    assert reid_eval(data, "--model", own, *rerank, "--json", str(tmp_path / "r.json")) == 0
     assert json.loads((tmp_path / "r.json").read_text())["rerank"] is True
     if importlib.util.find_spec("onnx") and importlib.util.find_spec("onnxruntime"):
-        onnx_path = tmp_path / "m.onnx"
-        assert (
-            main(
-                [
-                    "reid",
-                    "export",
-                    "--model",
-                    str(tmp_path / "run" / "model.pt"),
-                    "--out",
-                    str(onnx_path),
-                ]
-            )
-            == 0
-        )
-        assert (
-            main(
-                [
-                    "reid",
-                    "eval",
-                    "--dataset",
-                    "folder",
-                    "--root",
-                    str(tmp_path / "data"),
-                    "--model",
-                    str(onnx_path),
-                    "--json",
-                    str(tmp_path / "o.json"),
-                ]
-            )
-            == 0
-        )
+        onnx_path = str(tmp_path / "m.onnx")
+        assert main(["reid", "export", "--model", own, "--out", onnx_path]) == 0
+        assert reid_eval(data, "--model", onnx_path, "--json", str(tmp_path / "o.json")) == 0
         # --embedding: the .pt evaluated with the BNNeck output scores what its export does
-        evaluate = ["reid", "eval", "--dataset", "folder", "--root", str(tmp_path / "data")]
-        pt, bn_onnx = str(tmp_path / "run" / "model.pt"), str(tmp_path / "bn.onnx")
-        export = ["reid", "export", "--model", pt, "--out", bn_onnx, "--embedding", "bnneck"]
+        bn_onnx = str(tmp_path / "bn.onnx")
+        export = ["reid", "export", "--model", own, "--out", bn_onnx, "--embedding", "bnneck"]
         assert main(export) == 0
         pt_json, onnx_json = tmp_path / "pb.json", tmp_path / "ob.json"
-        bn_args = ["--model", pt, "--embedding", "bnneck", "--json", str(pt_json)]
-        assert main([*evaluate, *bn_args]) == 0
-        assert main([*evaluate, "--model", bn_onnx, "--json", str(onnx_json)]) == 0
+        bn_args = ["--model", own, "--embedding", "bnneck", "--json", str(pt_json)]
+        assert reid_eval(data, *bn_args) == 0
+        assert reid_eval(data, "--model", bn_onnx, "--json", str(onnx_json)) == 0
         a, b = json.loads(pt_json.read_text()), json.loads(onnx_json.read_text())
         assert a["mAP"] == pytest.approx(b["mAP"], abs=1e-6)
-        assert main([*evaluate, "--model", bn_onnx, "--embedding", "centered"]) == 2
+        assert reid_eval(data, "--model", bn_onnx, "--embedding", "centered") == 2
     # batch-norm adaptation: per camera in eval, to a folder with `reid adapt`
-    evaluate = ["reid", "eval", "--dataset", "folder", "--root", str(tmp_path / "data")]
-    own = str(tmp_path / "run" / "model.pt")
-    assert main([*evaluate, "--model", own, "--adapt", "--json", str(tmp_path / "a.json")]) == 0
+    assert reid_eval(data, "--model", own, "--adapt", "--json", str(tmp_path / "a.json")) == 0
     assert json.loads((tmp_path / "a.json").read_text())["adapt"] is True
-    assert main([*evaluate, "--model", "histogram", "--adapt"]) == 2
+    assert reid_eval(data, "--model", "histogram", "--adapt") == 2
     adapted = tmp_path / "adapted.pt"
-    folder = str(tmp_path / "data" / "id0")
+    folder = str(data / "id0")
     assert main(["reid", "adapt", folder, "--model", own, "--out", str(adapted)]) == 0
     from trackkit.reid.models import load_model
 

@@ -10,6 +10,7 @@ torch = pytest.importorskip("torch")
 
 from trackkit.errors import ConfigError  # noqa: E402
 from trackkit.reid import losses as L  # noqa: E402
+from trackkit.reid import objective as O  # noqa: E402
 
 # 1-D features at 0, 1, 3, 6; identities 0, 0, 1, 1.
 # Distances: d01=1 d02=3 d03=6 d12=2 d13=5 d23=3.
@@ -123,14 +124,14 @@ def test_mutual_losses_and_stop_gradient() -> None:
 
 
 def test_parse_objective() -> None:
-    terms = L.parse_objective("triplet-hard + 0.5*center+ce")
+    terms = O.parse_objective("triplet-hard + 0.5*center+ce")
     assert [(w, t.name) for w, t in terms] == [(1.0, "triplet-hard"), (0.5, "center"), (1.0, "ce")]
     assert [t.needs_module for _, t in terms] == [False, True, False]
-    assert not any(t.needs_peer for _, t in terms) and L.LOSSES["dml-kl"].needs_peer
+    assert not any(t.needs_peer for _, t in terms) and O.LOSSES["dml-kl"].needs_peer
     with pytest.raises(ConfigError, match="valid names"):
-        L.parse_objective("triplet-hardest")
+        O.parse_objective("triplet-hardest")
     with pytest.raises(ConfigError, match="weight"):
-        L.parse_objective("x*ce")
+        O.parse_objective("x*ce")
 
 
 @pytest.mark.parametrize(
@@ -149,7 +150,7 @@ def test_parse_objective() -> None:
 def test_parse_parameterised_objective(
     spec: str, expected: list[tuple[float, str, float | None]]
 ) -> None:
-    terms = L.parse_objective(spec)
+    terms = O.parse_objective(spec)
     got = [
         (w, t.name, dict(t.params).get("margin", dict(t.params).get("epsilon"))) for w, t in terms
     ]
@@ -157,12 +158,12 @@ def test_parse_parameterised_objective(
 
 
 def test_term_spec_is_canonical_and_round_trips() -> None:
-    (_, default), (_, explicit) = L.parse_objective("triplet-hard+triplet-hard(margin=0.3)")
+    (_, default), (_, explicit) = O.parse_objective("triplet-hard+triplet-hard(margin=0.3)")
     assert default == explicit and default.spec == "triplet-hard"
-    (_, term), (_, group) = L.parse_objective("triplet-hard(margin=0.2)+group(n_iter=3)")
+    (_, term), (_, group) = O.parse_objective("triplet-hard(margin=0.2)+group(n_iter=3)")
     assert term.spec == "triplet-hard(margin=0.2)" and group.spec == "group(n_iter=3)"
     assert dict(group.params) == {"n_iter": 3, "n_anchors": 1}
-    assert L.parse_objective(term.spec)[0][1] == term
+    assert O.parse_objective(term.spec)[0][1] == term
 
 
 @pytest.mark.parametrize(
@@ -193,28 +194,28 @@ def test_term_spec_is_canonical_and_round_trips() -> None:
 )
 def test_parse_objective_errors_name_the_string(spec: str, pattern: str) -> None:
     with pytest.raises(ConfigError, match=pattern) as info:
-        L.parse_objective(spec)
+        O.parse_objective(spec)
     assert repr(spec) in str(info.value)
 
 
 def test_build_loss_validates_programmatic_values() -> None:
     with pytest.raises(ConfigError, match="empty loss specification"):
-        L.parse_objective("  ")
-    assert L.build_loss("quadruplet", margin1=0.5).spec == "quadruplet(margin1=0.5)"
+        O.parse_objective("  ")
+    assert O.build_loss("quadruplet", margin1=0.5).spec == "quadruplet(margin1=0.5)"
     with pytest.raises(ConfigError, match="loss 'triplet-hard': margin must be"):
-        L.build_loss("triplet-hard", margin="0.2")
+        O.build_loss("triplet-hard", margin="0.2")
     with pytest.raises(ConfigError, match="loss 'group': n_anchors must be an integer"):
-        L.build_loss("group", n_anchors=True)
+        O.build_loss("group", n_anchors=True)
     with pytest.raises(ConfigError, match="valid parameters: margin1, margin2"):
-        L.build_loss("quadruplet", margin=0.1)
-    assert sorted(L.LOSSES) == L.LOSS_REGISTRY.available()
+        O.build_loss("quadruplet", margin=0.1)
+    assert sorted(O.LOSSES) == O.LOSS_REGISTRY.available()
 
 
 def _value(spec: str, feats: torch.Tensor = X, labels: torch.Tensor = Y) -> torch.Tensor:
     logits = torch.cat([feats, -feats, feats**2], 1)[:, :3]
     out = {"feat": feats, "emb": feats, "logits": logits}
     total = feats.new_zeros(())
-    for weight, term in L.parse_objective(spec):
+    for weight, term in O.parse_objective(spec):
         total = total + weight * term.fn(out, labels, None)
     return total
 
@@ -249,8 +250,8 @@ def test_old_syntax_equals_explicit_default_syntax_bit_for_bit() -> None:
 
 
 def test_build_module() -> None:
-    (_, center), (_, ce) = L.parse_objective("0.0005*center+ce")
-    assert ce.build_module(10, 4) is None and L.LOSSES["dml-kl"].build_module(10, 4) is None
+    (_, center), (_, ce) = O.parse_objective("0.0005*center+ce")
+    assert ce.build_module(10, 4) is None and O.LOSSES["dml-kl"].build_module(10, 4) is None
     torch.manual_seed(3)
     module = center.build_module(10, 4)
     after = torch.rand(2)
@@ -276,7 +277,7 @@ def test_every_registered_loss_runs_and_backpropagates() -> None:
         "peer_feat": torch.randn(8, 4),
         "peer_logits": torch.randn(8, 3),
     }
-    for name, term in L.LOSSES.items():
+    for name, term in O.LOSSES.items():
         state = term.build_module(3, 4)
         assert (state is not None) == term.needs_module, name
         value = term.fn(out, y, state)

@@ -9,8 +9,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from helpers.reid_data import REID_SIZE, reid_identities  # noqa: E402
 from trackkit.errors import ConfigError, FormatError  # noqa: E402
-from trackkit.reid.data.names import ReIDImage  # noqa: E402
 from trackkit.reid.data.transforms import AugmentConfig, augment_batch  # noqa: E402
 from trackkit.reid.embedder import TorchEmbedder  # noqa: E402
 from trackkit.reid.models import (  # noqa: E402
@@ -22,7 +22,7 @@ from trackkit.reid.models import (  # noqa: E402
 )
 from trackkit.reid.training import TrainConfig, Trainer  # noqa: E402
 
-SIZE = (32, 16)
+SIZE = REID_SIZE
 
 
 @pytest.mark.parametrize("name", MODELS.available())
@@ -122,7 +122,7 @@ def test_embedding_option_picks_the_returned_feature(tmp_path: Path, name: str) 
 
 
 def test_embedding_option_does_not_change_training(tmp_path: Path) -> None:
-    images, crops = synthetic()
+    images, crops = reid_identities()
     runs: list[torch.nn.Module] = []
     for choice in ("centered", "bnneck"):
         cfg = tiny_config(epochs=2, model_options={"parts": 2, "embedding": choice})
@@ -171,18 +171,6 @@ def test_augment_batch_deterministic_and_flip() -> None:
     assert torch.equal(flipped, expect)
 
 
-def synthetic(n_ids: int = 6, per_id: int = 4) -> tuple[list[ReIDImage], np.ndarray]:
-    rng = np.random.default_rng(0)
-    images, crops = [], []
-    for pid in range(n_ids):
-        colour = rng.integers(0, 255, 3)
-        for j in range(per_id):
-            noise = rng.integers(-30, 30, (*SIZE, 3))
-            crops.append(np.clip(colour + noise, 0, 255).astype(np.uint8))
-            images.append(ReIDImage(Path(f"{pid}_{j}.jpg"), pid, j % 2))
-    return images, np.stack(crops)
-
-
 def tiny_config(**kw: object) -> TrainConfig:
     base = dict(
         epochs=3,
@@ -199,7 +187,7 @@ def tiny_config(**kw: object) -> TrainConfig:
 
 
 def test_resume_after_kill_matches_uninterrupted_run(tmp_path: Path) -> None:
-    images, crops = synthetic()
+    images, crops = reid_identities()
     full = Trainer(tiny_config(), images, tmp_path / "a", crops, progress=False).run()
     killed = Trainer(tiny_config(), images, tmp_path / "b", crops, progress=False)
     with pytest.raises(KeyboardInterrupt):
@@ -215,7 +203,7 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path: Path) -> None:
 
 
 def test_mutual_learning_trains_a_peer(tmp_path: Path) -> None:
-    images, crops = synthetic()
+    images, crops = reid_identities()
     cfg = tiny_config(epochs=1, loss="ce+triplet-hard+dml-kl+dml-metric")
     trainer = Trainer(cfg, images, tmp_path, crops, progress=False)
     before = None
@@ -228,7 +216,7 @@ def test_mutual_learning_trains_a_peer(tmp_path: Path) -> None:
 
 
 def test_training_learns_synthetic_identities(tmp_path: Path) -> None:
-    images, crops = synthetic(6, 6)
+    images, crops = reid_identities(6, 6)
     cfg = tiny_config(epochs=6, max_batches=None, lr=3e-3, loss="triplet-hard+ce")
     model = Trainer(cfg, images, tmp_path, crops, progress=False).run()
     emb = TorchEmbedder(model).embed_resized(crops)
@@ -239,7 +227,7 @@ def test_training_learns_synthetic_identities(tmp_path: Path) -> None:
 
 
 def test_sgd_optimizer_learns_and_bad_optimizer_rejected(tmp_path: Path) -> None:
-    images, crops = synthetic(6, 6)
+    images, crops = reid_identities(6, 6)
     cfg = tiny_config(epochs=6, max_batches=None, lr=0.05, optimizer="sgd")
     trainer = Trainer(cfg, images, tmp_path, crops, progress=False)
     model = trainer.run()

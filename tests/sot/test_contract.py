@@ -17,9 +17,6 @@ import trackkit.sot as sot
 from trackkit.errors import ConfigError, DataNotFoundError, TrackkitError
 from trackkit.sot.base import SOTResult
 
-#: Trackers whose runs are not reproducible yet (issue 25: MDNet's online fine-tuning).
-NOT_REPRODUCIBLE = {"mdnet"}
-
 
 def _run(name: str, n: int = 6) -> list[SOTResult]:
     frames, boxes = moving_target(n=n, size=(192, 144), box=(36.0, 28.0))
@@ -42,9 +39,8 @@ def test_contract(name: str) -> None:
         assert box.shape == (4,) and np.all(np.isfinite(box))
         assert box[2] > box[0] and box[3] > box[1]
         assert np.isfinite(res.score)
-    if name not in NOT_REPRODUCIBLE:
-        again = _run(name)
-        np.testing.assert_array_equal([r.box for r in results], [r.box for r in again])
+    again = _run(name)  # reproducible: the same boxes in a second run
+    np.testing.assert_array_equal([r.box for r in results], [r.box for r in again])
 
 
 @pytest.mark.parametrize("name", sot.available())

@@ -95,8 +95,8 @@ def test_training_resume_is_exact_and_weights_track(shared: Path, tmp_path: Path
     assert _train(tmp_path / "a", data, 2, "--mode", "udt") == 0
     assert _train(tmp_path / "b", data, 1, "--mode", "udt") == 0
     assert _train(tmp_path / "b", data, 2, "--mode", "udt", "--resume") == 0
-    a = torch.load(tmp_path / "a" / "model.pt", weights_only=True)["model"]
-    b = torch.load(tmp_path / "b" / "model.pt", weights_only=True)["model"]
+    a = torch.load(tmp_path / "a" / "model.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "b" / "model.pt", weights_only=True)["state_dict"]
     for k in a:
         torch.testing.assert_close(a[k], b[k])
     log = (tmp_path / "b" / "log.csv").read_text().splitlines()

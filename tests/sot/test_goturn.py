@@ -3,37 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from deep_synthetic import follow, moving_target, write_otb
 
-from trackkit.errors import ConfigError, DataNotFoundError, FormatError
+from helpers import deep_sot
+from trackkit.errors import ConfigError
 from trackkit.sot import build
-from trackkit.sot.nets import default_weights
 from trackkit.sot.nets.goturn_net import load_goturn
 from trackkit.sot.trackers.goturn import GoturnTracker
 
 torch = pytest.importorskip("torch")
 
 
-def _trainer(tmp_path: Path) -> object:
-    from trackkit.sot.train.base import TrainOptions, build_trainer
-
-    frames, boxes = moving_target(n=12, seed=2)
-    data = write_otb(tmp_path / "data" / "Synth", frames, boxes)
-    opts = TrainOptions(
-        data=(data.parent,),
-        out=tmp_path / "out",
-        epochs=1,
-        steps_per_epoch=1,
-        batch_size=8,
-        lr=1e-3,
-        extra={"size": 64, "width": 8},
-    )
-    trainer = build_trainer("goturn", opts)
-    trainer.setup()
-    return trainer
+def _trainer(tmp_path: Path) -> Any:
+    options = dict(epochs=1, steps_per_epoch=1, batch_size=8, lr=1e-3)
+    extra = {"size": 64, "width": 8}
+    return deep_sot.trainer_on_synthetic("goturn", tmp_path, (2,), 12, extra=extra, **options)
 
 
 def test_examples_place_the_target_in_the_search_crop(tmp_path: Path) -> None:
@@ -41,7 +28,7 @@ def test_examples_place_the_target_in_the_search_crop(tmp_path: Path) -> None:
 
     trainer = _trainer(tmp_path)
     rng = np.random.default_rng(0)
-    targets = np.array([make_example(trainer.pairs, rng, trainer.cfg)[2] for _ in range(200)])  # type: ignore[attr-defined]
+    targets = np.array([make_example(trainer.pairs, rng, trainer.cfg)[2] for _ in range(200)])
     centre = (targets[:, :2] + targets[:, 2:]) / 20  # in [0, 1] crop units
     size = (targets[:, 2:] - targets[:, :2]) / 10
     # context 2: the target is about half the crop; Laplace shifts keep it inside
@@ -56,7 +43,7 @@ def test_pasted_still_images_and_augmented_examples(tmp_path: Path) -> None:
     from trackkit.sot.train.goturn import make_example, pasted_still
 
     trainer = _trainer(tmp_path)
-    pairs = trainer.pairs  # type: ignore[attr-defined]
+    pairs = trainer.pairs
     rng = np.random.default_rng(1)
     for _ in range(20):
         img, box = pasted_still(pairs, rng)
@@ -64,7 +51,7 @@ def test_pasted_still_images_and_augmented_examples(tmp_path: Path) -> None:
         assert 0 <= box[0] < box[2] <= w and 0 <= box[1] < box[3] <= h
         side = min(box[2] - box[0], box[3] - box[1])
         assert side >= 4 and max(box[2] - box[0], box[3] - box[1]) <= 0.3 * 3**0.5 * min(h, w) + 1
-    cfg = replace(trainer.cfg, paste_prob=1.0, max_shift=0.7, jitter=0.2)  # type: ignore[attr-defined]
+    cfg = replace(trainer.cfg, paste_prob=1.0, max_shift=0.7, jitter=0.2)
     targets = np.array([make_example(pairs, rng, cfg)[2] for _ in range(200)])
     centre = (targets[:, :2] + targets[:, 2:]) / 20
     size = (targets[:, 2:] - targets[:, :2]) / 10
@@ -77,37 +64,17 @@ def test_pasted_still_images_and_augmented_examples(tmp_path: Path) -> None:
 def test_training_reduces_loss_and_weights_round_trip(tmp_path: Path) -> None:
     torch.manual_seed(0)
     trainer = _trainer(tmp_path)
-    batch = trainer.make_batch(np.random.default_rng(0))  # type: ignore[attr-defined]
-    trainer.model.eval()  # type: ignore[attr-defined]
-    first = float(trainer.loss(batch).detach())  # type: ignore[attr-defined]
-    trainer.model.train()  # type: ignore[attr-defined]
-    for _ in range(15):
-        trainer.step(batch)  # type: ignore[attr-defined]
-    trainer.model.eval()  # type: ignore[attr-defined]
-    assert float(trainer.loss(batch).detach()) < 0.7 * first  # type: ignore[attr-defined]
-    path = tmp_path / "goturn.pt"
-    torch.save(trainer.export(), path)  # type: ignore[attr-defined]
-    net = load_goturn(path)
-    with torch.no_grad():
-        torch.testing.assert_close(trainer.model(batch[0], batch[1]), net(batch[0], batch[1]))  # type: ignore[attr-defined]
+    batch = trainer.make_batch(np.random.default_rng(0))
+    first, last = deep_sot.train_on_batch(trainer, batch, 15)
+    assert last < 0.7 * first
+    deep_sot.assert_round_trip(trainer, tmp_path / "goturn.pt", load_goturn, batch[0], batch[1])
 
 
 def test_follows_synthetic_target() -> None:
-    weights = default_weights("goturn.pt")
-    if not weights.is_file():
-        pytest.skip(f"{weights} not committed")
-    frames, boxes = moving_target(n=24)
-    ious = follow(build("goturn"), frames, boxes)
-    assert np.mean(np.array(ious) > 0.5) >= 0.6
+    assert deep_sot.followed_fraction("goturn.pt", lambda: build("goturn"), 24) >= 0.6
 
 
 def test_bad_input(tmp_path: Path) -> None:
-    frame = np.zeros((60, 80, 3), np.uint8)
     with pytest.raises(ConfigError):
         GoturnTracker(context=0.5)
-    with pytest.raises(DataNotFoundError):
-        GoturnTracker(weights=str(tmp_path / "none.pt")).init(frame, [5, 5, 20, 20])
-    other = tmp_path / "other.pt"
-    torch.save({"arch": {"model": "mdnet"}, "state_dict": {}}, other)
-    with pytest.raises(FormatError):
-        GoturnTracker(weights=str(other)).init(frame, [5, 5, 20, 20])
+    deep_sot.check_bad_weights(GoturnTracker, tmp_path, "mdnet")

@@ -32,10 +32,15 @@ from trackkit.association.costs import iou_similarity
 
 __all__ = [
     "CascadeStage",
+    "DetectionPools",
+    "all_rows",
+    "all_tracks",
+    "byte_stage",
     "Frame",
     "Stage",
     "fused_iou_distance",
     "iou_distance",
+    "iou_of",
     "run_stages",
     "score_bands",
 ]
@@ -46,6 +51,8 @@ FloatArray = NDArray[np.float64]
 # read-only 0-d constants: numpy 2 compares with them faster than with Python scalars
 _ZERO = np.array(0)
 _ZERO.setflags(write=False)
+_EMPTY = np.zeros(0, np.int64)
+_EMPTY.setflags(write=False)
 
 
 class Frame:
@@ -55,6 +62,7 @@ class Frame:
         boxes: ``(M, 4)`` float64 detection boxes (xyxy); ``scores`` ``(M,)`` float64;
             ``embeddings`` ``(M, D)`` appearance features or ``None``.
         pred: ``(N, 4)`` float64 predicted track boxes (xyxy).
+        iou: ``(N, M)`` float64 IoU of every predicted box with every detection.
         pools: named detection pools, ascending int64 row indices into ``boxes``.
         det_of_track: ``(N,)`` int64, each track's detection (-1: unmatched so far).
         used: ``(M,)`` bool, detections matched so far.
@@ -68,8 +76,9 @@ class Frame:
         "pools",
         "det_of_track",
         "used",
+        "iou",
         "_n_used",
-        "_iou",
+        "_first",
     )
 
     def __init__(
@@ -90,14 +99,9 @@ class Frame:
         self.det_of_track = det_of_track
         self.used = np.zeros(len(boxes), bool)
         self._n_used = 0
-        self._iou: FloatArray | None = None
-
-    @property
-    def iou(self) -> FloatArray:
-        """``(N, M)`` IoU of every predicted track box with every detection (computed once)."""
-        if self._iou is None:
-            self._iou = iou_similarity(self.pred, self.boxes)
-        return self._iou
+        n, m = len(pred), len(boxes)
+        self.iou = iou_similarity(pred, boxes) if n and m else np.zeros((n, m))
+        self._first: tuple[IntArray, IntArray] | None = None  # the only assignment so far
 
     def free(self, pool: str) -> IntArray:
         """The detections of ``pool`` not matched yet (ascending)."""
@@ -107,14 +111,24 @@ class Frame:
         return cols
 
     def assign(self, rows: IntArray, cols: IntArray) -> None:
-        """Record the matches of tracks ``rows`` with detections ``cols``."""
+        """Record the matches of tracks ``rows`` (ascending) with detections ``cols``."""
         self.det_of_track[rows] = cols
         self.used[cols] = True
+        self._first = (rows, cols) if self._n_used == 0 else None
         self._n_used += len(cols)
 
     def matched(self) -> NDArray[np.bool_]:
         """``(N,)`` bool: tracks matched so far."""
         return self.det_of_track >= _ZERO
+
+    def matches(self) -> tuple[NDArray[np.bool_], IntArray, IntArray]:
+        """``(matched, tracks, detections)``: the ``(N,)`` mask of matched tracks and the
+        matched pairs so far, tracks ascending."""
+        matched = self.det_of_track >= _ZERO
+        if self._first is not None:  # one assignment: already ascending
+            return matched, *self._first
+        rows = matched.nonzero()[0]
+        return matched, rows, self.det_of_track[rows]
 
     def unmatched(self) -> IntArray:
         """Rows of the tracks not matched yet (ascending)."""
@@ -135,7 +149,8 @@ Cost = Callable[[Frame, IntArray, IntArray], FloatArray]
 TrackSelector = Callable[[Frame], IntArray]
 
 
-def _iou_of(frame: Frame, rows: IntArray, cols: IntArray) -> FloatArray:
+def iou_of(frame: Frame, rows: IntArray, cols: IntArray) -> FloatArray:
+    """The IoU of tracks ``rows`` with detections ``cols`` (a slice of ``frame.iou``)."""
     iou = frame.iou
     # ``rows`` and ``cols`` are sorted and unique: as long as the matrix, they are all
     if len(rows) != len(iou):
@@ -147,16 +162,18 @@ def _iou_of(frame: Frame, rows: IntArray, cols: IntArray) -> FloatArray:
 
 def iou_distance(frame: Frame, rows: IntArray, cols: IntArray) -> FloatArray:
     """``1 - IoU`` of the predicted track boxes with the detections (SORT)."""
-    return 1.0 - _iou_of(frame, rows, cols)
+    return 1.0 - iou_of(frame, rows, cols)
 
 
 def fused_iou_distance(frame: Frame, rows: IntArray, cols: IntArray) -> FloatArray:
     """``1 - IoU * score``: IoU cost with the detection confidence fused in (ByteTrack)."""
     s = frame.scores
-    return 1.0 - _iou_of(frame, rows, cols) * (s if len(cols) == len(s) else s.take(cols))
+    return 1.0 - iou_of(frame, rows, cols) * (s if len(cols) == len(s) else s.take(cols))
 
 
 class Matcher(Protocol):
+    """Anything that matches tracks with detections on a :class:`Frame` (a stage)."""
+
     def run(self, frame: Frame) -> None: ...
 
 
@@ -179,7 +196,11 @@ class Stage:
             return
         r, c = gated_matches(self.cost(frame, rows, cols), self.threshold)
         if len(r):
-            frame.assign(rows[r], cols[c])
+            # ``rows`` and ``cols`` are sorted and unique: as long as all, they are the identity
+            frame.assign(
+                r if len(rows) == len(frame.det_of_track) else rows[r],
+                c if len(cols) == len(frame.used) else cols[c],
+            )
 
 
 @dataclass(frozen=True)
@@ -219,10 +240,66 @@ class CascadeStage:
                 free_cols = free_cols[left]
 
 
+_RANGE = np.arange(4096, dtype=np.int64)
+_RANGE.setflags(write=False)
+
+
+def all_rows(n: int) -> IntArray:
+    """``arange(n)`` (int64, read-only; a view of a cached range when ``n`` is small)."""
+    return _RANGE[:n] if n <= len(_RANGE) else np.arange(n, dtype=np.int64)
+
+
+def all_tracks(frame: Frame) -> IntArray:
+    """Every track (a stage's track selector)."""
+    return all_rows(len(frame.det_of_track))
+
+
 def run_stages(stages: Sequence[Matcher], frame: Frame) -> None:
     """Run the stages in order on ``frame``."""
     for stage in stages:
         stage.run(frame)
+
+
+def byte_stage(tracks: TrackSelector, threshold: float) -> Stage:
+    """BYTE's second association (Zhang et al., ECCV 2022): the tracks ``tracks`` left
+    unmatched by the confident detections get a chance with the low-score ones (pool
+    ``"low"``), mostly occluded objects, on ``1 - IoU`` below ``threshold``."""
+    return Stage(tracks, "low", iou_distance, threshold)
+
+
+class DetectionPools:
+    """A tracker's detection pools by score, made once per frame: ``"high"`` (score at least
+    ``high``, above it when ``strict``; every detection when ``high`` is ``None``), ``"low"``
+    (above ``low`` and not high; empty without ``low``) and ``"birth"`` (the high ones scoring
+    at least ``birth``; all high ones without ``birth``) — ByteTrack's split (Zhang et al.
+    2022), OC-SORT's (strict), or one confidence floor (SORT, DeepSORT)."""
+
+    def __init__(
+        self,
+        high: float | None,
+        low: float | None = None,
+        birth: float | None = None,
+        strict: bool = False,
+    ) -> None:
+        # 0-d arrays: numpy 2 compares with them about twice as fast as with Python floats
+        self._high = None if high is None else _const(high)
+        self._low = None if low is None else _const(low)
+        self._birth = None if birth is None else _const(birth)
+        self._strict = strict
+
+    def __call__(self, scores: FloatArray) -> dict[str, IntArray]:
+        if self._high is None:
+            high, low = all_rows(len(scores)), _EMPTY
+        else:
+            high, low = score_bands(scores, self._high, self._low, self._strict)
+        birth = high if self._birth is None else high[scores[high] >= self._birth]
+        return {"high": high, "low": low, "birth": birth}
+
+
+def _const(value: float) -> NDArray[Any]:
+    out = np.array(value)
+    out.setflags(write=False)
+    return out
 
 
 def score_bands(
@@ -237,7 +314,3 @@ def score_bands(
         return confident.nonzero()[0], _EMPTY
     # above ``low`` and not confident (``a > b`` on booleans is ``a & ~b``)
     return confident.nonzero()[0], ((scores > low) > confident).nonzero()[0]
-
-
-_EMPTY = np.zeros(0, np.int64)
-_EMPTY.setflags(write=False)

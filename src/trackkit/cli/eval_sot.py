@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from trackkit.cli.options import add_key_values
 from trackkit.config import parse_overrides
 from trackkit.errors import DataNotFoundError
 
@@ -47,7 +48,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("root", type=Path, metavar="ROOT", help="folder of sequences")
     parser.add_argument("--tracker", required=True, help="tracker name (kcf, dcfnet, udt, ...)")
     parser.add_argument("--weights", type=Path, help="model weights (learned trackers)")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="tracker options")
+    add_key_values(parser, "--set", "tracker options")
     parser.add_argument("--protocol", choices=("otb", "vot"), default="otb")
     parser.add_argument("--seqs", help="comma-separated sequence names to keep")
     parser.add_argument("--json", type=Path, help="write the scores as JSON")

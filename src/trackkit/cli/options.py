@@ -18,14 +18,25 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from trackkit.config import parse_overrides
 from trackkit.errors import ConfigError, TrackkitError
 
-__all__ = ["add_set_argument", "add_verb", "building", "check_options", "split_options"]
+__all__ = [
+    "TRAIN_FLAGS",
+    "add_key_values",
+    "add_set_argument",
+    "add_train_flag",
+    "add_verb",
+    "building",
+    "from_args",
+    "check_options",
+    "split_options",
+]
 
 
 def add_verb(
@@ -43,23 +54,13 @@ def add_verb(
     return parser
 
 
-class _Extend(argparse.Action):
-    """Append ``KEY=VALUE`` items to ``namespace.set``, each with a fixed prefix."""
+def _prefixed(prefix: str) -> Callable[[str], str]:
+    """The ``type`` of an item of a deprecated alias of ``--set``: the item with ``prefix``."""
 
-    def __init__(self, *args: Any, prefix: str = "", **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.prefix = prefix
+    def item(text: str) -> str:
+        return prefix + text
 
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        items = list(getattr(namespace, "set", None) or [])
-        items.extend(self.prefix + v for v in values or [])
-        namespace.set = items
+    return item
 
 
 def add_set_argument(
@@ -73,12 +74,54 @@ def add_set_argument(
             ``{"--config": "", "--det-config": "det."}``); they keep old command lines working.
     """
     parser.add_argument(
-        "--set", nargs="+", action=_Extend, default=[], metavar="KEY=VALUE", help=help
+        "--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help=help
     )
     for option, prefix in (deprecated or {}).items():
         parser.add_argument(
-            option, nargs="*", action=_Extend, prefix=prefix, dest="set", help=argparse.SUPPRESS
+            option,
+            nargs="*",
+            action="extend",
+            type=_prefixed(prefix),
+            dest="set",
+            help=argparse.SUPPRESS,
         )
+
+
+def add_key_values(
+    parser: argparse.ArgumentParser | Any, flag: str, help: str, default: Any = None
+) -> None:
+    """Add ``FLAG KEY=VALUE ...`` (zero or more items into a list, ``[]`` by default; a
+    repeated flag keeps its last items): the plain ``--set`` of ``trackkit sot`` and
+    ``trackkit eval sot``, and the options of ``trackkit reid train``."""
+    parser.add_argument(
+        flag, nargs="*", default=[] if default is None else default, metavar="KEY=VALUE", help=help
+    )
+
+
+#: ``add_argument`` keywords of the flags the ``train`` verbs share (``trackkit reid train``,
+#: ``trackkit sot train``); :func:`add_train_flag` adds one with the verb's default or help.
+TRAIN_FLAGS: dict[str, dict[str, Any]] = {
+    "--epochs": {"type": int},
+    "--lr": {"type": float},
+    "--seed": {"type": int, "default": 0},
+    "--threads": {"type": int, "default": 1, "help": "torch threads (default 1)"},
+    "--out": {"type": Path, "help": "output folder"},
+    "--resume": {"action": "store_true", "help": "continue from OUT/checkpoint.pt"},
+}
+
+
+def add_train_flag(parser: argparse.ArgumentParser | Any, flag: str, **kwargs: Any) -> None:
+    """Add the training flag ``flag`` (a key of :data:`TRAIN_FLAGS`); ``kwargs`` (a default,
+    a help text, ``required``) override its shared keywords."""
+    parser.add_argument(flag, **{**TRAIN_FLAGS[flag], **kwargs})
+
+
+def from_args(args: argparse.Namespace, names: str, **renamed: str) -> dict[str, Any]:
+    """Configuration fields from parsed options: ``names`` (space separated) are fields set by
+    the option of their name, ``renamed`` maps a field to the option (``dest``) that sets it
+    (``p="batch_p"``)."""
+    dests = {name: name for name in names.split()} | renamed
+    return {field: getattr(args, dest) for field, dest in dests.items()}
 
 
 def split_options(items: Sequence[str], groups: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -117,9 +160,11 @@ def check_options(what: str, config_class: Any, options: dict[str, Any], prefix:
     if not dataclasses.is_dataclass(config_class):
         return
     fields = {f.name: f for f in dataclasses.fields(config_class)}
-    valid = ", ".join(prefix + n for n in fields)
+    # a paper's name for an option (ByteTrack's track_buffer = max_age) is checked as its field
+    aliases: dict[str, str] = dict(getattr(config_class, "ALIASES", {}))
+    valid = ", ".join(prefix + n for n in [*fields, *aliases])
     for key, value in options.items():
-        field = fields.get(key)
+        field = fields.get(aliases.get(key, key))
         if field is None:
             raise ConfigError(
                 f"--set {prefix}{key}: unknown option for {what}; valid options: {valid}"

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from trackkit.cli.options import add_key_values, add_train_flag, from_args
 from trackkit.errors import ConfigError
 from trackkit.reid.embedder import default_model_path, load_embedder
 
@@ -50,42 +51,36 @@ def add_parser(sub: Any) -> None:
         "+ce' (names: ce, ce-plain, triplet-hard, triplet-all, triplet-soft, center, "
         "contrastive, improved-triplet, quadruplet, msml, lifted, group)",
     )
-    tr.add_argument("--epochs", type=int, default=60)
+    add_train_flag(tr, "--epochs", default=60)
     tr.add_argument("--batch-p", type=int, default=16, help="identities per batch (P)")
     tr.add_argument("--batch-k", type=int, default=4, help="images per identity (K)")
     tr.add_argument(
         "--optimizer", choices=("adam", "sgd"), default="adam", help="adam, or sgd (Nesterov)"
     )
-    tr.add_argument(
-        "--lr", type=float, default=1e-3, help="peak learning rate (e.g. 1e-3 adam, 0.05 sgd)"
-    )
+    add_train_flag(tr, "--lr", default=1e-3, help="peak learning rate (e.g. 1e-3 adam, 0.05 sgd)")
     tr.add_argument("--warmup", type=int, default=5, help="warm-up epochs")
     tr.add_argument("--input-size", type=int, nargs=2, default=(128, 48), metavar=("H", "W"))
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    add_train_flag(tr, "--seed")
+    add_train_flag(tr, "--threads")
     tr.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
-    tr.add_argument("--out", type=Path, default=Path("runs/reid"), help="output folder")
-    tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    add_train_flag(tr, "--out", default=Path("runs/reid"))
+    add_train_flag(tr, "--resume")
     tr.add_argument(
         "--eval-every",
         type=int,
         default=0,
         help="evaluate on the dataset's first trial every N epochs (0 = never)",
     )
-    tr.add_argument(
+    add_key_values(
+        tr,
         "--set",
-        nargs="*",
-        default=[],
-        metavar="KEY=VALUE",
-        help="other TrainConfig fields (pad, flip_prob, erase_prob, weight_decay, "
-        "min_lr_factor, max_batches)",
+        "other TrainConfig fields (pad, flip_prob, erase_prob, weight_decay, min_lr_factor, "
+        "max_batches)",
     )
-    tr.add_argument(
+    add_key_values(
+        tr,
         "--model-set",
-        nargs="*",
-        default=[],
-        metavar="KEY=VALUE",
-        help="architecture options (e.g. parts=2 for part-based pooling, widths=[32,64,128,256], "
+        "architecture options (e.g. parts=2 for part-based pooling, widths=[32,64,128,256], "
         "ibn=true)",
     )
     tr.set_defaults(func=_train, train_parser=tr)
@@ -173,12 +168,39 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split-seed", type=int, default=0, help="seed of the random splits")
 
 
+def _dataset(args: argparse.Namespace) -> Any:
+    """The dataset of :func:`_dataset_args`' options."""
+    from trackkit.reid.data.datasets import load_dataset
+
+    return load_dataset(args.dataset, args.root, n_trials=args.trials, seed=args.split_seed)
+
+
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="default", help="model (default: the project's model)")
     p.add_argument("--flip", action="store_true", help="average with the mirrored crop")
     _embedding_arg(p)
     p.add_argument("--threads", type=int, default=2, help="CPU threads (2)")
     p.add_argument("--batch-size", type=int, default=32, help="crops per forward pass (32)")
+
+
+def _embedder(args: argparse.Namespace) -> Any:
+    """The embedder of :func:`_model_args`' options."""
+    return load_embedder(
+        args.model,
+        flip=args.flip,
+        threads=args.threads,
+        batch_size=args.batch_size,
+        embedding=args.embedding,
+    )
+
+
+def _own_model(name: str) -> tuple[Path, Any]:
+    """(path, model) of a trackkit .pt model named on the command line (``default``: the
+    project's model)."""
+    from trackkit.reid.models import load_model
+
+    path = default_model_path() if name == "default" else Path(name)
+    return path, load_model(path)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -188,27 +210,22 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from trackkit.config import make_config, parse_overrides
-    from trackkit.reid.data.datasets import load_dataset
     from trackkit.reid.training import TrainConfig, Trainer
     from trackkit.training import command_line
 
-    dataset = load_dataset(args.dataset, args.root, n_trials=args.trials, seed=args.split_seed)
+    dataset = _dataset(args)
     if not dataset.train:
         raise ConfigError(f"{args.root}: the dataset has no training images")
     cfg = make_config(
         TrainConfig,
-        model=args.model,
-        loss=args.loss,
-        epochs=args.epochs,
-        p=args.batch_p,
-        k=args.batch_k,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        warmup_epochs=args.warmup,
+        **from_args(
+            args,
+            "model loss epochs optimizer lr seed threads device",
+            p="batch_p",
+            k="batch_k",
+            warmup_epochs="warmup",
+        ),
         input_size=tuple(args.input_size),
-        seed=args.seed,
-        threads=args.threads,
-        device=args.device,
         model_options=parse_overrides(args.model_set),
         **parse_overrides(args.set),
     )
@@ -246,17 +263,10 @@ def _eval_hook(dataset: Any, every: int) -> Any:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from trackkit.reid.data.datasets import load_dataset
     from trackkit.reid.evaluate import evaluate_embedder
 
-    dataset = load_dataset(args.dataset, args.root, n_trials=args.trials, seed=args.split_seed)
-    embedder = load_embedder(
-        args.model,
-        flip=args.flip,
-        threads=args.threads,
-        batch_size=args.batch_size,
-        embedding=args.embedding,
-    )
+    dataset = _dataset(args)
+    embedder = _embedder(args)
     rerank = None
     if args.rerank:
         rerank = {"k1": args.k1, "k2": args.k2, "lambda_value": args.lambda_value}
@@ -297,13 +307,7 @@ def _embed(args: argparse.Namespace) -> int:
     from trackkit.reid.evaluate import embed_paths
 
     paths = list_images(args.folder)
-    embedder = load_embedder(
-        args.model,
-        flip=args.flip,
-        threads=args.threads,
-        batch_size=args.batch_size,
-        embedding=args.embedding,
-    )
+    embedder = _embedder(args)
     emb, speed = embed_paths(embedder, paths, progress=sys.stderr.isatty())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.out, embeddings=emb, paths=np.array([str(p) for p in paths]))
@@ -315,10 +319,9 @@ def _adapt(args: argparse.Namespace) -> int:
     from trackkit.reid.adapt import adapt_batchnorm
     from trackkit.reid.data.datasets import list_images
     from trackkit.reid.data.images import load_crops
-    from trackkit.reid.models import load_model, save_model
+    from trackkit.reid.models import save_model
 
-    path = default_model_path() if args.model == "default" else Path(args.model)
-    model = load_model(path)
+    path, model = _own_model(args.model)
     paths = list_images(args.folder)
     crops = load_crops(paths, model.input_size, progress=sys.stderr.isatty())
     save_model(adapt_batchnorm(model, crops), args.out)
@@ -327,10 +330,9 @@ def _adapt(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from trackkit.reid.models import export_onnx, load_model
+    from trackkit.reid.models import export_onnx
 
-    path = default_model_path() if args.model == "default" else Path(args.model)
-    model = load_model(path)
+    _, model = _own_model(args.model)
     if args.embedding is not None:
         model.set_embedding(args.embedding)
     export_onnx(model, args.out)

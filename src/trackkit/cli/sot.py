@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from trackkit.cli.options import add_key_values, add_train_flag, from_args
 from trackkit.config import parse_overrides
 from trackkit.errors import ConfigError, DataNotFoundError
 
@@ -94,9 +95,7 @@ def _track_options(parser: argparse.ArgumentParser, source: bool) -> None:
     parser.add_argument("--tracker", default=default("kcf"), help="tracker name (default kcf)")
     parser.add_argument("--init", help="initial box x,y,w,h (see below)")
     parser.add_argument("--weights", type=Path, help="model weights (learned trackers)")
-    parser.add_argument(
-        "--set", nargs="*", default=default([]), metavar="KEY=VALUE", help="tracker options"
-    )
+    add_key_values(parser, "--set", "tracker options", default=default([]))
     parser.add_argument("--out", type=Path, help="write one x,y,w,h line per frame")
     parser.add_argument("--video", type=Path, help="write an annotated video (mp4)")
     parser.add_argument(
@@ -249,20 +248,18 @@ def _train_options(tr: argparse.ArgumentParser) -> None:
     """The flags of ``trackkit sot train``."""
     tr.add_argument("--model", required=True, help="trainer name (dcfnet, siamfc, goturn, mdnet)")
     tr.add_argument("--data", required=True, help="training data folder(s), comma separated")
-    tr.add_argument("--out", type=Path, required=True, help="output folder")
+    add_train_flag(tr, "--out", required=True)
     tr.add_argument("--mode", help="training mode (dcfnet: udt or supervised)")
-    tr.add_argument("--epochs", type=int, default=10)
+    add_train_flag(tr, "--epochs", default=10)
     tr.add_argument("--steps", type=int, default=100, help="optimiser steps per epoch")
     tr.add_argument("--batch-size", type=int, default=8)
-    tr.add_argument("--lr", type=float, default=1e-2, help="initial learning rate")
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    add_train_flag(tr, "--lr", default=1e-2, help="initial learning rate")
+    add_train_flag(tr, "--seed")
+    add_train_flag(tr, "--resume")
     tr.add_argument("--max-minutes", type=float, help="stop after the epoch exceeding this")
     tr.add_argument("--init-weights", type=Path, help="start from these weights")
-    tr.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    tr.add_argument(
-        "--set", nargs="*", default=[], metavar="KEY=VALUE", help="trainer-specific options"
-    )
+    add_train_flag(tr, "--threads")
+    add_key_values(tr, "--set", "trainer-specific options")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(func=_train, train_parser=tr)
 
@@ -304,15 +301,11 @@ def _train(args: argparse.Namespace) -> int:
         extra["mode"] = args.mode
     opts = TrainOptions(
         data=tuple(Path(p) for p in args.data.split(",") if p),
-        out=args.out,
-        epochs=args.epochs,
-        steps_per_epoch=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        resume=args.resume,
-        max_minutes=args.max_minutes,
-        init_weights=args.init_weights,
+        **from_args(
+            args,
+            "out epochs batch_size lr seed resume max_minutes init_weights",
+            steps_per_epoch="steps",
+        ),
         extra=extra,
         command=command_line(
             "trackkit sot train", args.train_parser, args, skip=("resume", "quiet", "threads")

@@ -23,18 +23,19 @@ import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import require
+from trackkit.config import Config, require
 
 __all__ = ["FrameTruth", "SceneConfig", "SyntheticScene"]
 
 
 @dataclass(frozen=True)
-class SceneConfig:
+class SceneConfig(Config):
     """Parameters of a synthetic scene.
 
     Attributes:
@@ -51,6 +52,8 @@ class SceneConfig:
             (grey levels; 0 disables it).
     """
 
+    RANGES: ClassVar[str] = "num_frames >= 1; num_objects >= 1; fps > 0; max_gap >= 0; noise >= 0"
+
     width: int = 640
     height: int = 480
     num_frames: int = 300
@@ -66,16 +69,11 @@ class SceneConfig:
     max_gap: int = 20
     noise: float = 2.0
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         require(self.width >= 32 and self.height >= 32, "scene must be at least 32x32 pixels")
-        require(self.num_frames >= 1, "num_frames must be >= 1")
-        require(self.num_objects >= 1, "num_objects must be >= 1")
-        require(self.fps > 0, "fps must be positive")
         require(0 < self.min_height <= self.max_height, "need 0 < min_height <= max_height")
         require(0 < self.min_aspect <= self.max_aspect, "need 0 < min_aspect <= max_aspect")
         require(0 < self.min_speed <= self.max_speed, "need 0 < min_speed <= max_speed")
-        require(self.max_gap >= 0, "max_gap must be >= 0")
-        require(self.noise >= 0, "noise must be >= 0")
 
 
 @dataclass(frozen=True)

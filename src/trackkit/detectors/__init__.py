@@ -3,6 +3,7 @@
 Built in (see :func:`build_detector`): ``hog`` (OpenCV's HOG people detector), ``bgsub``
 (background-subtraction blobs), ``yolox:PATH`` (YOLOX ONNX through onnxruntime) and
 ``file:PATH`` (MOTChallenge ``det.txt``); any callable works through :func:`as_detector`.
+The package exports :mod:`trackkit.detectors.base`'s API.
 """
 
 from trackkit.detectors.base import (
@@ -10,6 +11,7 @@ from trackkit.detectors.base import (
     CallableDetector,
     ClassFilter,
     Detector,
+    Embedder,
     EmbeddingDetector,
     as_detector,
     build_detector,
@@ -22,6 +24,7 @@ __all__ = [
     "ClassFilter",
     "Detector",
     "EmbeddingDetector",
+    "Embedder",
     "as_detector",
     "build_detector",
     "resolve_classes",

@@ -27,17 +27,7 @@ from trackkit.core.detections import Detections
 from trackkit.errors import ConfigError, TrackkitError
 from trackkit.registry import Registry
 
-__all__ = [
-    "DETECTORS",
-    "CallableDetector",
-    "ClassFilter",
-    "Detector",
-    "EmbeddingDetector",
-    "Embedder",
-    "as_detector",
-    "build_detector",
-    "resolve_classes",
-]
+# the public API is re-exported by trackkit.detectors (its __all__)
 
 Frame = NDArray[np.uint8]
 

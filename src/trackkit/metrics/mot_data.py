@@ -373,12 +373,6 @@ MOT_BENCHMARKS: dict[str, MOTPreprocessing] = {
 }
 
 
-def _frame_slices(frames: IntArray, num_frames: int) -> list[IntArray]:
-    order = np.argsort(frames, kind="stable")
-    bounds = np.searchsorted(frames[order], np.arange(1, num_frames + 2))
-    return [order[bounds[t] : bounds[t + 1]] for t in range(num_frames)]
-
-
 def _distractor_matches(scores: FloatArray, distractor_row: NDArray[np.bool_]) -> IntArray:
     """Columns optimally assigned (score > 0) to distractor rows of a thresholded score matrix."""
     cand = scores > EPS

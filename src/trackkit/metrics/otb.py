@@ -127,8 +127,8 @@ def precision_curve(errors: ArrayLike, thresholds: ArrayLike = PRECISION_THRESHO
 
 
 @dataclass(frozen=True)
-class OTBResult:
-    """One-pass evaluation of one sequence (fractions in ``[0, 1]``).
+class _OTBScores:
+    """Curves and their summary numbers (fractions in ``[0, 1]``).
 
     Attributes:
         success: ``(21,)`` success curve over :data:`SUCCESS_THRESHOLDS`.
@@ -137,7 +137,6 @@ class OTBResult:
         success_auc: mean of ``success``.
         precision_20px: precision at 20 px.
         norm_precision_auc: mean of ``norm_precision``.
-        frames: number of frames scored.
     """
 
     success: FloatArray
@@ -146,6 +145,16 @@ class OTBResult:
     success_auc: float
     precision_20px: float
     norm_precision_auc: float
+
+
+@dataclass(frozen=True)
+class OTBResult(_OTBScores):
+    """One-pass evaluation of one sequence: the curves and numbers of :class:`_OTBScores`.
+
+    Attributes:
+        frames: number of frames scored.
+    """
+
     frames: int
 
 
@@ -196,21 +205,14 @@ def evaluate_sequence(
 
 
 @dataclass(frozen=True)
-class OTBSummary:
-    """Mean over sequences (each sequence weighs the same, as in the OTB plots).
+class OTBSummary(_OTBScores):
+    """Mean over sequences (each sequence weighs the same, as in the OTB plots): the mean
+    curves and the means of the per-sequence numbers.
 
     Attributes:
-        success, precision, norm_precision: mean curves.
-        success_auc, precision_20px, norm_precision_auc: means of the per-sequence values.
         sequences: number of sequences averaged.
     """
 
-    success: FloatArray
-    precision: FloatArray
-    norm_precision: FloatArray
-    success_auc: float
-    precision_20px: float
-    norm_precision_auc: float
     sequences: int
 
 

@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import make_config, require
+from trackkit.config import check_ranges, make_config, require
 from trackkit.core.detections import Detections, InvalidDetectionsError
 from trackkit.core.tracks import Tracks
 from trackkit.errors import ConfigError, TrackkitError
@@ -134,6 +134,8 @@ class LifeCycleConfig:
     """
 
     ALIASES: ClassVar[Mapping[str, str]] = {}
+    #: numeric rules of :func:`check_ranges` (subclasses add theirs)
+    RANGES: ClassVar[str] = "max_age >= 0; min_hits >= 1; report_streak >= 1; frame_rate > 0"
 
     max_age: int = 60
     min_hits: int = 3
@@ -142,11 +144,8 @@ class LifeCycleConfig:
     frame_rate: float = 30.0
 
     def __post_init__(self) -> None:
-        require(self.max_age >= 0, "max_age must be >= 0")
-        require(self.min_hits >= 1, "min_hits must be >= 1")
-        require(self.report_streak >= 1, "report_streak must be >= 1")
+        check_ranges(self)
         require(0 <= self.report_lost <= self.max_age, "need 0 <= report_lost <= max_age")
-        require(self.frame_rate > 0, "frame_rate must be > 0")
 
 
 def make_tracker_config(cls: type[Any], **overrides: Any) -> Any:

@@ -36,7 +36,9 @@ __all__ = ["BoTSort", "BoTSortConfig"]
 @dataclass(frozen=True)
 class BoTSortConfig(ByteTrackConfig):
     """BoT-SORT parameters (defaults from the paper's MOT17 code); see
-    :class:`~trackkit.mot.bytetrack.ByteTrackConfig` for the association thresholds.
+    :class:`~trackkit.mot.bytetrack.ByteTrackConfig` for the association thresholds and the
+    life cycle — including the paper's name ``track_buffer``, an alias of ``max_age``
+    (giving both is a :class:`~trackkit.errors.ConfigError`).
 
     Attributes:
         cmc_method: ``"sparse"`` (optical flow), ``"ecc"`` or ``"none"``; used only when
@@ -57,13 +59,14 @@ class BoTSortConfig(ByteTrackConfig):
     appearance_thresh: float = 0.25
     feature_momentum: float = 0.9
 
+    RANGES: ClassVar[str] = (
+        "cmc_downscale >= 1; proximity_thresh in [0, 1]; appearance_thresh in [0, 1]; "
+        "feature_momentum in [0, 1)"
+    )
+
     def __post_init__(self) -> None:
         super().__post_init__()
         require(self.cmc_method in ("sparse", "ecc", "none"), "cmc_method: sparse, ecc or none")
-        require(self.cmc_downscale >= 1, "cmc_downscale must be >= 1")
-        require(0.0 <= self.proximity_thresh <= 1.0, "proximity_thresh must be in [0, 1]")
-        require(0.0 <= self.appearance_thresh <= 1.0, "appearance_thresh must be in [0, 1]")
-        require(0.0 <= self.feature_momentum < 1.0, "feature_momentum must be in [0, 1)")
 
 
 @MOT_TRACKERS.register("botsort")

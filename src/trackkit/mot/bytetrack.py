@@ -14,7 +14,6 @@ the first and third stages and adds camera motion compensation.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -23,20 +22,21 @@ from numpy.typing import NDArray
 
 from trackkit.association.stages import (
     Cost,
+    DetectionPools,
     Frame,
     Matcher,
     Stage,
+    byte_stage,
     fused_iou_distance,
     iou_distance,
-    score_bands,
 )
 from trackkit.config import require
 from trackkit.mot.base import MOT_TRACKERS, LifeCycleConfig
 from trackkit.mot.kalman_tracker import KalmanTracker
-from trackkit.mot.store import CONFIRMED, TENTATIVE, const
+from trackkit.mot.store import CONFIRMED, TENTATIVE
 from trackkit.motion.kalman import Layout
 
-__all__ = ["ByteTrack", "ByteTrackConfig", "byte_stage"]
+__all__ = ["ByteTrack", "ByteTrackConfig"]
 
 IntArray = NDArray[np.int64]
 
@@ -74,6 +74,10 @@ class ByteTrackConfig(LifeCycleConfig):
     """
 
     ALIASES: ClassVar[dict[str, str]] = {"track_buffer": "max_age"}
+    RANGES: ClassVar[str] = (
+        "new_track_thresh >= 0; match_thresh in (0, 1]; second_match_thresh in (0, 1]; "
+        "unconfirmed_match_thresh in (0, 1]; duplicate_iou in (0, 1]"
+    )
 
     track_thresh: float = 0.5
     low_thresh: float = 0.1
@@ -84,7 +88,6 @@ class ByteTrackConfig(LifeCycleConfig):
     fuse_score: bool = True
     duplicate_iou: float = 0.85
     reupdate: bool = False
-    max_age: int = 60
     min_hits: int = 2
     report_lost: int = 3
 
@@ -96,17 +99,6 @@ class ByteTrackConfig(LifeCycleConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         require(0.0 <= self.low_thresh <= self.track_thresh, "need 0 <= low_thresh <= track_thresh")
-        require(self.new_track_thresh >= 0.0, "new_track_thresh must be >= 0")
-        for name in ("match_thresh", "second_match_thresh", "unconfirmed_match_thresh"):
-            require(0.0 < getattr(self, name) <= 1.0, f"{name} must be in (0, 1]")
-        require(0.0 < self.duplicate_iou <= 1.0, "duplicate_iou must be in (0, 1]")
-
-
-def byte_stage(tracks: Callable[[Frame], IntArray], threshold: float) -> Stage:
-    """BYTE's second association (Zhang et al. 2022): tracks ``tracks`` left unmatched by
-    the confident detections get a chance with the low-score ones (pool ``"low"``), mostly
-    occluded objects, on ``1 - IoU`` below ``threshold``."""
-    return Stage(tracks, "low", iou_distance, threshold)
 
 
 @MOT_TRACKERS.register("bytetrack")
@@ -128,16 +120,6 @@ class ByteTrack(KalmanTracker):
 
     def _stages(self) -> list[Matcher]:
         cfg = self.config
-        self._limits = {
-            name: const(value)
-            for name, value in (
-                ("track", cfg.track_thresh),
-                ("low", cfg.low_thresh),
-                ("new", cfg.new_track_thresh),
-                ("dup", cfg.duplicate_iou),
-                ("max_age", self._max_age),
-            )
-        }
         cost = self._cost()
         return [
             # 1) confirmed + lost tracks with the confident detections
@@ -157,10 +139,9 @@ class ByteTrack(KalmanTracker):
     def _tentative(self, f: Frame) -> IntArray:
         return self.tracks.rows_in(TENTATIVE)
 
-    def _pools(self, scores: NDArray[np.float64]) -> dict[str, IntArray]:
-        lim = self._limits
-        high, low = score_bands(scores, lim["track"], lim["low"])
-        return {"high": high, "low": low, "birth": high[scores[high] >= lim["new"]]}
+    def _detection_pools(self) -> DetectionPools:
+        cfg = self.config
+        return DetectionPools(cfg.track_thresh, cfg.low_thresh, cfg.new_track_thresh)
 
     def _born_confirmed(self) -> bool:
         return self.frame_id == 1
@@ -174,11 +155,10 @@ class ByteTrack(KalmanTracker):
         prediction, so the IoUs come from this frame's track-detection IoU matrix.
         """
         t = self.tracks
-        lim = self._limits
-        lost = t.lost_within(lim["max_age"])
+        lost = t.lost_within(self._max_age)
         if len(lost) == 0:
             return new
-        close = f.iou.take(lost, 0) > lim["dup"]
+        close = f.iou.take(lost, 0) > self.config.duplicate_iou
         if not np.count_nonzero(close):  # the usual frame: no lost track overlaps anything
             return new
         det_of_track = f.det_of_track

@@ -25,16 +25,15 @@ from numpy.typing import NDArray
 
 from trackkit.association.stages import (
     CascadeStage,
+    DetectionPools,
     Frame,
     Matcher,
     Stage,
     iou_distance,
-    score_bands,
 )
-from trackkit.config import require
 from trackkit.mot.base import MOT_TRACKERS, LifeCycleConfig
 from trackkit.mot.kalman_tracker import KalmanTracker
-from trackkit.mot.store import TENTATIVE, FieldSpec, const
+from trackkit.mot.store import TENTATIVE, FieldSpec
 from trackkit.motion.kalman import CHI2INV95, Layout
 
 __all__ = ["DeepSort", "DeepSortConfig"]
@@ -65,6 +64,10 @@ class DeepSortConfig(LifeCycleConfig):
     """
 
     ALIASES: ClassVar[dict[str, str]] = {"n_init": "min_hits"}
+    RANGES: ClassVar[str] = (
+        "max_cosine_distance in (0, 2]; nn_budget >= 1; max_iou_distance in (0, 1]; "
+        "max_age >= 1; motion_weight in [0, 1]; gating_threshold > 0"
+    )
 
     max_cosine_distance: float = 0.2
     nn_budget: int = 100
@@ -73,21 +76,11 @@ class DeepSortConfig(LifeCycleConfig):
     motion_weight: float = 0.0
     gating_threshold: float = CHI2INV95[4]
     max_age: int = 70
-    min_hits: int = 3
 
     @property
     def n_init(self) -> int:
         """The paper's name of ``min_hits``."""
         return self.min_hits
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        require(0.0 < self.max_cosine_distance <= 2.0, "max_cosine_distance must be in (0, 2]")
-        require(self.nn_budget >= 1, "nn_budget must be >= 1")
-        require(0.0 < self.max_iou_distance <= 1.0, "max_iou_distance must be in (0, 1]")
-        require(self.max_age >= 1, "max_age must be >= 1")
-        require(0.0 <= self.motion_weight <= 1.0, "motion_weight must be in [0, 1]")
-        require(self.gating_threshold > 0, "gating_threshold must be > 0")
 
 
 @MOT_TRACKERS.register("deepsort")
@@ -102,17 +95,16 @@ class DeepSort(KalmanTracker):
     def _extra_fields(self) -> dict[str, FieldSpec]:
         return {"gallery": ((), object)}
 
+    def _detection_pools(self) -> DetectionPools:
+        return DetectionPools(self.config.min_confidence)
+
     def _stages(self) -> list[Matcher]:
-        self._min_confidence = const(self.config.min_confidence)
         return [
             # matching cascade over confirmed tracks, most recently seen first
             CascadeStage(self._confirmed, "birth", self._cascade_cost, self._levels),
             # IoU stage: tentative tracks and tracks missed for one frame only
             Stage(self._recent, "birth", iou_distance, self.config.max_iou_distance),
         ]
-
-    def _pools(self, scores: FloatArray) -> dict[str, IntArray]:
-        return {"birth": score_bands(scores, self._min_confidence)[0]}
 
     def _born_confirmed(self) -> bool:
         return self.config.min_hits <= 1

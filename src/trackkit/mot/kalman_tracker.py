@@ -7,6 +7,9 @@ Every frame, :meth:`KalmanTracker._step` runs
    :mod:`trackkit.motion.kalman`; camera-motion compensation where a tracker has it);
 2. the tracker's **association stages** in order (:mod:`trackkit.association.stages`), each
    matching some tracks with some detections by a gated Hungarian assignment;
+   (each a :class:`~trackkit.association.stages.Stage` naming its tracks, its detection
+   pool — ``"high"``, ``"low"`` or ``"birth"``, :class:`DetectionPools` — its cost and its
+   threshold);
 3. **correct** the matched tracks with their detections (and re-update those found again
    after a gap, when the tracker keeps an :class:`ObservationMemory`);
 4. the **life cycle** of every track (:meth:`TrackStore.advance_life`);
@@ -15,7 +18,8 @@ Every frame, :meth:`KalmanTracker._step` runs
 7. **report** the confirmed tracks (optionally also briefly lost ones) as :class:`Tracks`.
 
 A tracker is its stages, its detection pools and a few hooks (the methods starting with
-``_`` below that do nothing here).
+``_`` below that do nothing here). The module ``kalman_tracker`` holds no registered
+tracker.
 """
 
 from __future__ import annotations
@@ -26,12 +30,13 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.association.stages import Frame, Matcher
+from trackkit.association.stages import DetectionPools, Frame, Matcher, run_stages
 from trackkit.core.detections import Detections
 from trackkit.core.tracks import Tracks
 from trackkit.mot.base import LifeCycleConfig, MOTTracker, scaled_age
 from trackkit.mot.store import FieldSpec, TrackStore, const
 from trackkit.motion.kalman import KalmanFilter, Layout
+from trackkit.motion.reupdate import reupdate
 
 __all__ = ["KalmanTracker", "ObservationMemory"]
 
@@ -44,7 +49,7 @@ class ObservationMemory:
     et al., CVPR 2023): when a track is found again after ``g > 1`` unobserved frames, its
     filter is rolled back to the state it had at its first miss and re-run along a virtual
     trajectory interpolated between the last and the new observation
-    (:meth:`KalmanFilter.reupdate`), undoing the drift accumulated in the gap.
+    (:func:`trackkit.motion.reupdate.reupdate`), undoing the drift accumulated in the gap.
 
     Store fields: ``last_obs`` ``(N, 4)`` xyxy and ``last_obs_frame`` (int), and the state at
     the first miss, ``frozen_mean`` ``(8, N)`` and ``frozen_cov`` ``(3, 4, N)``.
@@ -66,7 +71,8 @@ class ObservationMemory:
         gaps = frame_id - t.last_obs_frame[rows]
         for k in (gaps > 1).nonzero()[0].tolist():
             r = int(rows[k])
-            mean, cov = kf.reupdate(
+            mean, cov = reupdate(
+                kf,
                 t.frozen_mean[:, r : r + 1],
                 t.frozen_cov[..., r : r + 1],
                 t.last_obs[r],
@@ -96,7 +102,7 @@ class KalmanTracker(MOTTracker):
     template (see the module docstring).
 
     Subclasses set ``config_class`` (a :class:`LifeCycleConfig`), ``layout`` (the Kalman
-    state layout) and implement :meth:`_stages` and :meth:`_pools`.
+    state layout) and implement :meth:`_stages` and :meth:`_detection_pools`.
     """
 
     layout: ClassVar[Layout] = "xyah"
@@ -118,6 +124,7 @@ class KalmanTracker(MOTTracker):
         lost = scaled_age(cfg.report_lost, cfg.frame_rate) if cfg.report_lost else 0
         self._report_lost = const(lost)
         self.stages: list[Matcher] = self._stages()
+        self.pools = self._detection_pools()
 
     # ------------------------------------------------------------------ hooks
     @abc.abstractmethod
@@ -125,8 +132,8 @@ class KalmanTracker(MOTTracker):
         """The association stages, in order."""
 
     @abc.abstractmethod
-    def _pools(self, scores: FloatArray) -> dict[str, IntArray]:
-        """Named detection pools of this frame (ascending rows), ``"birth"`` included."""
+    def _detection_pools(self) -> DetectionPools:
+        """The detection pools by score (``"high"``, ``"low"``, ``"birth"``)."""
 
     def _uses_oru(self) -> bool:
         """Whether tracks keep an :class:`ObservationMemory` (re-update after a gap)."""
@@ -176,18 +183,15 @@ class KalmanTracker(MOTTracker):
             t.mean, t.cov = kf.predict(t.mean, t.cov)
             t.age()
             self._compensate(frame)
-        f = Frame(boxes, scores, kf.to_xyxy(t.mean), self._pools(scores), dets.embeddings)
+        f = Frame(boxes, scores, kf.to_xyxy(t.mean), self.pools(scores), dets.embeddings)
         self._begin(f)
         # 2) association stages
-        for stage in self.stages:
-            stage.run(f)
+        run_stages(self.stages, f)
         # 3) correct the matched tracks
-        matched = f.matched()
-        ti = matched.nonzero()[0]
+        matched, ti, di = f.matches()
         if len(ti):
-            di = f.det_of_track[ti]
             t.mean, t.cov = kf.correct(t.mean, t.cov, boxes, f.det_of_track, matched)
-            t.score[ti] = scores[di]
+            t.set_scores(ti, scores[di])
             if self.oru:
                 ObservationMemory.reupdate(t, kf, ti, boxes[di], self.frame_id)
             self._on_matched(f, ti, di)

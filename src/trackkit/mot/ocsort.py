@@ -26,12 +26,20 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trackkit.association.costs import iou_similarity
-from trackkit.association.stages import Frame, Matcher, Stage, score_bands
+from trackkit.association.stages import (
+    DetectionPools,
+    Frame,
+    Matcher,
+    Stage,
+    all_rows,
+    all_tracks,
+    byte_stage,
+    iou_of,
+)
 from trackkit.config import require
 from trackkit.mot.base import MOT_TRACKERS, LifeCycleConfig
-from trackkit.mot.bytetrack import byte_stage
 from trackkit.mot.kalman_tracker import KalmanTracker
-from trackkit.mot.store import FieldSpec, const
+from trackkit.mot.store import FieldSpec
 from trackkit.motion.kalman import Layout
 
 __all__ = ["OCSort", "OCSortConfig"]
@@ -64,6 +72,10 @@ class OCSortConfig(LifeCycleConfig):
             HOTA (docs/benchmarks.md, "Id switches").
     """
 
+    RANGES: ClassVar[str] = (
+        "det_thresh in [0, 1]; iou_threshold in (0, 1]; delta_t >= 1; inertia >= 0"
+    )
+
     det_thresh: float = 0.6
     iou_threshold: float = 0.3
     delta_t: int = 3
@@ -71,15 +83,10 @@ class OCSortConfig(LifeCycleConfig):
     use_byte: bool = False
     low_thresh: float = 0.1
     min_hits: int = 4
-    max_age: int = 60
     report_streak: int = 3
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(0.0 <= self.det_thresh <= 1.0, "det_thresh must be in [0, 1]")
-        require(0.0 < self.iou_threshold <= 1.0, "iou_threshold must be in (0, 1]")
-        require(self.delta_t >= 1, "delta_t must be >= 1")
-        require(self.inertia >= 0.0, "inertia must be >= 0")
         require(0.0 <= self.low_thresh <= self.det_thresh, "need 0 <= low_thresh <= det_thresh")
 
 
@@ -107,28 +114,21 @@ class OCSort(KalmanTracker):
 
     def _stages(self) -> list[Matcher]:
         cfg = self.config
-        self._det_thresh, self._low_thresh = const(cfg.det_thresh), const(cfg.low_thresh)
         gate = 1.0 - cfg.iou_threshold
-        stages: list[Matcher] = [Stage(self._all_tracks, "high", self._momentum_cost, 0.0)]
+        stages: list[Matcher] = [Stage(all_tracks, "high", self._momentum_cost, 0.0)]
         if cfg.use_byte:  # BYTE's second association, with every track still unmatched
             stages.append(byte_stage(Frame.unmatched, gate))
         # OCR: the rest against the tracks' last observations
         stages.append(Stage(Frame.unmatched, "high", self._recovery_cost, gate))
         return stages
 
-    @staticmethod
-    def _all_tracks(f: Frame) -> IntArray:
-        return np.arange(len(f.det_of_track))
-
-    def _pools(self, scores: FloatArray) -> dict[str, IntArray]:
-        high, low = score_bands(
-            scores, self._det_thresh, self._low_thresh if self.config.use_byte else None, True
-        )
-        return {"high": high, "low": low, "birth": high}
+    def _detection_pools(self) -> DetectionPools:
+        cfg = self.config
+        return DetectionPools(cfg.det_thresh, cfg.low_thresh if cfg.use_byte else None, None, True)
 
     def _begin(self, f: Frame) -> None:
         n = len(self.tracks)
-        self._prev = self._previous_obs(np.arange(n)) if n else np.zeros((0, 4))
+        self._prev = self._previous_obs(all_rows(n)) if n else np.zeros((0, 4))
 
     def _previous_obs(self, rows: IntArray) -> FloatArray:
         """Each track's observation ``delta_t`` frames ago (or the nearest later one within
@@ -152,7 +152,7 @@ class OCSort(KalmanTracker):
         threshold forbidden."""
         cfg = self.config
         boxes = f.boxes[cols]
-        iou = f.iou[rows][:, cols]
+        iou = iou_of(f, rows, cols)
         direc = _direction(self._prev[:, None, :], boxes[None, :, :])  # (N, M, 2)
         vel = self.tracks.velocity
         cos = np.clip((direc * vel[:, None, :]).sum(-1), -1.0, 1.0)

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from trackkit.association.assign import linear_assignment
-from trackkit.config import make_config, require
+from trackkit.config import check_ranges, make_config
 from trackkit.core.detections import Detections
 from trackkit.core.tracks import Tracks
 from trackkit.mot.base import MOTTracker, scaled_age
@@ -54,6 +55,11 @@ class OfflineConfig:
         frame_rate: frames per second of the video.
     """
 
+    RANGES: ClassVar[str] = (
+        "max_gap >= 1; fit_frames >= 1; max_error >= 0; error_per_frame >= 0; "
+        "min_length >= 0; frame_rate > 0"
+    )
+
     max_gap: int = 60
     fit_frames: int = 10
     max_error: float = 0.25
@@ -62,12 +68,7 @@ class OfflineConfig:
     frame_rate: float = 30.0
 
     def __post_init__(self) -> None:
-        require(self.max_gap >= 1, "max_gap must be >= 1")
-        require(self.fit_frames >= 1, "fit_frames must be >= 1")
-        require(self.max_error >= 0.0, "max_error must be >= 0")
-        require(self.error_per_frame >= 0.0, "error_per_frame must be >= 0")
-        require(self.min_length >= 0, "min_length must be >= 0")
-        require(self.frame_rate > 0, "frame_rate must be > 0")
+        check_ranges(self)
 
 
 @dataclass

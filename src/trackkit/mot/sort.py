@@ -12,14 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
-from numpy.typing import NDArray
-
-from trackkit.association.stages import Frame, Matcher, Stage, iou_distance, score_bands
-from trackkit.config import require
+from trackkit.association.stages import (
+    DetectionPools,
+    Matcher,
+    Stage,
+    all_tracks,
+    iou_distance,
+)
 from trackkit.mot.base import MOT_TRACKERS, LifeCycleConfig
 from trackkit.mot.kalman_tracker import KalmanTracker
-from trackkit.mot.store import const
 from trackkit.motion.kalman import Layout
 
 __all__ = ["Sort", "SortConfig"]
@@ -45,15 +46,11 @@ class SortConfig(LifeCycleConfig):
         frame_rate: frames per second of the video (scales ``max_age``).
     """
 
+    RANGES: ClassVar[str] = "iou_threshold in (0, 1]"
+
     iou_threshold: float = 0.3
     min_score: float = 0.0
-    min_hits: int = 3
-    max_age: int = 60
     report_streak: int = 2
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        require(0.0 < self.iou_threshold <= 1.0, "iou_threshold must be in (0, 1]")
 
 
 @MOT_TRACKERS.register("sort")
@@ -65,14 +62,8 @@ class Sort(KalmanTracker):
     layout: ClassVar[Layout] = "xysr"
 
     def _stages(self) -> list[Matcher]:
-        self._min_score = const(self.config.min_score)
-        return [Stage(self._all_tracks, "birth", iou_distance, 1.0 - self.config.iou_threshold)]
+        return [Stage(all_tracks, "birth", iou_distance, 1.0 - self.config.iou_threshold)]
 
-    @staticmethod
-    def _all_tracks(f: Frame) -> NDArray[np.int64]:
-        return np.arange(len(f.det_of_track))
-
-    def _pools(self, scores: NDArray[np.float64]) -> dict[str, NDArray[np.int64]]:
-        if self.config.min_score > 0.0:
-            return {"birth": score_bands(scores, self._min_score)[0]}
-        return {"birth": np.arange(len(scores))}
+    def _detection_pools(self) -> DetectionPools:
+        min_score = self.config.min_score
+        return DetectionPools(min_score if min_score > 0.0 else None)

@@ -58,6 +58,18 @@ _ZERO, _ONE, _TWO = const(0), const(1), const(2)
 _REMOVED = np.iinfo(np.int64).max // 2
 
 
+class _Column:
+    """A named, writable view of one column of a :class:`TrackStore` block (``"i"``: int64,
+    ``"f"``: float64), ``(N,)``."""
+
+    def __init__(self, name: str, block: str) -> None:
+        self.name = name
+        self.block = block
+
+    def __get__(self, store: TrackStore, owner: type | None = None) -> NDArray[Any]:
+        return getattr(store, self.block)[:, store.col[self.name][1]]  # type: ignore[no-any-return]
+
+
 class TrackStore:
     """All tracks of one tracker as a struct of arrays (one entry per track).
 
@@ -98,7 +110,10 @@ class TrackStore:
         #: column of each scalar field in its block ("f" float64 or "i" int64)
         self.col: dict[str, tuple[str, int]] = {}
         counts = {"f": 0, "i": 0}
-        self.arrays: dict[str, NDArray[Any]] = {}
+        #: names of the array fields (each an attribute of the store)
+        self.array_names: tuple[str, ...] = tuple(
+            name for name, (shape, dtype, *_) in spec.items() if shape or dtype is object
+        )
         #: array fields stored coordinate-major (track axis last)
         self.last: frozenset[str] = frozenset(
             name for name, field in spec.items() if len(field) > 2 and field[2] == "last"
@@ -106,7 +121,7 @@ class TrackStore:
         for name, (shape, dtype, *_) in spec.items():
             if shape or dtype is object:
                 dims = (*shape, 0) if name in self.last else (0, *shape)
-                self.arrays[name] = np.zeros(dims, dtype)
+                setattr(self, name, np.zeros(dims, dtype))
                 continue
             block = "f" if dtype is float else "i"
             self.col[name] = (block, counts[block])
@@ -122,61 +137,23 @@ class TrackStore:
         return len(self.i)
 
     # -- named views ------------------------------------------------------------------------
-    @property
-    def track_id(self) -> IntArray:
-        return self.i[:, self._id]
-
-    @property
-    def state(self) -> IntArray:
-        return self.i[:, self._state]
-
-    @property
-    def hits(self) -> IntArray:
-        return self.i[:, self._hits]
-
-    @property
-    def streak(self) -> IntArray:
-        return self.i[:, self._streak]
-
-    @property
-    def since_update(self) -> IntArray:
-        return self.i[:, self._since]
-
-    @property
-    def start(self) -> IntArray:
-        return self.i[:, self._start]
-
-    @property
-    def class_id(self) -> IntArray:
-        return self.i[:, self._class]
-
-    @property
-    def score(self) -> NDArray[np.float64]:
-        return self.f[:, self._score]
-
-    @property
-    def mean(self) -> NDArray[np.float64]:
-        """Kalman states ``(8, N)`` (coordinate-major)."""
-        return self.arrays["mean"]
-
-    @mean.setter
-    def mean(self, value: NDArray[np.float64]) -> None:
-        self.arrays["mean"] = value
-
-    @property
-    def cov(self) -> NDArray[np.float64]:
-        """Kalman block covariances ``(3, 4, N)``."""
-        return self.arrays["cov"]
-
-    @cov.setter
-    def cov(self, value: NDArray[np.float64]) -> None:
-        self.arrays["cov"] = value
+    track_id = _Column("track_id", "i")
+    state = _Column("state", "i")
+    hits = _Column("hits", "i")
+    streak = _Column("streak", "i")
+    since_update = _Column("since_update", "i")
+    start = _Column("start", "i")
+    class_id = _Column("class_id", "i")
+    score = _Column("score", "f")
+    #: Kalman states ``(8, N)`` and block covariances ``(3, 4, N)`` (coordinate-major),
+    #: replaced whole by the filter's steps
+    mean: NDArray[np.float64]
+    cov: NDArray[np.float64]
 
     def __getattr__(self, name: str) -> NDArray[Any]:
-        """An extra field, by name (array fields, or a column view of a scalar one)."""
+        """A scalar extra field, by name: a column view of its block. (Array fields are
+        plain attributes.)"""
         d = self.__dict__
-        if "arrays" in d and name in d["arrays"]:
-            return d["arrays"][name]  # type: ignore[no-any-return]
         if "col" in d and name in d["col"]:
             block, k = d["col"][name]
             return (d["f"] if block == "f" else d["i"])[:, k]  # type: ignore[no-any-return]
@@ -188,8 +165,10 @@ class TrackStore:
         self.f = self.f[index]
         self.i = self.i[index]
         last = self.last
-        for k, v in self.arrays.items():
-            self.arrays[k] = v[..., index] if k in last else v[index]
+        d = self.__dict__
+        for k in self.array_names:
+            v = d[k]
+            d[k] = v[..., index] if k in last else v[index]
 
     def append(self, rows: Mapping[str, Any]) -> None:
         """Append ``n = len(rows["track_id"])`` tracks; missing fields are 0 (None for objects).
@@ -207,12 +186,14 @@ class TrackStore:
                 (f if block == "f" else i)[:, c] = value
         self.f = np.concatenate([self.f, f])
         self.i = np.concatenate([self.i, i])
-        for k, v in self.arrays.items():
+        d = self.__dict__
+        for k in self.array_names:
+            v = d[k]
             if v.dtype == object:
                 new = np.empty(n, object)
                 if k in rows:
                     new[:] = list(rows[k])
-                self.arrays[k] = np.concatenate([v, new])
+                d[k] = np.concatenate([v, new])
                 continue
             at_end = k in self.last
             shape = (*v.shape[:-1], n) if at_end else (n, *v.shape[1:])
@@ -223,7 +204,7 @@ class TrackStore:
                 new = np.zeros(shape, v.dtype)
                 if value is not None:
                     new[...] = value
-            self.arrays[k] = np.concatenate([v, new], axis=-1 if at_end else 0)
+            d[k] = np.concatenate([v, new], axis=-1 if at_end else 0)
 
     def add_born(
         self,
@@ -250,6 +231,10 @@ class TrackStore:
                 "cov": cov,
             }
         )
+
+    def set_scores(self, rows: IntArray, scores: NDArray[np.float64]) -> None:
+        """Record the scores of the detections matched to tracks ``rows``."""
+        self.f[rows, self._score] = scores
 
     # -- selections -------------------------------------------------------------------------
     def rows_not(self, state: NDArray[Any]) -> IntArray:
@@ -310,7 +295,7 @@ class TrackStore:
         :meth:`advance_life`)."""
         return ((self.i[:, self._since] == _ONE) > matched).nonzero()[0]
 
-    def lost_within(self, max_age: NDArray[Any]) -> IntArray:
+    def lost_within(self, max_age: int) -> IntArray:
         """Rows of the lost tracks unmatched for at most ``max_age`` frames."""
         ints = self.i
         return ((ints[:, self._state] == LOST) & (ints[:, self._since] <= max_age)).nonzero()[0]

@@ -33,13 +33,13 @@ revived the track this frame, ``-1`` for regressed boxes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
-from trackkit.config import require
+from trackkit.config import check_ranges, require
 from trackkit.core.boxes import iou_matrix
 from trackkit.core.detections import Detections
 from trackkit.core.tracks import Tracks
@@ -74,6 +74,12 @@ class TracktorConfig:
     (:func:`trackkit.mot.base.takes_frame_rate` is false for ``tracktor``).
     """
 
+    RANGES: ClassVar[str] = (
+        "active_thresh >= 0; det_thresh >= 0; track_nms in (0, 1]; new_nms in (0, 1]; "
+        "refine_iou in (0, 1]; reid_iou in (0, 1]; inactive_patience >= 0; "
+        "reid_max_cosine in [0, 2]; min_size >= 0"
+    )
+
     regressor: str = "sot:kcf"
     regressor_options: dict[str, Any] = field(default_factory=dict)
     refine: bool = True
@@ -92,13 +98,7 @@ class TracktorConfig:
             self.regressor == "detections" or self.regressor.startswith("sot:"),
             f"regressor must be 'sot:NAME' or 'detections', got {self.regressor!r}",
         )
-        for name in ("active_thresh", "det_thresh"):
-            require(getattr(self, name) >= 0, f"{name} must be >= 0")
-        for name in ("track_nms", "new_nms", "refine_iou", "reid_iou"):
-            require(0 < getattr(self, name) <= 1, f"{name} must be in (0, 1]")
-        require(self.inactive_patience >= 0, "inactive_patience must be >= 0")
-        require(0 <= self.reid_max_cosine <= 2, "reid_max_cosine must be in [0, 2]")
-        require(self.min_size >= 0, "min_size must be >= 0")
+        check_ranges(self)
         if self.regressor.startswith("sot:"):
             from trackkit import sot
 

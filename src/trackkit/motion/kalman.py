@@ -162,6 +162,14 @@ class KalmanFilter:
         xywh); their velocities are rows ``k + 4`` of a state."""
         return self._size_cols
 
+    @property
+    def fixed_noise(self) -> tuple[FloatArray, FloatArray] | None:
+        """Process and measurement noise ``(3, 4, 1)`` and ``(4, 1)`` block variances of the
+        fixed-noise layout (``xysr``); ``None`` for the size-proportional ones."""
+        if self._q_fixed is None or self._r_fixed is None:
+            return None
+        return self._q_fixed, self._r_fixed
+
     def hold_size(self, mean: FloatArray, moving: NDArray[np.bool_]) -> None:
         """Zero the size velocities of the tracks not ``moving`` (``(N,)`` bool), in place:
         a lost track keeps its size while it is predicted (ByteTrack)."""
@@ -412,80 +420,3 @@ class KalmanFilter:
         if only_position:
             return np.sum(d[:2] ** 2 / var[:2, :, None], axis=0)
         return np.sum(d**2 / var[:, :, None], axis=0)
-
-    def reupdate(
-        self,
-        mean: FloatArray,
-        cov: FloatArray,
-        last_xyxy: ArrayLike,
-        new_xyxy: ArrayLike,
-        gap: int,
-    ) -> tuple[FloatArray, FloatArray]:
-        """Observation-centric re-update (ORU, OC-SORT, Cao et al. 2023) of one track.
-
-        A track last observed at ``last_xyxy`` and found again ``gap`` frames later at
-        ``new_xyxy`` is rolled back to ``mean, cov`` — its state ``(8, 1)``, ``(3, 4, 1)``
-        predicted for the first frame it was missed — and re-run along a virtual trajectory
-        interpolated linearly (centre and size) between the two observations, ending with the
-        real one. This replaces the drift accumulated while unobserved.
-
-        Returns:
-            The corrected ``(8, 1)`` state and ``(3, 4, 1)`` covariance at the new frame.
-        """
-        last = np.asarray(last_xyxy, dtype=np.float64).reshape(4)
-        new = np.asarray(new_xyxy, dtype=np.float64).reshape(4)
-        c0, s0 = (last[:2] + last[2:]) / 2.0, last[2:] - last[:2]
-        c1, s1 = (new[:2] + new[2:]) / 2.0, new[2:] - new[:2]
-        frac = np.arange(1, gap + 1, dtype=np.float64)[:, None] / max(gap, 1)
-        c = c0 + frac * (c1 - c0)
-        size = s0 + frac * (s1 - s0)
-        virtual = self.from_xyxy(np.concatenate([c - size / 2.0, c + size / 2.0], axis=1))
-        if self._q_fixed is not None and self._r_fixed is not None and mean.shape[1] == 1:
-            return self._reupdate_scalar(mean, cov, virtual)
-        m, p = mean, cov
-        for i in range(gap):
-            m, p = self.update_measurement(m, p, virtual[:, i : i + 1])
-            if i < gap - 1:
-                m, p = self.predict(m, p)
-        return m, p
-
-    def _reupdate_scalar(
-        self, mean: FloatArray, cov: FloatArray, virtual: FloatArray
-    ) -> tuple[FloatArray, FloatArray]:
-        """:meth:`reupdate` of one track with fixed noise (``xysr``) in Python floats.
-
-        The same IEEE operations, in the same order, as :meth:`update_measurement` and
-        :meth:`predict` on a single track (so bit-identical results), without the per-call
-        cost of numpy on arrays of four numbers.
-        """
-        assert self._q_fixed is not None and self._r_fixed is not None
-        x = mean[:, 0].tolist()
-        pp, pv, vv = cov[:, :, 0].tolist()
-        q0, q1, q2 = self._q_fixed[:, :, 0].tolist()
-        r = self._r_fixed[:, 0].tolist()
-        size_cols = self._size_cols
-        obs = virtual.T.tolist()
-        last = len(obs) - 1
-        for i, z in enumerate(obs):
-            for j in range(4):  # update
-                s = pp[j] + r[j]
-                kp = pp[j] / s
-                kv = pv[j] / s
-                innov = z[j] - x[j]
-                x[j] = x[j] + kp * innov
-                x[j + 4] = x[j + 4] + kv * innov
-                pp[j] = pp[j] - kp * pp[j]
-                vv[j] = vv[j] - kv * pv[j]
-                pv[j] = pv[j] - kp * pv[j]
-            if i == last:
-                break
-            for k in size_cols:  # predict
-                if x[k] + x[k + 4] <= 0:
-                    x[k + 4] = 0.0
-            for j in range(4):
-                x[j] = x[j] + x[j + 4]
-                c1 = (pv[j] + q1[j]) + vv[j]
-                pp[j] = (pp[j] + q0[j]) + (pv[j] + c1)
-                pv[j] = c1
-                vv[j] = vv[j] + q2[j]
-        return np.array(x)[:, None], np.array([pp, pv, vv])[:, :, None]

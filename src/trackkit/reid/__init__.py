@@ -7,6 +7,8 @@
 - :mod:`trackkit.reid.losses` — contrastive, triplet (batch-all/hard/soft), improved triplet,
   quadruplet, margin sample mining, lifted structure, group loss, label-smoothed softmax,
   center loss, deep mutual learning (torch);
+- :mod:`trackkit.reid.objective` — the registered loss terms with their hyper-parameters and
+  the ``--loss`` parser (``triplet-hard(margin=0.2)+ce``);
 - :mod:`trackkit.reid.training` — the trainer (checkpoints, exact resume; torch);
 - :mod:`trackkit.reid.embedder` — crops or boxes -> L2-normalised embeddings (ONNX, torch,
   colour histograms), the appearance model of DeepSORT-style trackers;

@@ -7,11 +7,11 @@ augmented by :func:`~trackkit.reid.data.transforms.augment_batch`, with Adam (or
 Nesterov momentum, ``optimizer="sgd"``), a linear
 warm-up and a cosine decay of the learning rate (set per iteration from the fractional
 epoch), and the objective ``sum_i w_i L_i`` parsed by
-:func:`~trackkit.reid.losses.parse_objective`.
+:func:`~trackkit.reid.objective.parse_objective`.
 
 The trainer is a task of :func:`trackkit.training.fit` (the loop, checkpoint and exact
 resume, ``log.csv``, progress bar): its modules are the model, the classifier head, the loss
-terms' learnable modules (:meth:`~trackkit.reid.losses.LossTerm.build_module`) and, under
+terms' learnable modules (:meth:`~trackkit.reid.objective.LossTerm.build_module`) and, under
 mutual learning, a peer network and head. Every random draw of epoch ``e`` comes from
 generators seeded with ``(seed, e)`` (:class:`~trackkit.training.task.EpochRandom`); a run
 killed mid-epoch and resumed restarts that epoch from the checkpoint and ends with the same
@@ -41,9 +41,9 @@ from trackkit.reid.data.images import load_crops
 from trackkit.reid.data.names import ReIDImage
 from trackkit.reid.data.sampler import PKSampler
 from trackkit.reid.data.transforms import AugmentConfig, augment_batch
-from trackkit.reid.losses import parse_objective
 from trackkit.reid.models import ClassifierHead, ReIDNet, build_model
 from trackkit.reid.models.common import channels_last
+from trackkit.reid.objective import parse_objective
 from trackkit.training import Task, fit, make_weights
 from trackkit.training.fit import CHECKPOINT
 from trackkit.training.task import EpochRandom
@@ -51,6 +51,7 @@ from trackkit.training.task import EpochRandom
 __all__ = ["TrainConfig", "Trainer"]
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class TrainConfig:

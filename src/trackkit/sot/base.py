@@ -93,6 +93,8 @@ class SOTTracker(abc.ABC):
 
     #: The tracker's frozen, validated configuration dataclass.
     config_class: ClassVar[type[Any]]
+    #: a deep tracker's network, loaded on first use (:meth:`_network`)
+    _net: Any = None
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:
         if config is None and hasattr(self, "config_class"):
@@ -133,6 +135,16 @@ class SOTTracker(abc.ABC):
     def reset(self) -> None:
         """Forget the target; the next call must be :meth:`init`."""
         self._initialized = False
+
+    def _network(self) -> Any:
+        """The tracker's network: :meth:`_load_network`'s, loaded once and kept."""
+        if self._net is None:
+            self._net = self._load_network()
+        return self._net
+
+    def _load_network(self) -> Any:
+        """Load the network of a deep tracker (its weights resolved from the config)."""
+        raise NotImplementedError(f"{type(self).__name__} has no network")
 
     @abc.abstractmethod
     def _init(self, frame: NDArray[np.uint8], box: NDArray[np.float64]) -> None: ...

@@ -83,7 +83,8 @@ def fit(
     torch.manual_seed(seed)
     task.setup()
     stream = np.random.default_rng(seed) if task.rng_mode == "stream" else None
-    start, history = 0, []
+    start = 0
+    history: list[dict[str, Any]] = []
     if resume:
         start, history = _restore(task, out / CHECKPOINT, stream, device)
         log.info("resumed from %s after epoch %d", out / CHECKPOINT, start)
@@ -150,7 +151,7 @@ def _checkpoint(
     write_log(out / LOG, history)
 
 
-def _restore(task: Task, path: Path, stream: Any, device: str) -> tuple[int, list[Any]]:
+def _restore(task: Task, path: Path, stream: Any, device: str) -> tuple[int, list[dict[str, Any]]]:
     """Load ``path`` into ``task`` (and ``stream``); returns (epoch, log rows)."""
     if not path.is_file():
         raise DataNotFoundError(f"{path}: no checkpoint to resume from")

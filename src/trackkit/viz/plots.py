@@ -6,14 +6,18 @@ in Wu, Lim and Yang (TPAMI 2015). matplotlib is used with the non-interactive Ag
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from trackkit.metrics.otb import PRECISION_THRESHOLDS, SUCCESS_THRESHOLDS
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["Curves", "plot_otb"]
 
@@ -39,6 +43,62 @@ class Curves:
         return cls(s, p)
 
 
+@dataclass(frozen=True)
+class _Panel:
+    """One of the two plots: its curve, the legend's ranking score and its axes."""
+
+    thresholds: NDArray[np.float64]
+    curve: Callable[[Curves], NDArray[np.float64]]
+    score: Callable[[Curves], float]
+    name: str
+    xlabel: str
+    ylabel: str
+    xmax: int
+    legend_loc: Literal["lower left", "lower right"]
+
+
+_PANELS = (
+    _Panel(
+        SUCCESS_THRESHOLDS,
+        lambda c: c.success,
+        lambda c: float(c.success.mean()),
+        "Success",
+        "Overlap threshold",
+        "Success rate",
+        1,
+        "lower left",
+    ),
+    _Panel(
+        PRECISION_THRESHOLDS,
+        lambda c: c.precision,
+        lambda c: float(c.precision[20]),
+        "Precision",
+        "Location error threshold (px)",
+        "Precision",
+        50,
+        "lower right",
+    ),
+)
+
+
+def _draw_panel(
+    ax: Axes, panel: _Panel, curves: Mapping[str, Curves], title: str, highlight: str | None
+) -> None:
+    """One tracker a line, the legend ranked by ``panel.score`` (best first)."""
+    for name, c in sorted(curves.items(), key=lambda kv: -panel.score(kv[1])):
+        lw = 2.6 if name == highlight else 1.6
+        ax.plot(panel.thresholds, panel.curve(c), lw=lw, label=f"{name} [{panel.score(c):.3f}]")
+    ax.set(
+        xlabel=panel.xlabel,
+        ylabel=panel.ylabel,
+        title=f"{panel.name} plots of {title}",
+        xlim=(0, panel.xmax),
+        ylim=(0, 1.02),
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(loc=panel.legend_loc, fontsize=8)
+
+
 def plot_otb(
     curves: Mapping[str, Curves],
     path: str | Path,
@@ -60,32 +120,9 @@ def plot_otb(
 
     if not curves:
         raise ValueError("no curves to plot")
-    fig, (ax_s, ax_p) = plt.subplots(1, 2, figsize=(11, 4.6))
-    by_auc = sorted(curves.items(), key=lambda kv: -float(kv[1].success.mean()))
-    for name, c in by_auc:
-        lw = 2.6 if name == highlight else 1.6
-        ax_s.plot(SUCCESS_THRESHOLDS, c.success, lw=lw, label=f"{name} [{c.success.mean():.3f}]")
-    by_p20 = sorted(curves.items(), key=lambda kv: -float(kv[1].precision[20]))
-    for name, c in by_p20:
-        lw = 2.6 if name == highlight else 1.6
-        ax_p.plot(PRECISION_THRESHOLDS, c.precision, lw=lw, label=f"{name} [{c.precision[20]:.3f}]")
-    ax_s.set(
-        xlabel="Overlap threshold",
-        ylabel="Success rate",
-        title=f"Success plots of {title}",
-        xlim=(0, 1),
-        ylim=(0, 1.02),
-    )
-    ax_p.set(
-        xlabel="Location error threshold (px)",
-        ylabel="Precision",
-        title=f"Precision plots of {title}",
-        xlim=(0, 50),
-        ylim=(0, 1.02),
-    )
-    for ax in (ax_s, ax_p):
-        ax.grid(alpha=0.3)
-        ax.legend(loc="lower left" if ax is ax_s else "lower right", fontsize=8)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    for ax, panel in zip(axes, _PANELS):
+        _draw_panel(ax, panel, curves, title, highlight)
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -61,26 +61,32 @@ _CUHK01 = re.compile(r"^(\d{4})(\d{3})\.(?:jpg|jpeg|png|bmp)$", re.I)
 _GRID = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)\.(?:jpeg|jpg|png)$", re.I)
 
 
-def _bad(path: Path, convention: str) -> FormatError:
-    return FormatError(path, f"file name does not follow the {convention} convention")
+def _match(pattern: re.Pattern[str], path: Path, convention: str) -> re.Match[str]:
+    """``pattern``'s match of the file name; a :class:`FormatError` naming the ``convention``
+    when it does not match."""
+    m = pattern.match(path.name)
+    if not m:
+        raise FormatError(path, f"file name does not follow the {convention} convention")
+    return m
+
+
+def _camera_from_1(path: Path, number: str) -> int:
+    """The 0-based camera of a camera ``number`` counted from 1."""
+    cam = int(number)
+    if cam < 1:
+        raise FormatError(path, f"camera number must be >= 1, got {cam}")
+    return cam - 1
 
 
 def parse_market(path: Path) -> ReIDImage:
     """Market-1501 ``0002_c1s1_000451_03.jpg`` or DukeMTMC ``0001_c2_f0046182.jpg``."""
-    m = _MARKET.match(path.name)
-    if not m:
-        raise _bad(path, "Market-1501/DukeMTMC 'PPPP_cCsS_FFFFFF_BB.jpg'")
-    cam = int(m.group(2))
-    if cam < 1:
-        raise FormatError(path, f"camera number must be >= 1, got {cam}")
-    return ReIDImage(path, int(m.group(1)), cam - 1)
+    m = _match(_MARKET, path, "Market-1501/DukeMTMC 'PPPP_cCsS_FFFFFF_BB.jpg'")
+    return ReIDImage(path, int(m.group(1)), _camera_from_1(path, m.group(2)))
 
 
 def parse_cuhk03(path: Path) -> ReIDImage:
     """CUHK03 ``PPPP_II.jpg``: II 00-04 camera A (0), 05-09 camera B (1)."""
-    m = _CUHK03.match(path.name)
-    if not m:
-        raise _bad(path, "CUHK03 'PPPP_II.jpg'")
+    m = _match(_CUHK03, path, "CUHK03 'PPPP_II.jpg'")
     index = int(m.group(2))
     if index > 9:
         raise FormatError(path, f"CUHK03 image index must be 00-09, got {m.group(2)}")
@@ -89,25 +95,19 @@ def parse_cuhk03(path: Path) -> ReIDImage:
 
 def parse_viper(path: Path) -> ReIDImage:
     """VIPeR ``PPP_ANGLE_CAM.png`` with CAM 1 or 2."""
-    m = _VIPER.match(path.name)
-    if not m:
-        raise _bad(path, "VIPeR 'PPP_ANGLE_CAM.png'")
+    m = _match(_VIPER, path, "VIPeR 'PPP_ANGLE_CAM.png'")
     return ReIDImage(path, int(m.group(1)), int(m.group(3)) - 1)
 
 
 def parse_prid2011(path: Path) -> ReIDImage:
     """PRID2011 single-shot ``PPPP_a.png`` (camera a = 0) or ``PPPP_b.png`` (camera b = 1)."""
-    m = _PRID.match(path.name)
-    if not m:
-        raise _bad(path, "PRID2011 'PPPP_a.png' / 'PPPP_b.png'")
+    m = _match(_PRID, path, "PRID2011 'PPPP_a.png' / 'PPPP_b.png'")
     return ReIDImage(path, int(m.group(1)), 0 if m.group(2).lower() == "a" else 1)
 
 
 def parse_cuhk01(path: Path) -> ReIDImage:
     """CUHK01 ``PPPPIII.jpg``: III 001-002 camera A (0), 003-004 camera B (1)."""
-    m = _CUHK01.match(path.name)
-    if not m:
-        raise _bad(path, "CUHK01 'PPPPIII.jpg'")
+    m = _match(_CUHK01, path, "CUHK01 'PPPPIII.jpg'")
     index = int(m.group(2))
     if not 1 <= index <= 4:
         raise FormatError(path, f"CUHK01 image index must be 001-004, got {m.group(2)}")
@@ -116,13 +116,8 @@ def parse_cuhk01(path: Path) -> ReIDImage:
 
 def parse_grid(path: Path) -> ReIDImage:
     """GRID ``PPPP_CAM_FRAME_x_y_w_h.jpeg`` (camera numbers from 1)."""
-    m = _GRID.match(path.name)
-    if not m:
-        raise _bad(path, "GRID 'PPPP_CAM_FRAME_x_y_w_h.jpeg'")
-    cam = int(m.group(2))
-    if cam < 1:
-        raise FormatError(path, f"camera number must be >= 1, got {cam}")
-    return ReIDImage(path, int(m.group(1)), cam - 1)
+    m = _match(_GRID, path, "GRID 'PPPP_CAM_FRAME_x_y_w_h.jpeg'")
+    return ReIDImage(path, int(m.group(1)), _camera_from_1(path, m.group(2)))
 
 
 #: Parser of each dataset's file names.

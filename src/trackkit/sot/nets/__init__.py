@@ -9,7 +9,6 @@ published pretrained models are read from the shared folder (:mod:`trackkit.shar
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +85,12 @@ def trained_weights(value: str | Path | None, kind: str) -> Path:
     return path
 
 
-def load_network(path: str | Path, kind: str, build: Callable[[dict[str, Any]], Any]) -> Any:
-    """A network of ``kind`` built by ``build(arch)`` from a trackkit weights file, its
-    floating-point tensors loaded as float32; left in training mode (callers call ``eval()``).
+def load_network(path: str | Path, kind: str, net_class: Any, **arch_defaults: Any) -> Any:
+    """A ``net_class`` network loaded from a trackkit weights file of ``kind``.
+
+    The constructor gets every key of ``arch_defaults``, taken from the file's recorded
+    architecture when present (cast to the default's type), else the default. Floating-point
+    tensors load as float32; the network is left in training mode (callers call ``eval()``).
 
     Raises:
         DataNotFoundError: the file does not exist.
@@ -98,7 +100,7 @@ def load_network(path: str | Path, kind: str, build: Callable[[dict[str, Any]], 
 
     arch, state = load_weights(path, kind)
     try:
-        net = build(arch)
+        net = net_class(**{k: type(v)(arch.get(k, v)) for k, v in arch_defaults.items()})
         floats = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
         net.load_state_dict(floats)
     except (RuntimeError, ValueError) as exc:

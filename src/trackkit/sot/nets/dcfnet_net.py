@@ -17,6 +17,7 @@ __all__ = ["MEAN_BGR", "build_feature_net", "load_feature_weights"]
 #: BGR mean subtracted from the input (the ImageNet means of the original models).
 MEAN_BGR = (104.0, 117.0, 123.0)
 
+
 def build_feature_net(conv_padding: int = 1) -> Any:
     """The DCFNet/UDT feature network as a ``torch.nn.Sequential`` (10,144 parameters).
 

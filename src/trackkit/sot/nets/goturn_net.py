@@ -13,7 +13,6 @@ Input: ``(B, 3, size, size)`` float32 BGR 0..255 each. Output: ``(B, 4)``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -80,12 +79,4 @@ def load_goturn(path: str | Path) -> GoturnNet:
     """
     from trackkit.sot.nets import load_network
 
-    def build(arch: dict[str, Any]) -> GoturnNet:
-        return GoturnNet(
-            size=int(arch.get("size", 128)),
-            width=int(arch.get("width", 32)),
-            reduced=int(arch.get("reduced", 24)),
-            fc=int(arch.get("fc", 512)),
-        )
-
-    return load_network(path, "goturn", build).eval()
+    return load_network(path, "goturn", GoturnNet, size=128, width=32, reduced=24, fc=512).eval()

@@ -13,7 +13,6 @@ Input: ``(B, 3, size, size)`` float32 BGR 0..255. ``features`` -> ``(B, D)``;
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -81,12 +80,4 @@ def load_mdnet(path: str | Path) -> MDNet:
     """
     from trackkit.sot.nets import load_network
 
-    def build(arch: dict[str, Any]) -> MDNet:
-        return MDNet(
-            domains=int(arch.get("domains", 1)),
-            size=int(arch.get("size", 64)),
-            width=int(arch.get("width", 24)),
-            fc=int(arch.get("fc", 256)),
-        )
-
-    return load_network(path, "mdnet", build)
+    return load_network(path, "mdnet", MDNet, domains=1, size=64, width=24, fc=256)

@@ -14,7 +14,6 @@ Input: ``(B, 3, H, W)`` float32 BGR 0..255 (normalised inside by /255 - 0.5).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -103,7 +102,4 @@ def load_siamfc(path: str | Path) -> SiamFCNet:
     """
     from trackkit.sot.nets import load_network
 
-    def build(arch: dict[str, Any]) -> SiamFCNet:
-        return SiamFCNet(width=float(arch.get("width", 1.0)))
-
-    return load_network(path, "siamfc", build).eval()
+    return load_network(path, "siamfc", SiamFCNet, width=1.0).eval()

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import require
+from trackkit.config import Config, require
 from trackkit.sot.ops.crops import REPLICATE, crop_region
 from trackkit.sot.ops.features import fhog
 
@@ -31,7 +32,7 @@ __all__ = ["DSSTConfig", "ScaleFilter"]
 
 
 @dataclass(frozen=True)
-class DSSTConfig:
+class DSSTConfig(Config):
     """Hyper-parameters of the DSST scale filter (defaults from the paper).
 
     Attributes:
@@ -46,6 +47,8 @@ class DSSTConfig:
             scale (one feature extraction per frame instead of two).
     """
 
+    RANGES: ClassVar[str] = "scale_step > 1; learning_rate in (0, 1]; reg > 0; model_max_area >= 64"
+
     num_scales: int = 33
     scale_step: float = 1.02
     sigma_factor: float = 0.25
@@ -55,11 +58,8 @@ class DSSTConfig:
     cell: int = 4
     reuse_samples: bool = True
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         require(self.num_scales >= 3 and self.num_scales % 2 == 1, "num_scales: odd, >= 3")
-        require(self.scale_step > 1.0, "scale_step must be > 1")
-        require(0.0 < self.learning_rate <= 1.0, "learning_rate must be in (0, 1]")
-        require(self.reg > 0 and self.model_max_area >= 64, "reg > 0, model_max_area >= 64")
 
 
 class ScaleFilter:

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import require
+from trackkit.config import Config, require
 from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
 from trackkit.sot.nets import resolve_weights
 from trackkit.sot.nets.dcfnet_net import MEAN_BGR, build_feature_net, load_feature_weights
@@ -36,7 +36,7 @@ __all__ = ["DCFNetConfig", "DCFNetTracker"]
 
 
 @dataclass(frozen=True)
-class DCFNetConfig:
+class DCFNetConfig(Config):
     """Hyper-parameters of the learned-feature DCF tracker (defaults of DCFNet/UDT).
 
     Attributes:
@@ -63,6 +63,11 @@ class DCFNetConfig:
             from one feature map; ``"recompute"`` — one pass per scale (the papers' way).
     """
 
+    RANGES: ClassVar[str] = (
+        "crop_size >= 16; padding >= 0; reg > 0; interp_factor in (0, 1]; "
+        "scale_step >= 1; scale_penalty in (0, 1]; update_threshold in [0, 1)"
+    )
+
     weights: str | None = None
     model: str = "dcfnet"
     crop_size: int = 128
@@ -80,16 +85,11 @@ class DCFNetConfig:
     update_threshold: float = 0.7
     scale_features: str = "resample"
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         require(self.model in ("dcfnet", "udt"), "model: one of dcfnet, udt")
-        require(self.crop_size >= 16, "crop_size must be >= 16")
-        require(self.padding >= 0 and self.reg > 0, "padding >= 0 and reg > 0")
-        require(0 < self.interp_factor <= 1, "interp_factor must be in (0, 1]")
         require(self.num_scales >= 1 and self.num_scales % 2 == 1, "num_scales: odd, >= 1")
-        require(self.scale_step >= 1 and 0 < self.scale_penalty <= 1, "bad scale settings")
         require(0 < self.min_scale <= 1 <= self.max_scale, "need min_scale <= 1 <= max_scale")
         require(self.conv_padding in (0, 1), "conv_padding: 0 or 1")
-        require(0.0 <= self.update_threshold < 1.0, "update_threshold must be in [0, 1)")
         require(
             self.scale_features in ("resample", "recompute"),
             "scale_features: resample or recompute",
@@ -103,23 +103,17 @@ class DCFNetTracker(SOTTracker):
     config_class = DCFNetConfig
     config: DCFNetConfig
 
-    def __init__(self, config: DCFNetConfig | None = None, **overrides: Any) -> None:
-        super().__init__(config, **overrides)
-        self._net: Any = None
+    def _load_network(self) -> Any:
+        import torch
 
-    def _network(self) -> Any:
-        if self._net is None:
-            import torch
-
-            net = build_feature_net(self.config.conv_padding)
-            path = resolve_weights(self.config.weights, self.config.model)
-            net.load_state_dict(load_feature_weights(path))
-            net.eval()
-            for prm in net.parameters():
-                prm.requires_grad_(False)
-            self._net = net
-            self._torch = torch
-        return self._net
+        net = build_feature_net(self.config.conv_padding)
+        path = resolve_weights(self.config.weights, self.config.model)
+        net.load_state_dict(load_feature_weights(path))
+        net.eval()
+        for prm in net.parameters():
+            prm.requires_grad_(False)
+        self._torch = torch
+        return net
 
     def _features(self, patches: NDArray[np.uint8]) -> Any:
         """``(S, 32, h, w)`` features (not windowed) of ``(S, crop, crop, 3)`` BGR patches."""

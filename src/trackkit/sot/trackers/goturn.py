@@ -17,12 +17,12 @@ Training: :mod:`trackkit.sot.train.goturn`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import require
+from trackkit.config import Config
 from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
 from trackkit.sot.nets import trained_weights
 from trackkit.sot.ops.crops import as_bgr, crop_pair_region, crop_region, mean_color
@@ -31,7 +31,7 @@ __all__ = ["GoturnConfig", "GoturnTracker"]
 
 
 @dataclass(frozen=True)
-class GoturnConfig:
+class GoturnConfig(Config):
     """Configuration of :class:`GoturnTracker`.
 
     Attributes:
@@ -55,6 +55,11 @@ class GoturnConfig:
         calib_shift: largest shift of the calibration crops, in box sides.
     """
 
+    RANGES: ClassVar[str] = (
+        "threads >= 1; context >= 1; max_scale_change >= 1; min_size > 0; "
+        "passes >= 1; size_lr in [0, 1]; motion_lr in [0, 1]"
+    )
+
     weights: str | None = None
     threads: int = 1
     context: float = 2.0
@@ -66,14 +71,6 @@ class GoturnConfig:
     calibrate: bool = True
     calib_shift: float = 0.1
 
-    def __post_init__(self) -> None:
-        require(self.threads >= 1, "threads must be >= 1")
-        require(self.context >= 1, "context must be >= 1")
-        require(self.max_scale_change >= 1, "max_scale_change must be >= 1")
-        require(self.min_size > 0, "min_size must be > 0")
-        require(self.passes >= 1, "passes must be >= 1")
-        require(0 <= self.size_lr <= 1 and 0 <= self.motion_lr <= 1, "lr values must be in [0, 1]")
-
 
 @SOT_TRACKERS.register("goturn")
 class GoturnTracker(SOTTracker):
@@ -82,19 +79,13 @@ class GoturnTracker(SOTTracker):
     config_class = GoturnConfig
     config: GoturnConfig
 
-    def __init__(self, config: GoturnConfig | None = None, **overrides: Any) -> None:
-        super().__init__(config, **overrides)
-        self._net: Any = None
+    def _load_network(self) -> Any:
+        import torch
 
-    def _network(self) -> Any:
-        if self._net is None:
-            import torch
+        from trackkit.sot.nets.goturn_net import load_goturn
 
-            from trackkit.sot.nets.goturn_net import load_goturn
-
-            torch.set_num_threads(self.config.threads)
-            self._net = load_goturn(trained_weights(self.config.weights, "goturn"))
-        return self._net
+        torch.set_num_threads(self.config.threads)
+        return load_goturn(trained_weights(self.config.weights, "goturn"))
 
     def _crop(self, img: NDArray[np.uint8], region: tuple[float, float, float, float]) -> Any:
         size = self._network().size

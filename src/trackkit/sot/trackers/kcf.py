@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import require
+from trackkit.config import Config, require
 from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
 from trackkit.sot.ops.crops import REPLICATE, crop_region
 from trackkit.sot.ops.dcf import gaussian_label, hann2d, subpixel_peak
@@ -42,7 +42,7 @@ _FEATURES = ("hog", "cn", "gray")
 
 
 @dataclass(frozen=True)
-class KCFConfig:
+class KCFConfig(Config):
     """Hyper-parameters of KCF (defaults: the paper's HOG setting).
 
     Attributes:
@@ -61,6 +61,11 @@ class KCFConfig:
             of extracting a second sample (features computed once per frame).
     """
 
+    RANGES: ClassVar[str] = (
+        "padding >= 0; reg > 0; interp_factor in (0, 1]; kernel_sigma > 0; "
+        "output_sigma_factor > 0; cell >= 1"
+    )
+
     padding: float = 1.5
     reg: float = 1e-4
     output_sigma_factor: float = 0.1
@@ -74,13 +79,8 @@ class KCFConfig:
     dsst: DSSTConfig = field(default_factory=DSSTConfig)
     reuse_features: bool = True
 
-    def __post_init__(self) -> None:
-        require(self.padding >= 0, "padding must be >= 0")
-        require(self.reg > 0, "reg must be > 0")
-        require(0 < self.interp_factor <= 1, "interp_factor must be in (0, 1]")
+    def validate(self) -> None:
         require(self.kernel in ("gaussian", "linear"), "kernel: gaussian or linear")
-        require(self.kernel_sigma > 0 and self.output_sigma_factor > 0, "sigmas must be > 0")
-        require(self.cell >= 1, "cell must be >= 1")
         feats = tuple(self.features)
         require(
             bool(feats) and all(f in _FEATURES for f in feats),

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import require
+from trackkit.config import Config, require
 from trackkit.core.boxes import iou_matrix
 from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
 from trackkit.sot.nets import trained_weights
@@ -37,8 +37,13 @@ __all__ = ["MDNetConfig", "MDNetTracker", "finetune"]
 
 
 @dataclass(frozen=True)
-class MDNetConfig:
+class MDNetConfig(Config):
     """Configuration of :class:`MDNetTracker` (sample counts reduced from the paper for a CPU)."""
+
+    RANGES: ClassVar[str] = (
+        "threads >= 1; candidates >= 5; trans > 0; expand >= 1; init_pos >= 1; "
+        "init_neg >= 1; batch_pos >= 1; batch_neg >= 1; lr > 0"
+    )
 
     weights: str | None = None
     threads: int = 1
@@ -64,15 +69,9 @@ class MDNetConfig:
     bbreg: bool = True
     min_size: float = 4.0
 
-    def __post_init__(self) -> None:
-        require(self.threads >= 1, "threads must be >= 1")
-        require(self.candidates >= 5, "candidates must be >= 5")
-        require(self.trans > 0 and self.max_trans >= self.trans, "need 0 < trans <= max_trans")
-        require(self.expand >= 1, "expand must be >= 1")
-        require(self.init_pos >= 1 and self.init_neg >= 1, "need initial samples")
-        require(self.batch_pos >= 1 and self.batch_neg >= 1, "need batch sizes >= 1")
+    def validate(self) -> None:
+        require(self.max_trans >= self.trans, "need 0 < trans <= max_trans")
         require(self.hard_pool >= self.batch_neg, "hard_pool must be >= batch_neg")
-        require(self.lr > 0, "lr must be > 0")
 
 
 def finetune(
@@ -157,9 +156,10 @@ class MDNetTracker(SOTTracker):
         import torch
 
         cfg = self.config
+        # seed before loading: the new domain head is initialised from torch's generator
+        torch.manual_seed(cfg.seed)
         self._net = self._load()
         self._rng = np.random.default_rng(cfg.seed)
-        torch.manual_seed(cfg.seed)
         img = as_bgr(frame)
         self._box = box.copy()
         params = list(self._net.fc.parameters()) + list(self._net.heads.parameters())

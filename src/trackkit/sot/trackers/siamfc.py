@@ -20,13 +20,13 @@ Training: :mod:`trackkit.sot.train.siamfc`.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import require
+from trackkit.config import Config, require
 from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
 from trackkit.sot.nets import trained_weights
 from trackkit.sot.ops.crops import as_bgr, context_size, crop_square, mean_color
@@ -35,7 +35,7 @@ __all__ = ["SiamFCConfig", "SiamFCTracker"]
 
 
 @dataclass(frozen=True)
-class SiamFCConfig:
+class SiamFCConfig(Config):
     """Configuration of :class:`SiamFCTracker` (defaults: the SiamFC paper's values).
 
     Attributes:
@@ -51,6 +51,12 @@ class SiamFCConfig:
         min_size: smallest box side in pixels.
     """
 
+    RANGES: ClassVar[str] = (
+        "threads >= 1; scale_step >= 1; scale_penalty in (0, 1]; "
+        "scale_lr in [0, 1]; window_influence in [0, 1]; response_up >= 1; "
+        "template_lr in [0, 1]; min_size > 0"
+    )
+
     weights: str | None = None
     threads: int = 1
     num_scales: int = 3
@@ -64,16 +70,8 @@ class SiamFCConfig:
     update_score: float = 0.7
     min_size: float = 4.0
 
-    def __post_init__(self) -> None:
-        require(self.threads >= 1, "threads must be >= 1")
+    def validate(self) -> None:
         require(self.num_scales >= 1 and self.num_scales % 2 == 1, "num_scales must be odd")
-        require(self.scale_step >= 1.0, "scale_step must be >= 1")
-        require(0 < self.scale_penalty <= 1, "scale_penalty must be in (0, 1]")
-        require(0 <= self.scale_lr <= 1, "scale_lr must be in [0, 1]")
-        require(0 <= self.window_influence <= 1, "window_influence must be in [0, 1]")
-        require(self.response_up >= 1, "response_up must be >= 1")
-        require(0 <= self.template_lr <= 1, "template_lr must be in [0, 1]")
-        require(self.min_size > 0, "min_size must be > 0")
 
 
 @SOT_TRACKERS.register("siamfc")
@@ -86,19 +84,13 @@ class SiamFCTracker(SOTTracker):
     config_class = SiamFCConfig
     config: SiamFCConfig
 
-    def __init__(self, config: SiamFCConfig | None = None, **overrides: Any) -> None:
-        super().__init__(config, **overrides)
-        self._net: Any = None
+    def _load_network(self) -> Any:
+        import torch
 
-    def _network(self) -> Any:
-        if self._net is None:
-            import torch
+        from trackkit.sot.nets.siamfc_net import load_siamfc
 
-            from trackkit.sot.nets.siamfc_net import load_siamfc
-
-            torch.set_num_threads(self.config.threads)
-            self._net = load_siamfc(trained_weights(self.config.weights, "siamfc"))
-        return self._net
+        torch.set_num_threads(self.config.threads)
+        return load_siamfc(trained_weights(self.config.weights, "siamfc"))
 
     def _embed(self, crops: list[NDArray[np.uint8]]) -> Any:
         import torch

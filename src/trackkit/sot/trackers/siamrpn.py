@@ -35,12 +35,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import require
+from trackkit.config import Config, require
 from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
 from trackkit.sot.nets import resolve_weights
 from trackkit.sot.ops.crops import as_bgr, context_size, crop_square, mean_color
@@ -52,7 +52,7 @@ _DEFAULTS = {"v2": (0.490, 0.150, 0.385), "v3": (0.455, 0.138, 0.348)}
 
 
 @dataclass(frozen=True)
-class SiamRPNConfig:
+class SiamRPNConfig(Config):
     """Configuration of :class:`SiamRPNTracker`.
 
     Attributes:
@@ -79,6 +79,13 @@ class SiamRPNConfig:
             feature cells (16 pixels of the 255 crop each).
     """
 
+    RANGES: ClassVar[str] = (
+        "threads >= 1; window_influence in [0, 1]; lr in [0, 1]; penalty_k >= 0; "
+        "context >= 0; min_size > 0; aspect_lr in [0, 1]; max_calibration >= 1; "
+        "distractor_ratio in (0, 1]; distractor_alpha in [0, 1]; max_distractors >= 0; "
+        "grow_cells >= 0; max_grow_cells >= 0"
+    )
+
     weights: str | None = None
     backend: str = "auto"
     threads: int = 1
@@ -100,22 +107,9 @@ class SiamRPNConfig:
     grow_cells: int = 6
     max_grow_cells: int = 24
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         require(self.backend in ("auto", "onnx", "torch"), "backend must be auto, onnx or torch")
-        require(self.threads >= 1, "threads must be >= 1")
-        for name in ("window_influence", "lr"):
-            v = getattr(self, name)
-            require(v is None or 0.0 <= v <= 1.0, f"{name} must be in [0, 1]")
-        require(self.penalty_k is None or self.penalty_k >= 0, "penalty_k must be >= 0")
-        require(self.context >= 0, "context must be >= 0")
-        require(self.min_size > 0, "min_size must be > 0")
-        require(0 <= self.aspect_lr <= 1, "aspect_lr must be in [0, 1]")
-        require(self.max_calibration >= 1, "max_calibration must be >= 1")
-        require(0 < self.distractor_ratio <= 1, "distractor_ratio must be in (0, 1]")
-        require(0 <= self.distractor_alpha <= 1, "distractor_alpha must be in [0, 1]")
-        require(self.max_distractors >= 0, "max_distractors must be >= 0")
         require(0 <= self.lost_ratio <= self.found_ratio <= 1, "need 0 <= lost <= found <= 1")
-        require(self.grow_cells >= 0 and self.max_grow_cells >= 0, "grow cells must be >= 0")
 
 
 def _change(r: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -135,31 +129,26 @@ class SiamRPNTracker(SOTTracker):
     config_class = SiamRPNConfig
     config: SiamRPNConfig
 
-    def __init__(self, config: SiamRPNConfig | None = None, **overrides: Any) -> None:
-        super().__init__(config, **overrides)
-        self._net: Any = None
-
     # ------------------------------------------------------------------ network
-    def _network(self) -> Any:
-        if self._net is None:
-            from trackkit.sot.nets.nanotrack import load_nanotrack
+    def _load_network(self) -> Any:
+        from trackkit.sot.nets.nanotrack import load_nanotrack
 
-            weights = resolve_weights(self.config.weights, "nanotrack_v2")
-            self._net = load_nanotrack(weights, self.config.backend, self.config.threads)
-            # the released hyper-parameters of this network version fill the unset fields,
-            # so that self.config is the configuration that runs
-            wi, k, lr = _DEFAULTS[self._net.version]
-            c = self.config
-            self.config = dataclasses.replace(
-                c,
-                window_influence=wi if c.window_influence is None else c.window_influence,
-                penalty_k=k if c.penalty_k is None else c.penalty_k,
-                lr=lr if c.lr is None else c.lr,
-            )
-            self._wi = float(self.config.window_influence)  # type: ignore[arg-type]
-            self._k = float(self.config.penalty_k)  # type: ignore[arg-type]
-            self._lr = float(self.config.lr)  # type: ignore[arg-type]
-        return self._net
+        weights = resolve_weights(self.config.weights, "nanotrack_v2")
+        net = load_nanotrack(weights, self.config.backend, self.config.threads)
+        # the released hyper-parameters of this network version fill the unset fields,
+        # so that self.config is the configuration that runs
+        wi, k, lr = _DEFAULTS[net.version]
+        c = self.config
+        self.config = dataclasses.replace(
+            c,
+            window_influence=wi if c.window_influence is None else c.window_influence,
+            penalty_k=k if c.penalty_k is None else c.penalty_k,
+            lr=lr if c.lr is None else c.lr,
+        )
+        self._wi = float(self.config.window_influence)  # type: ignore[arg-type]
+        self._k = float(self.config.penalty_k)  # type: ignore[arg-type]
+        self._lr = float(self.config.lr)  # type: ignore[arg-type]
+        return net
 
     # ------------------------------------------------------------------ protocol
     def _init(self, frame: NDArray[np.uint8], box: NDArray[np.float64]) -> None:

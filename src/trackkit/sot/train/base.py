@@ -20,12 +20,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from trackkit.config import require
+from trackkit.config import Config, make_config, require
 from trackkit.registry import Registry
+from trackkit.sot.train.pairs import FramePairs
 from trackkit.training import Task
 from trackkit.training import fit as fit_task
 from trackkit.training.task import EpochRandom
@@ -35,7 +36,7 @@ __all__ = ["SOT_TRAINERS", "OptimConfig", "SOTTrainer", "TrainOptions", "build_t
 
 
 @dataclass(frozen=True)
-class TrainOptions:
+class TrainOptions(Config):
     """Options shared by every SOT trainer (the ``trackkit sot train`` flags).
 
     Attributes:
@@ -53,6 +54,10 @@ class TrainOptions:
         command: the command line recorded in the weights file.
     """
 
+    RANGES: ClassVar[str] = (
+        "epochs >= 1; steps_per_epoch >= 1; batch_size >= 1; lr > 0; max_minutes > 0"
+    )
+
     data: tuple[Path, ...]
     out: Path
     epochs: int = 10
@@ -66,17 +71,12 @@ class TrainOptions:
     extra: dict[str, Any] = field(default_factory=dict)
     command: str | None = None
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         require(len(self.data) >= 1, "at least one data folder is needed")
-        require(self.epochs >= 1, "epochs must be >= 1")
-        require(self.steps_per_epoch >= 1, "steps_per_epoch must be >= 1")
-        require(self.batch_size >= 1, "batch_size must be >= 1")
-        require(self.lr > 0, "lr must be > 0")
-        require(self.max_minutes is None or self.max_minutes > 0, "max_minutes must be > 0")
 
 
 @dataclass(frozen=True)
-class OptimConfig:
+class OptimConfig(Config):
     """Optimiser options every SOT trainer's configuration has (``--set key=value``).
 
     Attributes:
@@ -84,6 +84,8 @@ class OptimConfig:
         final_lr_ratio: the learning rate decays exponentially to ``lr * final_lr_ratio`` at
             the last epoch.
     """
+
+    RANGES: ClassVar[str] = "weight_decay >= 0; final_lr_ratio in (0, 1]"
 
     weight_decay: float = 5e-4
     final_lr_ratio: float = 0.01
@@ -97,6 +99,8 @@ class SOTTrainer(Task):
     resumable = frozenset({"epochs"})
     #: the registered name, recorded as the weights' ``arch``
     arch: str = ""
+    #: the trainer's options dataclass, built from ``opts.extra`` (``--set key=value``)
+    config_class: type[OptimConfig] = OptimConfig
     #: clip the gradients' total norm to this in :meth:`step` (``None``: no clipping)
     max_grad_norm: float | None = None
     #: set by :meth:`setup`
@@ -104,8 +108,20 @@ class SOTTrainer(Task):
 
     def __init__(self, opts: TrainOptions) -> None:
         self.opts = opts
+        self.cfg: Any = make_config(self.config_class, **opts.extra)
         #: names of the training sequences (recorded in the weights file), set by setup
         self.sequence_names: list[str] = []
+
+    def start_from(self, load: Any, build: Any) -> Any:
+        """``load(--init-weights)`` when given, else ``build()``."""
+        init = self.opts.init_weights
+        return build() if init is None else load(init)
+
+    def load_pairs(self, max_gap: int) -> FramePairs:
+        """``self.pairs``: the annotated frames of ``--data`` (and their sequence names)."""
+        self.pairs = FramePairs(self.opts.data, max_gap=max_gap)
+        self.sequence_names = [s.name for s in self.pairs.sequences]
+        return self.pairs
 
     def make_optimizer(self, adam: bool, cfg: OptimConfig, momentum: float = 0.9) -> None:
         """``self.optimizer``: Adam, or SGD with ``momentum``, at ``--lr`` with

@@ -27,11 +27,11 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from trackkit.config import make_config, require
+from trackkit.config import require
 from trackkit.errors import DataNotFoundError
 from trackkit.io.images import IMAGE_SUFFIXES, SOTSequence, natural_key, read_image
 from trackkit.sot.nets.dcfnet_net import MEAN_BGR, build_feature_net, load_feature_weights
@@ -64,6 +64,8 @@ class DCFNetTrainConfig(OptimConfig):
         momentum: SGD momentum.
     """
 
+    RANGES: ClassVar[str] = "crop_size >= 16; padding >= 0; max_gap >= 1; drop_fraction in [0, 1)"
+
     mode: str = "udt"
     crop_size: int = 125
     padding: float = 2.0
@@ -77,11 +79,8 @@ class DCFNetTrainConfig(OptimConfig):
     momentum: float = 0.9
     weight_decay: float = 5e-5
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         require(self.mode in ("udt", "supervised"), "mode: udt or supervised")
-        require(self.crop_size >= 16 and self.padding >= 0, "crop_size >= 16, padding >= 0")
-        require(self.max_gap >= 1, "max_gap must be >= 1")
-        require(0 <= self.drop_fraction < 1, "drop_fraction must be in [0, 1)")
         require(0 < self.min_target <= self.max_target <= 1, "need 0 < min_target <= max_target")
 
 
@@ -129,10 +128,11 @@ class DCFNetTrainer(SOTTrainer):
     """DCFNet feature network: supervised (Wang 2017) or unsupervised UDT (Wang 2019)."""
 
     arch = "dcfnet"
+    config_class = DCFNetTrainConfig
+    cfg: DCFNetTrainConfig
 
     def __init__(self, opts: TrainOptions) -> None:
         super().__init__(opts)
-        self.cfg = make_config(DCFNetTrainConfig, **opts.extra)
         self._seqs: list[SOTSequence] = []
         self._folders: list[list[Path]] = []
 

@@ -28,15 +28,15 @@ of training sequences would otherwise teach, and that compound frame after frame
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import make_config, require
+from trackkit.config import require
 from trackkit.sot.ops.crops import crop_pair_region, crop_region, mean_color
-from trackkit.sot.train.base import SOT_TRAINERS, OptimConfig, SOTTrainer, TrainOptions
+from trackkit.sot.train.base import SOT_TRAINERS, OptimConfig, SOTTrainer
 from trackkit.sot.train.pairs import FramePairs, to_tensor
 
 __all__ = ["GoturnTrainConfig", "GoturnTrainer", "make_example", "pasted_still"]
@@ -63,6 +63,11 @@ class GoturnTrainConfig(OptimConfig):
         jitter: largest relative per-channel colour gain change of an example.
     """
 
+    RANGES: ClassVar[str] = (
+        "max_gap >= 1; context >= 1; still_prob in [0, 1]; paste_prob in [0, 1]; "
+        "reverse_prob in [0, 1]; flip_prob in [0, 1]; max_shift in (0, 1); jitter in [0, 1)"
+    )
+
     size: int = 128
     width: int = 32
     max_gap: int = 5
@@ -77,16 +82,8 @@ class GoturnTrainConfig(OptimConfig):
     jitter: float = 0.0
     weight_decay: float = 1e-5
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         require(self.size % 16 == 0, "size must be a multiple of 16")
-        require(self.max_gap >= 1, "max_gap must be >= 1")
-        require(self.context >= 1, "context must be >= 1")
-        require(0 <= self.still_prob <= 1, "still_prob must be in [0, 1]")
-        require(0 <= self.paste_prob <= 1, "paste_prob must be in [0, 1]")
-        require(0 <= self.reverse_prob <= 1, "reverse_prob must be in [0, 1]")
-        require(0 <= self.flip_prob <= 1, "flip_prob must be in [0, 1]")
-        require(0 < self.max_shift < 1, "max_shift must be in (0, 1)")
-        require(0 <= self.jitter < 1, "jitter must be in [0, 1)")
 
 
 def _gains(rng: np.random.Generator, amount: float) -> NDArray[np.float64]:
@@ -180,24 +177,17 @@ class GoturnTrainer(SOTTrainer):
     gradients clipped to a norm of 10)."""
 
     arch = "goturn"
+    config_class = GoturnTrainConfig
+    cfg: GoturnTrainConfig
     max_grad_norm = 10.0
 
-    def __init__(self, opts: TrainOptions) -> None:
-        super().__init__(opts)
-        self.cfg = make_config(GoturnTrainConfig, **opts.extra)
-
     def setup(self) -> None:
-        from trackkit.sot.nets.goturn_net import GoturnNet
+        from trackkit.sot.nets.goturn_net import GoturnNet, load_goturn
 
-        if self.opts.init_weights is not None:
-            from trackkit.sot.trackers.goturn import load_goturn
-
-            self.model = load_goturn(self.opts.init_weights)
-        else:
-            self.model = GoturnNet(size=self.cfg.size, width=self.cfg.width)
-        self.make_optimizer(adam=True, cfg=self.cfg)
-        self.pairs = FramePairs(self.opts.data, max_gap=self.cfg.max_gap)
-        self.sequence_names = [s.name for s in self.pairs.sequences]
+        cfg = self.cfg
+        self.model = self.start_from(load_goturn, lambda: GoturnNet(size=cfg.size, width=cfg.width))
+        self.make_optimizer(adam=True, cfg=cfg)
+        self.load_pairs(cfg.max_gap)
 
     def make_batch(self, rng: np.random.Generator) -> tuple[Any, Any, Any]:
         """``(previous crops, search crops, targets)`` tensors of one batch."""

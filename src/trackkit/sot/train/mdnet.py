@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from trackkit.config import make_config, require
+from trackkit.config import require
 from trackkit.sot.ops.samples import crop_boxes, labelled_samples
-from trackkit.sot.train.base import SOT_TRAINERS, OptimConfig, SOTTrainer, TrainOptions
+from trackkit.sot.train.base import SOT_TRAINERS, OptimConfig, SOTTrainer
 from trackkit.training.task import EpochRandom
-from trackkit.sot.train.pairs import FramePairs
 
 __all__ = ["MDNetTrainConfig", "MDNetTrainer"]
 
@@ -36,14 +35,15 @@ class MDNetTrainConfig(OptimConfig):
         size, width, fc: network input side, first conv width, fc width.
     """
 
+    RANGES: ClassVar[str] = "pos >= 1; neg >= 1"
+
     pos: int = 8
     neg: int = 24
     size: int = 64
     width: int = 24
     fc: int = 256
 
-    def __post_init__(self) -> None:
-        require(self.pos >= 1 and self.neg >= 1, "need positives and negatives")
+    def validate(self) -> None:
         require(self.size % 16 == 0, "size must be a multiple of 16")
 
 
@@ -52,21 +52,18 @@ class MDNetTrainer(SOTTrainer):
     """MDNet (Nam 2016): multi-domain binary classification, one head per sequence (Adam)."""
 
     arch = "mdnet"
-
-    def __init__(self, opts: TrainOptions) -> None:
-        super().__init__(opts)
-        self.cfg = make_config(MDNetTrainConfig, **opts.extra)
+    config_class = MDNetTrainConfig
+    cfg: MDNetTrainConfig
 
     def setup(self) -> None:
         from trackkit.sot.nets.mdnet_net import MDNet
 
         cfg, opts = self.cfg, self.opts
-        self.pairs = FramePairs(opts.data, max_gap=1)
-        self.sequence_names = [s.name for s in self.pairs.sequences]
+        self.load_pairs(max_gap=1)
         self.domains = len(self.pairs.sequences)
         self.model = MDNet(domains=self.domains, size=cfg.size, width=cfg.width, fc=cfg.fc)
         if opts.init_weights is not None:
-            from trackkit.sot.trackers.mdnet import load_mdnet
+            from trackkit.sot.nets.mdnet_net import load_mdnet
 
             shared = load_mdnet(opts.init_weights).state_dict()
             self.model.load_state_dict(

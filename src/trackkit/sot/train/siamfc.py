@@ -16,12 +16,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import make_config, require
 from trackkit.sot.ops.crops import context_size, crop_region, crop_square, mean_color
 from trackkit.sot.train.base import SOT_TRAINERS, OptimConfig, SOTTrainer, TrainOptions
 from trackkit.sot.train.pairs import FramePairs, to_tensor
@@ -50,17 +49,13 @@ class SiamFCTrainConfig(OptimConfig):
         radius: positive radius of the labels (search-crop pixels).
     """
 
+    RANGES: ClassVar[str] = "width > 0; max_gap >= 1; max_shift >= 0; stretch >= 0; radius > 0"
+
     width: float = 0.5
     max_gap: int = 100
     max_shift: float = 12.0
     stretch: float = 0.05
     radius: float = 16.0
-
-    def __post_init__(self) -> None:
-        require(self.width > 0, "width must be > 0")
-        require(self.max_gap >= 1, "max_gap must be >= 1")
-        require(self.max_shift >= 0 and self.stretch >= 0, "shift and stretch must be >= 0")
-        require(self.radius > 0, "radius must be > 0")
 
 
 def logistic_labels(
@@ -109,24 +104,16 @@ class SiamFCTrainer(SOTTrainer):
     gradients clipped to a norm of 10)."""
 
     arch = "siamfc"
+    config_class = SiamFCTrainConfig
+    cfg: SiamFCTrainConfig
     max_grad_norm = 10.0
 
-    def __init__(self, opts: TrainOptions) -> None:
-        super().__init__(opts)
-        self.cfg = make_config(SiamFCTrainConfig, **opts.extra)
-
     def setup(self) -> None:
-        from trackkit.sot.nets.siamfc_net import SiamFCNet
+        from trackkit.sot.nets.siamfc_net import SiamFCNet, load_siamfc
 
-        if self.opts.init_weights is not None:
-            from trackkit.sot.trackers.siamfc import load_siamfc
-
-            self.model = load_siamfc(self.opts.init_weights)
-        else:
-            self.model = SiamFCNet(width=self.cfg.width)
+        self.model = self.start_from(load_siamfc, lambda: SiamFCNet(width=self.cfg.width))
         self.make_optimizer(adam=False, cfg=self.cfg)
-        self.pairs = FramePairs(self.opts.data, max_gap=self.cfg.max_gap)
-        self.sequence_names = [s.name for s in self.pairs.sequences]
+        self.load_pairs(self.cfg.max_gap)
         log.info(
             "siamfc: %d sequences, %d frames", len(self.pairs.sequences), self.pairs.num_frames
         )
@@ -176,7 +163,7 @@ def train_siamfc(
     **extra: Any,
 ) -> Path:
     """Python form of ``trackkit sot train --model siamfc``; returns ``<out>/model.pt``."""
-    from trackkit.sot.train.base import TrainOptions, fit
+    from trackkit.sot.train.base import fit
 
     opts = TrainOptions(
         data=tuple(Path(d) for d in data),
