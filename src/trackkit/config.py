@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-from collections.abc import Iterable
+import operator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -72,12 +73,14 @@ def check_ranges(config: Any) -> None:
     (a subclass's rule for a field replaces its base's).
 
     ``RANGES`` is a string of ``;``-separated rules, each a field and an interval or a bound:
-    ``"iou_threshold in (0, 1]; delta_t >= 1; frame_rate > 0"``. A field set to ``None`` (an
-    optional value left unset) passes.
+    ``"iou_threshold in (0, 1]; delta_t >= 1; frame_rate > 0; low_thresh in [0, high]"``.
+    The operators are ``>=``, ``>``, ``<=``, ``<``; a bound is a number or the name of another
+    field (``max_trans >= trans``). A field set to ``None`` (an optional value left unset)
+    passes.
 
     Raises:
-        ConfigError: ``"NAME must be in (0, 1]"`` / ``"NAME must be >= 1"`` for the first
-            field out of range.
+        ConfigError: ``"NAME must be in (0, 1], got 1.5"`` / ``"NAME must be >= 1, got 0"``
+            for the first field out of range.
     """
     rules: dict[str, str] = {}
     for cls in reversed(type(config).__mro__):
@@ -85,20 +88,36 @@ def check_ranges(config: Any) -> None:
             if item.strip():
                 name, rule = item.split(maxsplit=1)
                 rules[name] = rule
+
+    def bound(text: str) -> Any:
+        text = text.strip()
+        try:
+            return float(text)
+        except ValueError:
+            return getattr(config, text)
+
     for name, rule in rules.items():
         value = getattr(config, name)
         if value is None:  # an optional field left unset
             continue
         if rule.startswith("in "):
             interval = rule[3:]
-            lo, hi = (float(x) for x in interval[1:-1].split(","))
+            lo, hi = (bound(x) for x in interval[1:-1].split(","))
             ok = (value > lo if interval[0] == "(" else value >= lo) and (
                 value < hi if interval[-1] == ")" else value <= hi
             )
         else:
-            op, bound = rule.split()
-            ok = value >= float(bound) if op == ">=" else value > float(bound)
-        require(ok, f"{name} must be {rule}")
+            op, text = rule.split()
+            ok = _COMPARE[op](value, bound(text))
+        require(ok, f"{name} must be {rule}, got {value!r}")
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,9 @@ _ZERO = np.array(0.0)
 _ZERO.setflags(write=False)
 
 
-def gated_matches(cost: NDArray[np.float64], threshold: float) -> tuple[IntArray, IntArray]:
+def gated_matches(
+    cost: NDArray[np.float64], threshold: float | NDArray[np.float64]
+) -> tuple[IntArray, IntArray]:
     """The matched pairs of ``linear_assignment(cost, threshold)`` (scipy backend), as
     ``(rows, cols)`` int64 arrays sorted by row: the per-frame fast path of the trackers.
 

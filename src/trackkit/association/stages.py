@@ -20,8 +20,8 @@ continuous pixels.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -51,6 +51,8 @@ FloatArray = NDArray[np.float64]
 # read-only 0-d constants: numpy 2 compares with them faster than with Python scalars
 _ZERO = np.array(0)
 _ZERO.setflags(write=False)
+_ONE_F = np.array(1.0)
+_ONE_F.setflags(write=False)
 _EMPTY = np.zeros(0, np.int64)
 _EMPTY.setflags(write=False)
 
@@ -66,6 +68,10 @@ class Frame:
         pools: named detection pools, ascending int64 row indices into ``boxes``.
         det_of_track: ``(N,)`` int64, each track's detection (-1: unmatched so far).
         used: ``(M,)`` bool, detections matched so far.
+
+    ``groups`` (optional) maps each pool to a group: pools of different groups are disjoint
+    (:attr:`DetectionPools.GROUPS`), so matches made from one never shrink the others — a
+    pool is then filtered by ``used`` only once a stage drawing from its group matched.
     """
 
     __slots__ = (
@@ -79,43 +85,87 @@ class Frame:
         "iou",
         "_n_used",
         "_first",
+        "_groups",
+        "_touched",
+        "_free",
     )
 
-    def __init__(
+    def __init__(self) -> None:
+        """An empty frame; :meth:`reset` (or :meth:`new`) starts one."""
+        #: groups of the pools matches were drawn from (``None``: any pool)
+        self._touched: set[int | None] = set()
+        #: ``pool -> (matches so far, its free rows)``: the last :meth:`free` of each pool
+        self._free: dict[str, tuple[int, IntArray]] = {}
+
+    @classmethod
+    def new(
+        cls,
+        boxes: FloatArray,
+        scores: FloatArray,
+        pred: FloatArray,
+        pools: Mapping[str, IntArray],
+        embeddings: NDArray[Any] | None = None,
+        groups: Mapping[str, int] | None = None,
+    ) -> Frame:
+        """A frame started with :meth:`reset`'s arguments."""
+        frame = cls()
+        frame.reset(boxes, scores, pred, pools, embeddings, groups)
+        return frame
+
+    def reset(
         self,
         boxes: FloatArray,
         scores: FloatArray,
         pred: FloatArray,
-        pools: dict[str, IntArray],
+        pools: Mapping[str, IntArray],
         embeddings: NDArray[Any] | None = None,
+        groups: Mapping[str, int] | None = None,
     ) -> None:
+        """Start a new frame (as a new :class:`Frame` would), reusing this object: a tracker
+        keeps one frame and resets it every step."""
         self.boxes = boxes
         self.scores = scores
         self.embeddings = embeddings
         self.pred = pred
         self.pools = pools
-        det_of_track = np.empty(len(pred), np.int64)
+        n, m = len(pred), len(boxes)
+        det_of_track = np.empty(n, np.int64)
         det_of_track.fill(-1)
         self.det_of_track = det_of_track
-        self.used = np.zeros(len(boxes), bool)
+        self.used = np.zeros(m, bool)
         self._n_used = 0
-        n, m = len(pred), len(boxes)
         self.iou = iou_similarity(pred, boxes) if n and m else np.zeros((n, m))
         self._first: tuple[IntArray, IntArray] | None = None  # the only assignment so far
+        self._groups = groups
+        if self._touched:
+            self._touched.clear()
+        if self._free:
+            self._free.clear()
 
     def free(self, pool: str) -> IntArray:
         """The detections of ``pool`` not matched yet (ascending)."""
         cols = self.pools[pool]
-        if self._n_used:
-            cols = cols[~self.used[cols]]
+        n_used = self._n_used
+        if n_used:
+            groups = self._groups
+            touched = self._touched
+            if groups is None or None in touched or groups[pool] in touched:
+                last = self._free.get(pool)
+                if last is not None and last[0] == n_used:  # nothing matched since
+                    return last[1]
+                cols = cols[~self.used[cols]]
+                self._free[pool] = (n_used, cols)
         return cols
 
-    def assign(self, rows: IntArray, cols: IntArray) -> None:
-        """Record the matches of tracks ``rows`` (ascending) with detections ``cols``."""
+    def assign(self, rows: IntArray, cols: IntArray, pool: str | None = None) -> None:
+        """Record the matches of tracks ``rows`` (ascending) with detections ``cols`` (drawn
+        from ``pool``; ``None``: any)."""
         self.det_of_track[rows] = cols
         self.used[cols] = True
         self._first = (rows, cols) if self._n_used == 0 else None
         self._n_used += len(cols)
+        groups = self._groups
+        self._touched.add(None if groups is None or pool is None else groups[pool])
 
     def matched(self) -> NDArray[np.bool_]:
         """``(N,)`` bool: tracks matched so far."""
@@ -127,6 +177,8 @@ class Frame:
         matched = self.det_of_track >= _ZERO
         if self._first is not None:  # one assignment: already ascending
             return matched, *self._first
+        if not self._n_used:
+            return matched, _EMPTY, _EMPTY
         rows = matched.nonzero()[0]
         return matched, rows, self.det_of_track[rows]
 
@@ -162,13 +214,15 @@ def iou_of(frame: Frame, rows: IntArray, cols: IntArray) -> FloatArray:
 
 def iou_distance(frame: Frame, rows: IntArray, cols: IntArray) -> FloatArray:
     """``1 - IoU`` of the predicted track boxes with the detections (SORT)."""
-    return 1.0 - iou_of(frame, rows, cols)
+    return np.subtract(_ONE_F, iou_of(frame, rows, cols))
 
 
 def fused_iou_distance(frame: Frame, rows: IntArray, cols: IntArray) -> FloatArray:
     """``1 - IoU * score``: IoU cost with the detection confidence fused in (ByteTrack)."""
     s = frame.scores
-    return 1.0 - iou_of(frame, rows, cols) * (s if len(cols) == len(s) else s.take(cols))
+    return np.subtract(
+        _ONE_F, iou_of(frame, rows, cols) * (s if len(cols) == len(s) else s.take(cols))
+    )
 
 
 class Matcher(Protocol):
@@ -185,21 +239,28 @@ class Stage:
     dets: str
     cost: Cost
     threshold: float
+    #: ``threshold`` as a read-only 0-d array (faster to compare with, the same result)
+    _thr: NDArray[Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_thr", _const(self.threshold))
 
     def run(self, frame: Frame) -> None:
         """Match this stage's tracks and free detections; record the matches in ``frame``."""
-        cols = frame.free(self.dets)
-        if len(cols) == 0:
+        dets = self.dets
+        cols = frame.free(dets)
+        if not len(cols):
             return
         rows = self.tracks(frame)
-        if len(rows) == 0:
+        if not len(rows):
             return
-        r, c = gated_matches(self.cost(frame, rows, cols), self.threshold)
+        r, c = gated_matches(self.cost(frame, rows, cols), self._thr)
         if len(r):
             # ``rows`` and ``cols`` are sorted and unique: as long as all, they are the identity
             frame.assign(
                 r if len(rows) == len(frame.det_of_track) else rows[r],
                 c if len(cols) == len(frame.used) else cols[c],
+                dets,
             )
 
 
@@ -234,7 +295,7 @@ class CascadeStage:
             local = (levels == level).nonzero()[0]
             r, c = gated_matches(cost_all.take(local, 0).take(free_cols, 1), thresh)
             if len(r):
-                frame.assign(rows[local[r]], cols[free_cols[c]])
+                frame.assign(rows[local[r]], cols[free_cols[c]], self.dets)
                 left = np.ones(len(free_cols), bool)
                 left[c] = False
                 free_cols = free_cols[left]
@@ -269,10 +330,17 @@ def byte_stage(tracks: TrackSelector, threshold: float) -> Stage:
 
 class DetectionPools:
     """A tracker's detection pools by score, made once per frame: ``"high"`` (score at least
-    ``high``, above it when ``strict``; every detection when ``high`` is ``None``), ``"low"``
-    (above ``low`` and not high; empty without ``low``) and ``"birth"`` (the high ones scoring
-    at least ``birth``; all high ones without ``birth``) — ByteTrack's split (Zhang et al.
-    2022), OC-SORT's (strict), or one confidence floor (SORT, DeepSORT)."""
+    ``high``, above it when ``strict``; every detection when ``high`` is ``None``) and
+    ``"low"`` (above ``low`` and not high; empty without ``low``) — ByteTrack's split (Zhang
+    et al. 2022), OC-SORT's (strict), or one confidence floor (SORT, DeepSORT).
+
+    The detections that start tracks are the high ones still free after the stages, scoring
+    at least ``birth`` when given (:meth:`births`). Without ``birth`` they are also the pool
+    ``"birth"``, another name of ``"high"``.
+    """
+
+    #: the pools' groups for :class:`Frame`: ``"low"`` is disjoint from the high ones
+    GROUPS: Mapping[str, int] = {"high": 0, "birth": 0, "low": 1}
 
     def __init__(
         self,
@@ -292,8 +360,17 @@ class DetectionPools:
             high, low = all_rows(len(scores)), _EMPTY
         else:
             high, low = score_bands(scores, self._high, self._low, self._strict)
-        birth = high if self._birth is None else high[scores[high] >= self._birth]
-        return {"high": high, "low": low, "birth": birth}
+        if self._birth is None:
+            return {"high": high, "low": low, "birth": high}
+        return {"high": high, "low": low}
+
+    def births(self, frame: Frame) -> IntArray:
+        """The free high detections of ``frame`` scoring at least ``birth`` (ascending)."""
+        high = frame.free("high")
+        birth = self._birth
+        if birth is None or not len(high):
+            return high
+        return high[frame.scores[high] >= birth]
 
 
 def _const(value: float) -> NDArray[Any]:

@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
     from trackkit.io.mot_sequence import discover_sequences, load_mot_sequence
     from trackkit.metrics.mot import evaluate_mot
-    from trackkit.metrics.mot_data import resolve_benchmark
+    from trackkit.metrics.mot_preprocess import resolve_benchmark
 
     names = discover_sequences(args.gt, args.pred, args.seqs)
     benchmark = args.benchmark or _infer_benchmark(names)

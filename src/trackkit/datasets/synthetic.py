@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import Config, require
+from trackkit.config import Config
 
 __all__ = ["FrameTruth", "SceneConfig", "SyntheticScene"]
 
@@ -52,7 +52,11 @@ class SceneConfig(Config):
             (grey levels; 0 disables it).
     """
 
-    RANGES: ClassVar[str] = "num_frames >= 1; num_objects >= 1; fps > 0; max_gap >= 0; noise >= 0"
+    RANGES: ClassVar[str] = (
+        "width >= 32; height >= 32; num_frames >= 1; num_objects >= 1; fps > 0; "
+        "min_height > 0; max_height >= min_height; min_aspect > 0; max_aspect >= min_aspect; "
+        "min_speed > 0; max_speed >= min_speed; max_gap >= 0; noise >= 0"
+    )
 
     width: int = 640
     height: int = 480
@@ -68,12 +72,6 @@ class SceneConfig(Config):
     max_speed: float = 4.5
     max_gap: int = 20
     noise: float = 2.0
-
-    def validate(self) -> None:
-        require(self.width >= 32 and self.height >= 32, "scene must be at least 32x32 pixels")
-        require(0 < self.min_height <= self.max_height, "need 0 < min_height <= max_height")
-        require(0 < self.min_aspect <= self.max_aspect, "need 0 < min_aspect <= max_aspect")
-        require(0 < self.min_speed <= self.max_speed, "need 0 < min_speed <= max_speed")
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,13 @@ Touching objects merge into one blob — this detector suits sparse scenes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import make_config, require
+from trackkit.config import Config, make_config, require
 from trackkit.core.detections import Detections
 from trackkit.detectors.base import DETECTORS
 
@@ -26,7 +26,7 @@ __all__ = ["BgSubConfig", "BgSubDetector"]
 
 
 @dataclass(frozen=True)
-class BgSubConfig:
+class BgSubConfig(Config):
     """Configuration of :class:`BgSubDetector`.
 
     Attributes:
@@ -39,6 +39,11 @@ class BgSubConfig:
         min_fill: smallest foreground fraction of a blob's box.
     """
 
+    RANGES: ClassVar[str] = (
+        "history >= 1; var_threshold > 0; open_size >= 0; close_size >= 0; min_area >= 0; "
+        "min_fill in [0, 1]"
+    )
+
     history: int = 500
     var_threshold: float = 25.0
     learning_rate: float = -1.0
@@ -47,12 +52,8 @@ class BgSubConfig:
     min_area: float = 200.0
     min_fill: float = 0.3
 
-    def __post_init__(self) -> None:
-        require(self.history >= 1, "history must be >= 1")
-        require(self.var_threshold > 0, "var_threshold must be > 0")
+    def validate(self) -> None:
         require(self.learning_rate == -1 or 0 <= self.learning_rate <= 1, "bad learning_rate")
-        require(self.open_size >= 0 and self.close_size >= 0, "kernel sizes must be >= 0")
-        require(self.min_area >= 0 and 0 <= self.min_fill <= 1, "bad min_area / min_fill")
 
 
 @DETECTORS.register("bgsub")

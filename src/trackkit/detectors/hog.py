@@ -12,13 +12,13 @@ own greedy NMS on the SVM margins. People smaller than about 100 pixels need ``u
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import make_config, require
+from trackkit.config import Config, make_config, require
 from trackkit.core.detections import Detections
 from trackkit.detectors.base import DETECTORS
 from trackkit.detectors.nms import nms
@@ -27,7 +27,7 @@ __all__ = ["HogConfig", "HogDetector"]
 
 
 @dataclass(frozen=True)
-class HogConfig:
+class HogConfig(Config):
     """Configuration of :class:`HogDetector`.
 
     Attributes:
@@ -41,6 +41,10 @@ class HogConfig:
         min_height: drop boxes less tall than this (frame pixels).
     """
 
+    RANGES: ClassVar[str] = (
+        "win_stride >= 1; padding >= 0; scale > 1; upscale > 0; nms_threshold in (0, 1]"
+    )
+
     hit_threshold: float = 0.9
     win_stride: int = 8
     padding: int = 8
@@ -50,12 +54,7 @@ class HogConfig:
     shrink: tuple[float, float] = (0.15, 0.08)
     min_height: float = 0.0
 
-    def __post_init__(self) -> None:
-        require(self.win_stride >= 1, "win_stride must be >= 1")
-        require(self.padding >= 0, "padding must be >= 0")
-        require(self.scale > 1.0, "scale must be > 1")
-        require(self.upscale > 0, "upscale must be > 0")
-        require(0 < self.nms_threshold <= 1, "nms_threshold must be in (0, 1]")
+    def validate(self) -> None:
         require(
             len(self.shrink) == 2 and all(0 <= s < 0.5 for s in self.shrink),
             "shrink must be two fractions in [0, 0.5)",

@@ -27,13 +27,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import require
+from trackkit.config import Config, require
 from trackkit.core.boxes import area, clip_boxes, cxcywh_to_xyxy
 from trackkit.core.detections import Detections
 from trackkit.detectors.base import DETECTORS
@@ -56,7 +56,7 @@ Region = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]
 
 
 @dataclass(frozen=True)
-class YoloxConfig:
+class YoloxConfig(Config):
     """Configuration of :class:`YoloxDetector`.
 
     Attributes:
@@ -79,6 +79,11 @@ class YoloxConfig:
         tile_overlap: overlap of neighbouring tiles as a fraction of the tile size.
     """
 
+    RANGES: ClassVar[str] = (
+        "score_threshold in [0, 1]; nms_threshold in (0, 1]; num_threads >= 0; "
+        "max_detections >= 1; tile_factor >= 1; tile_overlap in [0, 0.5)"
+    )
+
     path: str
     score_threshold: float = 0.4
     nms_threshold: float = 0.45
@@ -92,23 +97,17 @@ class YoloxConfig:
     tile_factor: float = 1.6
     tile_overlap: float = 0.2
 
-    def __post_init__(self) -> None:
-        require(0.0 <= self.score_threshold <= 1.0, "score_threshold must be in [0, 1]")
-        require(0.0 < self.nms_threshold <= 1.0, "nms_threshold must be in (0, 1]")
+    def validate(self) -> None:
         require(
             len(self.input_size) == 2 and all(s >= 32 and s % 32 == 0 for s in self.input_size),
             "input_size must be (height, width), multiples of 32",
         )
-        require(self.num_threads >= 0, "num_threads must be >= 0")
-        require(self.max_detections >= 1, "max_detections must be >= 1")
         require(
             len(self.tiles) == 2
             and min(self.tiles) >= 0
             and (min(self.tiles) > 0) == (max(self.tiles) > 0),
             "tiles must be (columns, rows) >= 1, or (0, 0) for automatic",
         )
-        require(self.tile_factor >= 1.0, "tile_factor must be >= 1")
-        require(0.0 <= self.tile_overlap < 0.5, "tile_overlap must be in [0, 0.5)")
 
 
 def letterbox(

@@ -2,7 +2,7 @@
 
 Layout: ``GT_ROOT/<seq>/gt/gt.txt`` and ``GT_ROOT/<seq>/seqinfo.ini``; ``PRED_DIR/<seq>.txt``.
 This module reads files and applies the benchmark's preprocessing
-(:func:`trackkit.metrics.mot_data.preprocess_mot`); the metrics themselves never read files.
+(:func:`trackkit.metrics.mot_preprocess.preprocess_mot`); the metrics themselves never read files.
 """
 
 from __future__ import annotations
@@ -14,12 +14,8 @@ import numpy as np
 
 from trackkit.errors import DataNotFoundError, FormatError, TrackkitError
 from trackkit.io.mot_txt import MOTTable, read_mot_txt, read_seqinfo
-from trackkit.metrics.mot_data import (
-    MOTPreprocessing,
-    MOTSequenceData,
-    preprocess_mot,
-    resolve_benchmark,
-)
+from trackkit.metrics.mot_data import MOTSequenceData
+from trackkit.metrics.mot_preprocess import MOTPreprocessing, preprocess_mot, resolve_benchmark
 
 __all__ = ["discover_sequences", "load_mot_benchmark", "load_mot_sequence"]
 
@@ -64,7 +60,7 @@ def load_mot_sequence(
         gt_seq_dir: folder with ``gt/gt.txt`` and ``seqinfo.ini``.
         pred_file: tracker results (MOTChallenge format; an empty file is valid).
         benchmark: ``"MOT15"``, ``"MOT16"``, ``"MOT17"``, ``"MOT20"`` or explicit conventions
-            (resolve a name once with :func:`~trackkit.metrics.mot_data.resolve_benchmark`
+            (resolve a name once with :func:`~trackkit.metrics.mot_preprocess.resolve_benchmark`
             when loading many sequences).
         name: sequence name (default: the folder's name).
     """

@@ -7,12 +7,8 @@ from trackkit.metrics.clear import CLEARResult, clear_metrics
 from trackkit.metrics.hota import ALPHAS, HOTAResult, hota_metrics
 from trackkit.metrics.identity import IdentityResult, identity_metrics
 from trackkit.metrics.mot import MOTEvaluation, MOTMetrics, evaluate_mot, evaluate_mot_sequence
-from trackkit.metrics.mot_data import (
-    MOT_BENCHMARKS,
-    MOTPreprocessing,
-    MOTSequenceData,
-    preprocess_mot,
-)
+from trackkit.metrics.mot_data import MOTSequenceData
+from trackkit.metrics.mot_preprocess import MOT_BENCHMARKS, MOTPreprocessing, preprocess_mot
 
 __all__ = [
     "ALPHAS",

@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import check_ranges, make_config, require
+from trackkit.config import Config, make_config
 from trackkit.core.detections import Detections, InvalidDetectionsError
 from trackkit.core.tracks import Tracks
 from trackkit.errors import ConfigError, TrackkitError
@@ -114,7 +114,7 @@ def check_detections(detections: object, frame_id: int) -> Detections:
 
 
 @dataclass(frozen=True)
-class LifeCycleConfig:
+class LifeCycleConfig(Config):
     """Life-cycle options every Kalman tracker has (base of their configs; each tracker
     sets its own defaults).
 
@@ -134,18 +134,17 @@ class LifeCycleConfig:
     """
 
     ALIASES: ClassVar[Mapping[str, str]] = {}
-    #: numeric rules of :func:`check_ranges` (subclasses add theirs)
-    RANGES: ClassVar[str] = "max_age >= 0; min_hits >= 1; report_streak >= 1; frame_rate > 0"
+    #: numeric rules of :func:`~trackkit.config.check_ranges` (subclasses add theirs)
+    RANGES: ClassVar[str] = (
+        "max_age >= 0; min_hits >= 1; report_streak >= 1; frame_rate > 0; "
+        "report_lost in [0, max_age]"
+    )
 
     max_age: int = 60
     min_hits: int = 3
     report_streak: int = 1
     report_lost: int = 0
     frame_rate: float = 30.0
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
-        require(0 <= self.report_lost <= self.max_age, "need 0 <= report_lost <= max_age")
 
 
 def make_tracker_config(cls: type[Any], **overrides: Any) -> Any:

@@ -64,8 +64,8 @@ class BoTSortConfig(ByteTrackConfig):
         "feature_momentum in [0, 1)"
     )
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def validate(self) -> None:
+        super().validate()
         require(self.cmc_method in ("sparse", "ecc", "none"), "cmc_method: sparse, ecc or none")
 
 

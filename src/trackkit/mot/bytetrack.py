@@ -30,7 +30,6 @@ from trackkit.association.stages import (
     fused_iou_distance,
     iou_distance,
 )
-from trackkit.config import require
 from trackkit.mot.base import MOT_TRACKERS, LifeCycleConfig
 from trackkit.mot.kalman_tracker import KalmanTracker
 from trackkit.mot.store import CONFIRMED, TENTATIVE
@@ -76,7 +75,8 @@ class ByteTrackConfig(LifeCycleConfig):
     ALIASES: ClassVar[dict[str, str]] = {"track_buffer": "max_age"}
     RANGES: ClassVar[str] = (
         "new_track_thresh >= 0; match_thresh in (0, 1]; second_match_thresh in (0, 1]; "
-        "unconfirmed_match_thresh in (0, 1]; duplicate_iou in (0, 1]"
+        "unconfirmed_match_thresh in (0, 1]; duplicate_iou in (0, 1]; "
+        "low_thresh in [0, track_thresh]"
     )
 
     track_thresh: float = 0.5
@@ -96,9 +96,6 @@ class ByteTrackConfig(LifeCycleConfig):
         """The paper's name of ``max_age``."""
         return self.max_age
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        require(0.0 <= self.low_thresh <= self.track_thresh, "need 0 <= low_thresh <= track_thresh")
 
 
 @MOT_TRACKERS.register("bytetrack")
@@ -155,7 +152,7 @@ class ByteTrack(KalmanTracker):
         prediction, so the IoUs come from this frame's track-detection IoU matrix.
         """
         t = self.tracks
-        lost = t.lost_within(self._max_age)
+        lost = t.lost_within(self._max_age_c)
         if len(lost) == 0:
             return new
         close = f.iou.take(lost, 0) > self.config.duplicate_iou

@@ -101,9 +101,9 @@ class DeepSort(KalmanTracker):
     def _stages(self) -> list[Matcher]:
         return [
             # matching cascade over confirmed tracks, most recently seen first
-            CascadeStage(self._confirmed, "birth", self._cascade_cost, self._levels),
+            CascadeStage(self._confirmed, "high", self._cascade_cost, self._levels),
             # IoU stage: tentative tracks and tracks missed for one frame only
-            Stage(self._recent, "birth", iou_distance, self.config.max_iou_distance),
+            Stage(self._recent, "high", iou_distance, self.config.max_iou_distance),
         ]
 
     def _born_confirmed(self) -> bool:

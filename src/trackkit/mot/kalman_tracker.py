@@ -8,12 +8,13 @@ Every frame, :meth:`KalmanTracker._step` runs
 2. the tracker's **association stages** in order (:mod:`trackkit.association.stages`), each
    matching some tracks with some detections by a gated Hungarian assignment;
    (each a :class:`~trackkit.association.stages.Stage` naming its tracks, its detection
-   pool — ``"high"``, ``"low"`` or ``"birth"``, :class:`DetectionPools` — its cost and its
+   pool — ``"high"`` or ``"low"``, :class:`DetectionPools` — its cost and its
    threshold);
 3. **correct** the matched tracks with their detections (and re-update those found again
    after a gap, when the tracker keeps an :class:`ObservationMemory`);
 4. the **life cycle** of every track (:meth:`TrackStore.advance_life`);
-5. **birth**: the free detections of the ``"birth"`` pool start tentative tracks;
+5. **birth**: the free high detections scoring enough (:meth:`DetectionPools.births`)
+   start tentative tracks;
 6. **prune** tracks unmatched for more than ``max_age`` frames;
 7. **report** the confirmed tracks (optionally also briefly lost ones) as :class:`Tracks`.
 
@@ -30,7 +31,7 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.association.stages import DetectionPools, Frame, Matcher, run_stages
+from trackkit.association.stages import DetectionPools, Frame, Matcher
 from trackkit.core.detections import Detections
 from trackkit.core.tracks import Tracks
 from trackkit.mot.base import LifeCycleConfig, MOTTracker, scaled_age
@@ -123,8 +124,22 @@ class KalmanTracker(MOTTracker):
         self._max_age = scaled_age(cfg.max_age, cfg.frame_rate)
         lost = scaled_age(cfg.report_lost, cfg.frame_rate) if cfg.report_lost else 0
         self._report_lost = const(lost)
+        # the per-frame comparison constants as 0-d arrays (see :func:`const`)
+        self._max_age_c = const(self._max_age)
+        self._min_hits_c = const(cfg.min_hits)
+        self._streak_c = (const(cfg.report_streak), const(1))
         self.stages: list[Matcher] = self._stages()
         self.pools = self._detection_pools()
+        #: the association state, one object reset every frame (:meth:`Frame.reset`)
+        self._frame: Frame | None = None
+        # the hooks a tracker overrides (the others, doing nothing, are not called per frame)
+        cls = type(self)
+        base = KalmanTracker
+        self._hooks = frozenset(
+            name
+            for name in ("_compensate", "_begin", "_on_matched", "_on_born", "_select_births")
+            if getattr(cls, name) is not getattr(base, name)
+        )
 
     # ------------------------------------------------------------------ hooks
     @abc.abstractmethod
@@ -133,7 +148,7 @@ class KalmanTracker(MOTTracker):
 
     @abc.abstractmethod
     def _detection_pools(self) -> DetectionPools:
-        """The detection pools by score (``"high"``, ``"low"``, ``"birth"``)."""
+        """The detection pools by score (``"high"``, ``"low"``) and the birth threshold."""
 
     def _uses_oru(self) -> bool:
         """Whether tracks keep an :class:`ObservationMemory` (re-update after a gap)."""
@@ -157,7 +172,7 @@ class KalmanTracker(MOTTracker):
         self._on_matched(f, rows, det_rows)
 
     def _select_births(self, f: Frame, new: IntArray) -> IntArray:
-        """The detections that start tracks among the free ``"birth"`` ones."""
+        """The detections that start tracks among the free ones scoring enough to (``new``)."""
         return new
 
     def _born_confirmed(self) -> bool:
@@ -174,6 +189,8 @@ class KalmanTracker(MOTTracker):
         cfg = self.config
         t = self.tracks
         kf = self.kf
+        hooks = self._hooks
+        oru = self.oru
         boxes, scores = dets.xyxy, dets.scores
         n = len(t)
         # 1) predict
@@ -182,48 +199,69 @@ class KalmanTracker(MOTTracker):
                 kf.hold_size(t.mean, t.not_lost())
             t.mean, t.cov = kf.predict(t.mean, t.cov)
             t.age()
-            self._compensate(frame)
-        f = Frame(boxes, scores, kf.to_xyxy(t.mean), self.pools(scores), dets.embeddings)
-        self._begin(f)
-        # 2) association stages
-        run_stages(self.stages, f)
+            if "_compensate" in hooks:
+                self._compensate(frame)
+            pred = kf.to_xyxy(t.mean)
+        else:
+            pred = _NO_BOXES
+        pools = self.pools
+        f = self._frame
+        if f is None:
+            f = self._frame = Frame()
+        f.reset(boxes, scores, pred, pools(scores), dets.embeddings, pools.GROUPS)
+        if "_begin" in hooks:
+            self._begin(f)
+        # 2) association stages (none can match without tracks or detections)
+        if n and len(boxes):
+            for stage in self.stages:
+                stage.run(f)
         # 3) correct the matched tracks
         matched, ti, di = f.matches()
         if len(ti):
             t.mean, t.cov = kf.correct(t.mean, t.cov, boxes, f.det_of_track, matched)
             t.set_scores(ti, scores[di])
-            if self.oru:
+            if oru:
                 ObservationMemory.reupdate(t, kf, ti, boxes[di], self.frame_id)
-            self._on_matched(f, ti, di)
+            if "_on_matched" in hooks:
+                self._on_matched(f, ti, di)
         # 4) life cycle
-        t.advance_life(matched, cfg.min_hits, self.drop_tentative)
-        if self.oru and n:
-            ObservationMemory.freeze(t, t.first_misses(matched))
+        if n:
+            t.advance_life(matched, self._min_hits_c, self.drop_tentative)
+            if oru:
+                ObservationMemory.freeze(t, t.first_misses(matched))
         # 5) birth
-        new = self._select_births(f, f.free("birth"))
+        new = pools.births(f) if len(boxes) else _NO_ROWS
+        if "_select_births" in hooks:
+            new = self._select_births(f, new)
         if len(new):
             mean, cov = kf.initiate(boxes[new])
             first = len(t)
-            cls = self._class_of(dets, new)
             t.add_born(
                 self._new_ids(len(new)),
                 self.frame_id,
                 mean,
                 cov,
                 scores[new],
-                cls,
+                self._class_of(dets, new),
                 self._born_confirmed(),
             )
             f.add_tracks(new)
-            born = np.arange(first, len(t))
-            if self.oru:
-                ObservationMemory.observe(t, born, boxes[new], self.frame_id)
-            self._on_born(f, born, new)
+            if oru or "_on_born" in hooks or "_on_matched" in hooks:
+                born = np.arange(first, len(t))
+                if oru:
+                    ObservationMemory.observe(t, born, boxes[new], self.frame_id)
+                self._on_born(f, born, new)
         # 6) prune
-        alive = t.prune(self._max_age)
+        alive = t.prune(self._max_age_c)
         if alive is not None:
             f.keep_tracks(alive)
         # 7) report
-        streak = cfg.report_streak if self.frame_id > cfg.min_hits else 1
+        streak = self._streak_c[0 if self.frame_id > cfg.min_hits else 1]
         out = t.reported(self._report_lost, streak)
         return t.output(out, self._report_boxes(out), f.det_of_track)
+
+
+_NO_BOXES = np.zeros((0, 4))
+_NO_BOXES.setflags(write=False)
+_NO_ROWS = np.zeros(0, np.int64)
+_NO_ROWS.setflags(write=False)

@@ -36,7 +36,6 @@ from trackkit.association.stages import (
     byte_stage,
     iou_of,
 )
-from trackkit.config import require
 from trackkit.mot.base import MOT_TRACKERS, LifeCycleConfig
 from trackkit.mot.kalman_tracker import KalmanTracker
 from trackkit.mot.store import FieldSpec
@@ -73,7 +72,8 @@ class OCSortConfig(LifeCycleConfig):
     """
 
     RANGES: ClassVar[str] = (
-        "det_thresh in [0, 1]; iou_threshold in (0, 1]; delta_t >= 1; inertia >= 0"
+        "det_thresh in [0, 1]; iou_threshold in (0, 1]; delta_t >= 1; inertia >= 0; "
+        "low_thresh in [0, det_thresh]"
     )
 
     det_thresh: float = 0.6
@@ -85,9 +85,6 @@ class OCSortConfig(LifeCycleConfig):
     min_hits: int = 4
     report_streak: int = 3
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        require(0.0 <= self.low_thresh <= self.det_thresh, "need 0 <= low_thresh <= det_thresh")
 
 
 def _direction(src: FloatArray, dst: FloatArray) -> FloatArray:

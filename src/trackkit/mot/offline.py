@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trackkit.association.assign import linear_assignment
-from trackkit.config import check_ranges, make_config
+from trackkit.config import Config, make_config
 from trackkit.core.detections import Detections
 from trackkit.core.tracks import Tracks
 from trackkit.mot.base import MOTTracker, scaled_age
@@ -42,7 +42,7 @@ __all__ = ["OfflineConfig", "OfflineLinker", "Tracklet", "track_offline"]
 
 
 @dataclass(frozen=True)
-class OfflineConfig:
+class OfflineConfig(Config):
     """Parameters of the offline pass.
 
     Attributes:
@@ -66,9 +66,6 @@ class OfflineConfig:
     error_per_frame: float = 0.01
     min_length: int = 0
     frame_rate: float = 30.0
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
 
 @dataclass

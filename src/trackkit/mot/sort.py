@@ -62,7 +62,7 @@ class Sort(KalmanTracker):
     layout: ClassVar[Layout] = "xysr"
 
     def _stages(self) -> list[Matcher]:
-        return [Stage(all_tracks, "birth", iou_distance, 1.0 - self.config.iou_threshold)]
+        return [Stage(all_tracks, "high", iou_distance, 1.0 - self.config.iou_threshold)]
 
     def _detection_pools(self) -> DetectionPools:
         min_score = self.config.min_score

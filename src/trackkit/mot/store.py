@@ -258,7 +258,9 @@ class TrackStore:
         """Count one more frame since every track's last match (at predict)."""
         self.i[:, self._since] += _ONE
 
-    def advance_life(self, matched: NDArray[np.bool_], min_hits: int, drop_tentative: bool) -> None:
+    def advance_life(
+        self, matched: NDArray[np.bool_], min_hits: int | NDArray[Any], drop_tentative: bool
+    ) -> None:
         """One frame of the life cycle for every track, as whole-array operations.
 
         Args:
@@ -275,10 +277,12 @@ class TrackStore:
         if len(self.i) == 0:
             return
         ints = self.i
-        ints[:, self._hits] += matched
+        # one cast to int64: the int64 operations below then need no per-call casting
+        hit = matched.astype(np.int64)
+        ints[:, self._hits] += hit
         streak = ints[:, self._streak]
         streak += _ONE
-        streak *= matched  # 0 for unmatched tracks, so ``streak >= min_hits`` implies matched
+        streak *= hit  # 0 for unmatched tracks, so ``streak >= min_hits`` implies matched
         since = ints[:, self._since]
         unmatched = ~matched
         since *= unmatched
@@ -288,19 +292,19 @@ class TrackStore:
         if drop_tentative:  # unmatched and not known (``a > b`` on booleans is ``a & ~b``)
             since[unmatched > known] = _REMOVED
         # confirmed (1) when matched, lost (2) when not; tentative (0) stays tentative
-        np.multiply(_TWO - matched, known, out=state)
+        np.multiply(_TWO - hit, known, out=state)
 
     def first_misses(self, matched: NDArray[np.bool_]) -> IntArray:
         """Rows of the tracks unmatched for the first time this frame (after
         :meth:`advance_life`)."""
         return ((self.i[:, self._since] == _ONE) > matched).nonzero()[0]
 
-    def lost_within(self, max_age: int) -> IntArray:
+    def lost_within(self, max_age: int | NDArray[Any]) -> IntArray:
         """Rows of the lost tracks unmatched for at most ``max_age`` frames."""
         ints = self.i
         return ((ints[:, self._state] == LOST) & (ints[:, self._since] <= max_age)).nonzero()[0]
 
-    def prune(self, max_age: int) -> NDArray[np.bool_] | None:
+    def prune(self, max_age: int | NDArray[Any]) -> NDArray[np.bool_] | None:
         """Remove tracks unmatched for more than ``max_age`` frames (or flagged for removal).
 
         Returns:
@@ -314,7 +318,7 @@ class TrackStore:
         return None
 
     # -- output -----------------------------------------------------------------------------
-    def reported(self, lost_for: NDArray[Any], min_streak: int) -> IntArray:
+    def reported(self, lost_for: NDArray[Any], min_streak: int | NDArray[Any]) -> IntArray:
         """Rows to report: confirmed tracks (after :meth:`advance_life`: those matched or
         born confirmed this frame), also lost ones unmatched for at most ``lost_for`` frames
         when it is > 0, and only those whose streak reaches ``min_streak`` when it is > 1."""

@@ -39,7 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
-from trackkit.config import check_ranges, require
+from trackkit.config import Config, require
 from trackkit.core.boxes import iou_matrix
 from trackkit.core.detections import Detections
 from trackkit.core.tracks import Tracks
@@ -51,7 +51,7 @@ __all__ = ["Tracktor", "TracktorConfig"]
 
 
 @dataclass(frozen=True)
-class TracktorConfig:
+class TracktorConfig(Config):
     """Tracktor parameters (defaults after the paper where they carry over).
 
     Attributes:
@@ -93,12 +93,11 @@ class TracktorConfig:
     reid_max_cosine: float = 0.3
     min_size: float = 4.0
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         require(
             self.regressor == "detections" or self.regressor.startswith("sot:"),
             f"regressor must be 'sot:NAME' or 'detections', got {self.regressor!r}",
         )
-        check_ranges(self)
         if self.regressor.startswith("sot:"):
             from trackkit import sot
 

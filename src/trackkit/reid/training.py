@@ -30,13 +30,13 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from trackkit.config import require
+from trackkit.config import Config, require
 from trackkit.reid.data.images import load_crops
 from trackkit.reid.data.names import ReIDImage
 from trackkit.reid.data.sampler import PKSampler
@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Config):
     """Training settings.
 
     Attributes:
@@ -75,6 +75,8 @@ class TrainConfig:
         threads: torch intra-op threads; device: ``"cpu"`` or a torch device string.
         max_batches: cap on batches per epoch (``None`` = all); for quick runs and tests.
     """
+
+    RANGES: ClassVar[str] = "epochs >= 1; p >= 2; k >= 2; lr > 0; threads >= 1"
 
     model: str = "resnet-tiny"
     loss: str = "triplet-hard+ce"
@@ -98,17 +100,13 @@ class TrainConfig:
     max_batches: int | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
-        require(self.p >= 2 and self.k >= 2, f"p and k must be >= 2, got {self.p}, {self.k}")
-        require(self.lr > 0, f"lr must be > 0, got {self.lr}")
+    def validate(self) -> None:
         require(
             self.optimizer in ("adam", "sgd"),
             f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}",
         )
         require(0 <= self.warmup_epochs < self.epochs or self.epochs == 1, "bad warmup_epochs")
         require(len(self.input_size) == 2 and min(self.input_size) >= 16, "bad input_size")
-        require(self.threads >= 1, f"threads must be >= 1, got {self.threads}")
         parse_objective(self.loss)
 
     def lr_at(self, epoch: float) -> float:

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import Config, require
+from trackkit.config import Config
 from trackkit.core.boxes import iou_matrix
 from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
 from trackkit.sot.nets import trained_weights
@@ -42,7 +42,8 @@ class MDNetConfig(Config):
 
     RANGES: ClassVar[str] = (
         "threads >= 1; candidates >= 5; trans > 0; expand >= 1; init_pos >= 1; "
-        "init_neg >= 1; batch_pos >= 1; batch_neg >= 1; lr > 0"
+        "init_neg >= 1; batch_pos >= 1; batch_neg >= 1; lr > 0; max_trans >= trans; "
+        "hard_pool >= batch_neg"
     )
 
     weights: str | None = None
@@ -68,10 +69,6 @@ class MDNetConfig(Config):
     lr: float = 1e-3
     bbreg: bool = True
     min_size: float = 4.0
-
-    def validate(self) -> None:
-        require(self.max_trans >= self.trans, "need 0 < trans <= max_trans")
-        require(self.hard_pool >= self.batch_neg, "hard_pool must be >= batch_neg")
 
 
 def finetune(

@@ -83,7 +83,8 @@ class SiamRPNConfig(Config):
         "threads >= 1; window_influence in [0, 1]; lr in [0, 1]; penalty_k >= 0; "
         "context >= 0; min_size > 0; aspect_lr in [0, 1]; max_calibration >= 1; "
         "distractor_ratio in (0, 1]; distractor_alpha in [0, 1]; max_distractors >= 0; "
-        "grow_cells >= 0; max_grow_cells >= 0"
+        "grow_cells >= 0; max_grow_cells >= 0; lost_ratio in [0, found_ratio]; "
+        "found_ratio <= 1"
     )
 
     weights: str | None = None
@@ -109,7 +110,6 @@ class SiamRPNConfig(Config):
 
     def validate(self) -> None:
         require(self.backend in ("auto", "onnx", "torch"), "backend must be auto, onnx or torch")
-        require(0 <= self.lost_ratio <= self.found_ratio <= 1, "need 0 <= lost <= found <= 1")
 
 
 def _change(r: NDArray[np.float64]) -> NDArray[np.float64]:

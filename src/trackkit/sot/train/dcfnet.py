@@ -64,7 +64,10 @@ class DCFNetTrainConfig(OptimConfig):
         momentum: SGD momentum.
     """
 
-    RANGES: ClassVar[str] = "crop_size >= 16; padding >= 0; max_gap >= 1; drop_fraction in [0, 1)"
+    RANGES: ClassVar[str] = (
+        "crop_size >= 16; padding >= 0; max_gap >= 1; drop_fraction in [0, 1); "
+        "min_target > 0; max_target in [min_target, 1]"
+    )
 
     mode: str = "udt"
     crop_size: int = 125
@@ -81,7 +84,6 @@ class DCFNetTrainConfig(OptimConfig):
 
     def validate(self) -> None:
         require(self.mode in ("udt", "supervised"), "mode: udt or supervised")
-        require(0 < self.min_target <= self.max_target <= 1, "need 0 < min_target <= max_target")
 
 
 def find_frame_folders(root: Path, min_frames: int = 3, max_depth: int = 4) -> list[list[Path]]:
