@@ -43,3 +43,19 @@ def test_life_cycle() -> None:
     out = t.output(t.reported(const(1), 1), np.zeros((2, 4)), np.array([-1, 4]))
     assert out.track_ids.tolist() == [1, 2] and out.det_index.tolist() == [-1, 4]
     assert out.class_ids is None
+
+
+def test_output_class_ids_only_when_all_reported_known() -> None:
+    t = TrackStore()
+    t.add_born(np.array([1, 2, 3]), 1, np.zeros((8, 3)), np.ones((3, 4, 3)),
+               np.array([0.9, 0.8, 0.7]), np.array([4, -1, 2]), confirm=True)  # fmt: skip
+    boxes, det = np.zeros((2, 4)), np.array([-1, -1, -1])
+    assert t.output(np.array([0, 2]), boxes, det).class_ids.tolist() == [4, 2]
+    assert t.output(np.array([0, 1]), boxes, det).class_ids is None
+    assert t.output(np.zeros(0, np.int64), boxes[:0], det).class_ids is None
+    t.keep(np.array([True, False, True]))  # the unknown one goes
+    assert t.output(np.array([0, 1]), boxes, det[:2]).class_ids.tolist() == [4, 2]
+    t.add_born(np.array([5]), 2, np.zeros((8, 1)), np.ones((3, 4, 1)),
+               np.array([0.5]), np.array([-1]), confirm=True)  # fmt: skip
+    assert t.output(np.array([0, 1]), boxes, det).class_ids.tolist() == [4, 2]
+    assert t.output(np.array([2]), boxes[:1], det).class_ids is None

@@ -55,6 +55,8 @@ _ONE_F = np.array(1.0)
 _ONE_F.setflags(write=False)
 _EMPTY = np.zeros(0, np.int64)
 _EMPTY.setflags(write=False)
+_UNMATCHED = np.full(4096, -1, np.int64)
+_UNMATCHED.setflags(write=False)
 
 
 class Frame:
@@ -129,9 +131,10 @@ class Frame:
         self.pred = pred
         self.pools = pools
         n, m = len(pred), len(boxes)
-        det_of_track = np.empty(n, np.int64)
-        det_of_track.fill(-1)
-        self.det_of_track = det_of_track
+        # every track unmatched (-1): a copy of a cached row is the cheapest fresh array
+        self.det_of_track = (
+            _UNMATCHED[:n].copy() if n <= len(_UNMATCHED) else np.full(n, -1, np.int64)
+        )
         self.used = np.zeros(m, bool)
         self._n_used = 0
         self.iou = iou_similarity(pred, boxes) if n and m else np.zeros((n, m))

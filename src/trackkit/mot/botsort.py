@@ -21,8 +21,8 @@ from typing import ClassVar, cast
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.association.costs import cosine_distance, fuse_score
-from trackkit.association.stages import Cost, Frame
+from trackkit.association.costs import cosine_distance
+from trackkit.association.stages import Cost, Frame, iou_of
 from trackkit.config import require
 from trackkit.mot.base import MOT_TRACKERS
 from trackkit.mot.bytetrack import ByteTrack, ByteTrackConfig
@@ -107,9 +107,15 @@ class BoTSort(ByteTrack):
     ) -> NDArray[np.float64]:
         """``min(fused IoU cost, cosine distance / 2)``, appearance counting only for pairs
         that overlap (``1 - IoU <= proximity_thresh``) and look alike."""
-        raw = 1.0 - f.iou[rows][:, det_rows]
+        raw = np.subtract(1.0, iou_of(f, rows, det_rows))
         cfg = self.config
-        cost = fuse_score(raw, f.scores[det_rows]) if cfg.fuse_score else raw
+        if cfg.fuse_score:  # :func:`fuse_score` in place: ``1 - (1 - raw) * score``
+            scores = f.scores
+            cost = np.subtract(1.0, raw)
+            cost *= scores if len(det_rows) == len(scores) else scores.take(det_rows)
+            np.subtract(1.0, cost, out=cost)
+        else:
+            cost = raw
         if not self._uses_reid(f):
             return cost
         assert f.embeddings is not None

@@ -32,7 +32,7 @@ from trackkit.association.stages import (
 )
 from trackkit.mot.base import MOT_TRACKERS, LifeCycleConfig
 from trackkit.mot.kalman_tracker import KalmanTracker
-from trackkit.mot.store import CONFIRMED, TENTATIVE
+from trackkit.mot.store import CONFIRMED, TENTATIVE, const
 from trackkit.motion.kalman import Layout
 
 __all__ = ["ByteTrack", "ByteTrackConfig"]
@@ -108,6 +108,10 @@ class ByteTrack(KalmanTracker):
     drop_tentative = True
     hold_lost_size = True
 
+    def _reset_state(self) -> None:
+        super()._reset_state()
+        self._duplicate_iou = const(self.config.duplicate_iou)  # (a per-frame comparison)
+
     def _uses_oru(self) -> bool:
         return self.config.reupdate
 
@@ -155,7 +159,7 @@ class ByteTrack(KalmanTracker):
         lost = t.lost_within(self._max_age_c)
         if len(lost) == 0:
             return new
-        close = f.iou.take(lost, 0) > self.config.duplicate_iou
+        close = f.iou.take(lost, 0) > self._duplicate_iou
         if not np.count_nonzero(close):  # the usual frame: no lost track overlaps anything
             return new
         det_of_track = f.det_of_track

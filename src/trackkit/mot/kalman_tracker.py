@@ -123,11 +123,12 @@ class KalmanTracker(MOTTracker):
         self.tracks = TrackStore(fields)
         self._max_age = scaled_age(cfg.max_age, cfg.frame_rate)
         lost = scaled_age(cfg.report_lost, cfg.frame_rate) if cfg.report_lost else 0
-        self._report_lost = const(lost)
+        #: report conditions as Python ints (cheap to test; :meth:`TrackStore.reported`)
+        self._report_lost = lost
         # the per-frame comparison constants as 0-d arrays (see :func:`const`)
         self._max_age_c = const(self._max_age)
         self._min_hits_c = const(cfg.min_hits)
-        self._streak_c = (const(cfg.report_streak), const(1))
+        self._streak_c = (int(cfg.report_streak), 1)
         self.stages: list[Matcher] = self._stages()
         self.pools = self._detection_pools()
         #: the association state, one object reset every frame (:meth:`Frame.reset`)

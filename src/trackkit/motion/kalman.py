@@ -155,6 +155,10 @@ class KalmanFilter:
         self._r_mult4 = _column(r[0] * mask)
         self._r_const4 = self._r[1]
         self._scale_idx12 = np.tile(self._scale_idx, 3) if self._scale_idx is not None else None
+        # the size rows (contiguous) and their velocities as slices: one operation on all
+        a, b = self._size_cols[0], self._size_cols[-1] + 1
+        assert self._size_cols == tuple(range(a, b))
+        self._sizes, self._size_vels = slice(a, b), slice(a + 4, b + 4)
 
     @property
     def size_cols(self) -> tuple[int, ...]:
@@ -173,8 +177,7 @@ class KalmanFilter:
     def hold_size(self, mean: FloatArray, moving: NDArray[np.bool_]) -> None:
         """Zero the size velocities of the tracks not ``moving`` (``(N,)`` bool), in place:
         a lost track keeps its size while it is predicted (ByteTrack)."""
-        for k in self._size_cols:
-            mean[k + 4] *= moving
+        mean[self._size_vels] *= moving
 
     # ----------------------------------------------------------------- conversions
     def from_xyxy(self, xyxy: ArrayLike) -> FloatArray:
@@ -268,10 +271,10 @@ class KalmanFilter:
         m = mean.copy()
         c = cov
         for _ in range(steps):
-            for k in self._size_cols:
-                bad = m[k] + m[k + 4] <= _ZERO
-                if np.count_nonzero(bad):
-                    m[k + 4, bad] = 0.0
+            vel = m[self._size_vels]  # every size row at once (each row on its own)
+            bad = m[self._sizes] + vel <= _ZERO
+            if np.count_nonzero(bad):
+                vel[bad] = 0.0
             prev = c
             noise = self._process_noise(m)
             m[:4] += m[4:]

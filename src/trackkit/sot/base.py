@@ -21,13 +21,14 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from trackkit.config import make_config
+from trackkit.config import Config, make_config
 from trackkit.core.boxes import as_boxes
 from trackkit.errors import TrackkitError
 from trackkit.registry import Registry
 
 __all__ = [
     "SOT_TRACKERS",
+    "NetTrackerConfig",
     "SOTResult",
     "SOTTracker",
     "available",
@@ -35,6 +36,23 @@ __all__ = [
     "check_box",
     "check_frame",
 ]
+
+
+@dataclass(frozen=True)
+class NetTrackerConfig(Config):
+    """Options every deep-network SOT tracker's configuration has (SiamFC, GOTURN, MDNet,
+    SiamRPN); the subclasses add their own.
+
+    Attributes:
+        weights: the network's weights (a file or folder, see the subclass); ``None`` takes
+            the tracker's default weights.
+        threads: CPU threads for the network.
+    """
+
+    RANGES: ClassVar[str] = "threads >= 1"
+
+    weights: str | None = None
+    threads: int = 1
 
 
 @dataclass(frozen=True)

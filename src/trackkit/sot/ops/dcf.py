@@ -4,17 +4,45 @@
   circular grid (Bolme et al., MOSSE, CVPR 2010; Henriques et al., KCF, TPAMI 2015);
 - :func:`hann2d` — the cosine window that tapers the periodic patch;
 - :func:`subpixel_peak` — the response maximum refined by a parabola on each axis, as a
-  circular displacement from the origin.
+  circular displacement from the origin;
+- :class:`DCFGeometry` — the crop and filter options of the learned-feature DCF, shared by
+  its tracker's and its trainer's configurations.
 
 Coordinates are trackkit's continuous pixels: pixel column ``i`` spans ``[i, i + 1)``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["gaussian_label", "hann2d", "subpixel_peak"]
+from trackkit.config import Config
+
+__all__ = ["DCFGeometry", "gaussian_label", "hann2d", "subpixel_peak"]
+
+
+@dataclass(frozen=True)
+class DCFGeometry(Config):
+    """Crop and filter options of the learned-feature DCF (DCFNet/UDT), the same in tracking
+    (:class:`~trackkit.sot.trackers.dcfnet.DCFNetConfig`) and in training
+    (:class:`~trackkit.sot.train.dcfnet.DCFNetTrainConfig`); defaults of DCFNet.
+
+    Attributes:
+        crop_size: side (px) the padded window is resampled to.
+        padding: the window is ``(1 + padding)`` times the target size.
+        reg: ridge regularisation ``lambda`` of the filter.
+        output_sigma_factor: label width as a fraction of the target's side in the crop.
+    """
+
+    RANGES: ClassVar[str] = "crop_size >= 16; padding >= 0"
+
+    crop_size: int = 125
+    padding: float = 2.0
+    reg: float = 1e-4
+    output_sigma_factor: float = 0.1
 
 
 def gaussian_label(shape: tuple[int, int], sigma: float) -> NDArray[np.float32]:

@@ -25,28 +25,26 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import Config, require
+from trackkit.config import require
 from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
 from trackkit.sot.nets import resolve_weights
 from trackkit.sot.nets.dcfnet_net import MEAN_BGR, build_feature_net, load_feature_weights
 from trackkit.sot.ops.crops import REPLICATE, crop_region
-from trackkit.sot.ops.dcf import gaussian_label, hann2d, subpixel_peak
+from trackkit.sot.ops.dcf import DCFGeometry, gaussian_label, hann2d, subpixel_peak
 
 __all__ = ["DCFNetConfig", "DCFNetTracker"]
 
 
 @dataclass(frozen=True)
-class DCFNetConfig(Config):
+class DCFNetConfig(DCFGeometry):
     """Hyper-parameters of the learned-feature DCF tracker (defaults of DCFNet/UDT).
 
     Attributes:
         weights: state-dict path; ``None`` takes the shared pretrained ``model`` weights.
         model: ``"udt"`` or ``"dcfnet"`` — which shared weights ``weights=None`` means.
-        crop_size: side (px) the padded window is resampled to (DCFNet used 125; 128 makes
-            the FFTs about twice as fast).
-        padding: the window is ``(1 + padding)`` times the target size.
-        reg: ridge regularisation ``lambda``.
-        output_sigma_factor: label width as a fraction of the target's side in the crop.
+        crop_size, padding, reg, output_sigma_factor: see
+            :class:`~trackkit.sot.ops.dcf.DCFGeometry` (``crop_size`` defaults to 128 here:
+            DCFNet used 125; 128 makes the FFTs about twice as fast).
         interp_factor: model update rate.
         num_scales: scales searched per frame (odd).
         scale_step: ratio between neighbouring scales.
@@ -64,16 +62,13 @@ class DCFNetConfig(Config):
     """
 
     RANGES: ClassVar[str] = (
-        "crop_size >= 16; padding >= 0; reg > 0; interp_factor in (0, 1]; "
+        "reg > 0; interp_factor in (0, 1]; "
         "scale_step >= 1; scale_penalty in (0, 1]; update_threshold in [0, 1)"
     )
 
     weights: str | None = None
     model: str = "dcfnet"
     crop_size: int = 128
-    padding: float = 2.0
-    reg: float = 1e-4
-    output_sigma_factor: float = 0.1
     interp_factor: float = 0.01
     num_scales: int = 3
     scale_step: float = 1.0275

@@ -22,8 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import Config
-from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
+from trackkit.sot.base import SOT_TRACKERS, NetTrackerConfig, SOTResult, SOTTracker
 from trackkit.sot.nets import trained_weights
 from trackkit.sot.ops.crops import as_bgr, crop_pair_region, crop_region, mean_color
 
@@ -31,7 +30,7 @@ __all__ = ["GoturnConfig", "GoturnTracker"]
 
 
 @dataclass(frozen=True)
-class GoturnConfig(Config):
+class GoturnConfig(NetTrackerConfig):
     """Configuration of :class:`GoturnTracker`.
 
     Attributes:
@@ -56,12 +55,10 @@ class GoturnConfig(Config):
     """
 
     RANGES: ClassVar[str] = (
-        "threads >= 1; context >= 1; max_scale_change >= 1; min_size > 0; "
+        "context >= 1; max_scale_change >= 1; min_size > 0; "
         "passes >= 1; size_lr in [0, 1]; motion_lr in [0, 1]"
     )
 
-    weights: str | None = None
-    threads: int = 1
     context: float = 2.0
     max_scale_change: float = 1.3
     size_lr: float = 0.3

@@ -26,9 +26,8 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import Config
 from trackkit.core.boxes import iou_matrix
-from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
+from trackkit.sot.base import SOT_TRACKERS, NetTrackerConfig, SOTResult, SOTTracker
 from trackkit.sot.nets import trained_weights
 from trackkit.sot.ops.crops import as_bgr
 from trackkit.sot.ops.samples import crop_boxes, gaussian_samples, labelled_samples
@@ -37,17 +36,15 @@ __all__ = ["MDNetConfig", "MDNetTracker", "finetune"]
 
 
 @dataclass(frozen=True)
-class MDNetConfig(Config):
+class MDNetConfig(NetTrackerConfig):
     """Configuration of :class:`MDNetTracker` (sample counts reduced from the paper for a CPU)."""
 
     RANGES: ClassVar[str] = (
-        "threads >= 1; candidates >= 5; trans > 0; expand >= 1; init_pos >= 1; "
+        "candidates >= 5; trans > 0; expand >= 1; init_pos >= 1; "
         "init_neg >= 1; batch_pos >= 1; batch_neg >= 1; lr > 0; max_trans >= trans; "
         "hard_pool >= batch_neg"
     )
 
-    weights: str | None = None
-    threads: int = 1
     seed: int = 0
     candidates: int = 128
     trans: float = 0.6

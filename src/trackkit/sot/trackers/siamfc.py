@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import Config, require
-from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
+from trackkit.config import require
+from trackkit.sot.base import SOT_TRACKERS, NetTrackerConfig, SOTResult, SOTTracker
 from trackkit.sot.nets import trained_weights
 from trackkit.sot.ops.crops import as_bgr, context_size, crop_square, mean_color
 
@@ -35,7 +35,7 @@ __all__ = ["SiamFCConfig", "SiamFCTracker"]
 
 
 @dataclass(frozen=True)
-class SiamFCConfig(Config):
+class SiamFCConfig(NetTrackerConfig):
     """Configuration of :class:`SiamFCTracker` (defaults: the SiamFC paper's values).
 
     Attributes:
@@ -52,13 +52,11 @@ class SiamFCConfig(Config):
     """
 
     RANGES: ClassVar[str] = (
-        "threads >= 1; scale_step >= 1; scale_penalty in (0, 1]; "
+        "scale_step >= 1; scale_penalty in (0, 1]; "
         "scale_lr in [0, 1]; window_influence in [0, 1]; response_up >= 1; "
         "template_lr in [0, 1]; min_size > 0"
     )
 
-    weights: str | None = None
-    threads: int = 1
     num_scales: int = 3
     scale_step: float = 1.0375
     scale_penalty: float = 0.9745

@@ -40,8 +40,8 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import Config, require
-from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
+from trackkit.config import require
+from trackkit.sot.base import SOT_TRACKERS, NetTrackerConfig, SOTResult, SOTTracker
 from trackkit.sot.nets import resolve_weights
 from trackkit.sot.ops.crops import as_bgr, context_size, crop_square, mean_color
 
@@ -52,7 +52,7 @@ _DEFAULTS = {"v2": (0.490, 0.150, 0.385), "v3": (0.455, 0.138, 0.348)}
 
 
 @dataclass(frozen=True)
-class SiamRPNConfig(Config):
+class SiamRPNConfig(NetTrackerConfig):
     """Configuration of :class:`SiamRPNTracker`.
 
     Attributes:
@@ -80,16 +80,14 @@ class SiamRPNConfig(Config):
     """
 
     RANGES: ClassVar[str] = (
-        "threads >= 1; window_influence in [0, 1]; lr in [0, 1]; penalty_k >= 0; "
+        "window_influence in [0, 1]; lr in [0, 1]; penalty_k >= 0; "
         "context >= 0; min_size > 0; aspect_lr in [0, 1]; max_calibration >= 1; "
         "distractor_ratio in (0, 1]; distractor_alpha in [0, 1]; max_distractors >= 0; "
         "grow_cells >= 0; max_grow_cells >= 0; lost_ratio in [0, found_ratio]; "
         "found_ratio <= 1"
     )
 
-    weights: str | None = None
     backend: str = "auto"
-    threads: int = 1
     window_influence: float | None = None
     penalty_k: float | None = None
     lr: float | None = None

@@ -32,7 +32,15 @@ from trackkit.training import fit as fit_task
 from trackkit.training.task import EpochRandom
 from trackkit.training.weights import make_weights
 
-__all__ = ["SOT_TRAINERS", "OptimConfig", "SOTTrainer", "TrainOptions", "build_trainer", "fit"]
+__all__ = [
+    "SOT_TRAINERS",
+    "ConvNetConfig",
+    "OptimConfig",
+    "SOTTrainer",
+    "TrainOptions",
+    "build_trainer",
+    "fit",
+]
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,23 @@ class OptimConfig(Config):
 
     weight_decay: float = 5e-4
     final_lr_ratio: float = 0.01
+
+
+@dataclass(frozen=True)
+class ConvNetConfig(OptimConfig):
+    """:class:`OptimConfig` and the shape of trackkit's small conv stack (widths ``w``,
+    ``2w``, ``3w``, total stride 16), the network of the GOTURN and MDNet trainers.
+
+    Attributes:
+        size: input side of the network's crops (a multiple of 16).
+        width: channels ``w`` of the first conv layer.
+    """
+
+    size: int = 128
+    width: int = 32
+
+    def validate(self) -> None:
+        require(self.size % 16 == 0, "size must be a multiple of 16")
 
 
 class SOTTrainer(Task):

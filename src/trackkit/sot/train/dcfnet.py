@@ -36,7 +36,7 @@ from trackkit.errors import DataNotFoundError
 from trackkit.io.images import IMAGE_SUFFIXES, SOTSequence, natural_key, read_image
 from trackkit.sot.nets.dcfnet_net import MEAN_BGR, build_feature_net, load_feature_weights
 from trackkit.sot.ops.crops import REPLICATE, crop_region
-from trackkit.sot.ops.dcf import gaussian_label, hann2d
+from trackkit.sot.ops.dcf import DCFGeometry, gaussian_label, hann2d
 from trackkit.sot.train.base import SOT_TRAINERS, OptimConfig, SOTTrainer, TrainOptions
 from trackkit.training.task import EpochRandom
 
@@ -46,16 +46,13 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class DCFNetTrainConfig(OptimConfig):
+class DCFNetTrainConfig(OptimConfig, DCFGeometry):
     """Options of the DCFNet/UDT trainer (``--set key=value``), with
-    :class:`~trackkit.sot.train.base.OptimConfig`'s (for SGD).
+    :class:`~trackkit.sot.train.base.OptimConfig`'s (for SGD) and the crop and filter options
+    of :class:`~trackkit.sot.ops.dcf.DCFGeometry`.
 
     Attributes:
         mode: ``"udt"`` (unsupervised) or ``"supervised"``.
-        crop_size: crop side in pixels.
-        padding: crops cover ``(1 + padding)`` times the target.
-        reg: ridge regularisation of the DCF layer.
-        output_sigma_factor: label width as a fraction of the target's side in the crop.
         max_gap: the later frames are at most this many frames after the first.
         shift: supervised: maximum random shift of the search crop (fraction of the target).
         drop_fraction: UDT: fraction of highest-loss samples dropped per batch.
@@ -65,15 +62,10 @@ class DCFNetTrainConfig(OptimConfig):
     """
 
     RANGES: ClassVar[str] = (
-        "crop_size >= 16; padding >= 0; max_gap >= 1; drop_fraction in [0, 1); "
-        "min_target > 0; max_target in [min_target, 1]"
+        "max_gap >= 1; drop_fraction in [0, 1); min_target > 0; max_target in [min_target, 1]"
     )
 
     mode: str = "udt"
-    crop_size: int = 125
-    padding: float = 2.0
-    reg: float = 1e-4
-    output_sigma_factor: float = 0.1
     max_gap: int = 10
     shift: float = 0.3
     drop_fraction: float = 0.1

@@ -34,22 +34,20 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import require
 from trackkit.sot.ops.crops import crop_pair_region, crop_region, mean_color
-from trackkit.sot.train.base import SOT_TRAINERS, OptimConfig, SOTTrainer
+from trackkit.sot.train.base import SOT_TRAINERS, ConvNetConfig, SOTTrainer
 from trackkit.sot.train.pairs import FramePairs, to_tensor
 
 __all__ = ["GoturnTrainConfig", "GoturnTrainer", "make_example", "pasted_still"]
 
 
 @dataclass(frozen=True)
-class GoturnTrainConfig(OptimConfig):
+class GoturnTrainConfig(ConvNetConfig):
     """GOTURN-specific training options (``trackkit sot train --set key=value``), with
-    :class:`~trackkit.sot.train.base.OptimConfig`'s (Adam weight decay default ``1e-5``).
+    :class:`~trackkit.sot.train.base.ConvNetConfig`'s (``size``: input side of both crops;
+    Adam weight decay default ``1e-5``).
 
     Attributes:
-        size: input side of both crops (a multiple of 16).
-        width: channels of the first conv layer.
         max_gap: largest frame distance between the previous and the current frame.
         context: crop = box enlarged this many times.
         shift_scale, size_scale: Laplace scales of the motion-smoothness model.
@@ -68,8 +66,6 @@ class GoturnTrainConfig(OptimConfig):
         "reverse_prob in [0, 1]; flip_prob in [0, 1]; max_shift in (0, 1); jitter in [0, 1)"
     )
 
-    size: int = 128
-    width: int = 32
     max_gap: int = 5
     context: float = 2.0
     shift_scale: float = 1 / 5
@@ -81,9 +77,6 @@ class GoturnTrainConfig(OptimConfig):
     max_shift: float = 0.45
     jitter: float = 0.0
     weight_decay: float = 1e-5
-
-    def validate(self) -> None:
-        require(self.size % 16 == 0, "size must be a multiple of 16")
 
 
 def _gains(rng: np.random.Generator, amount: float) -> NDArray[np.float64]:

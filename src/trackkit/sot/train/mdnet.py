@@ -16,23 +16,22 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from trackkit.config import require
 from trackkit.sot.ops.samples import crop_boxes, labelled_samples
-from trackkit.sot.train.base import SOT_TRAINERS, OptimConfig, SOTTrainer
+from trackkit.sot.train.base import SOT_TRAINERS, ConvNetConfig, SOTTrainer
 from trackkit.training.task import EpochRandom
 
 __all__ = ["MDNetTrainConfig", "MDNetTrainer"]
 
 
 @dataclass(frozen=True)
-class MDNetTrainConfig(OptimConfig):
+class MDNetTrainConfig(ConvNetConfig):
     """MDNet-specific training options (``trackkit sot train --set key=value``), with
-    :class:`~trackkit.sot.train.base.OptimConfig`'s (for Adam); the batch size is the number
-    of frames per step.
+    :class:`~trackkit.sot.train.base.ConvNetConfig`'s (the Adam and network options); the
+    batch size is the number of frames per step.
 
     Attributes:
         pos, neg: positives / negatives per frame.
-        size, width, fc: network input side, first conv width, fc width.
+        fc: fc width.
     """
 
     RANGES: ClassVar[str] = "pos >= 1; neg >= 1"
@@ -42,9 +41,6 @@ class MDNetTrainConfig(OptimConfig):
     size: int = 64
     width: int = 24
     fc: int = 256
-
-    def validate(self) -> None:
-        require(self.size % 16 == 0, "size must be a multiple of 16")
 
 
 @SOT_TRAINERS.register("mdnet")
