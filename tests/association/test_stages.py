@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from trackkit.association.stages import (
@@ -14,12 +16,18 @@ from trackkit.association.stages import (
 )
 
 
+def _started(*args: Any) -> Frame:
+    frame = Frame()
+    frame.reset(*args)
+    return frame
+
+
 def _frame() -> Frame:
     pred = np.array([[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]], float)
     boxes = np.array([[21, 0, 31, 10], [0, 1, 10, 11], [100, 0, 110, 10]], float)
     scores = np.array([0.9, 0.3, 0.8])
     high, low = score_bands(scores, np.array(0.5), np.array(0.1))
-    return Frame.new(boxes, scores, pred, {"high": high, "low": low})
+    return _started(boxes, scores, pred, {"high": high, "low": low})
 
 
 def test_score_bands() -> None:
@@ -53,7 +61,7 @@ def test_costs() -> None:
 
 def test_cascade_matches_recent_tracks_first() -> None:
     # two tracks want the same detection; the one seen more recently (level 1) gets it
-    f = Frame.new(
+    f = _started(
         np.array([[0, 0, 10, 10]], float),
         np.ones(1),
         np.array([[0, 0, 10, 10], [0, 0, 10, 10]], float),

@@ -93,26 +93,11 @@ class Frame:
     )
 
     def __init__(self) -> None:
-        """An empty frame; :meth:`reset` (or :meth:`new`) starts one."""
+        """An empty frame; :meth:`reset` starts one (a tracker keeps one and resets it)."""
         #: groups of the pools matches were drawn from (``None``: any pool)
         self._touched: set[int | None] = set()
         #: ``pool -> (matches so far, its free rows)``: the last :meth:`free` of each pool
         self._free: dict[str, tuple[int, IntArray]] = {}
-
-    @classmethod
-    def new(
-        cls,
-        boxes: FloatArray,
-        scores: FloatArray,
-        pred: FloatArray,
-        pools: Mapping[str, IntArray],
-        embeddings: NDArray[Any] | None = None,
-        groups: Mapping[str, int] | None = None,
-    ) -> Frame:
-        """A frame started with :meth:`reset`'s arguments."""
-        frame = cls()
-        frame.reset(boxes, scores, pred, pools, embeddings, groups)
-        return frame
 
     def reset(
         self,
