@@ -8,7 +8,7 @@ from typing import Any
 
 from trackkit.cli.options import add_verb
 
-#: Modules providing the evaluation targets (``mot``, ``sot``, ...), each with ``add_parser``.
+#: Modules providing the evaluation targets (``mot``, ``sot``, ...), each with ``add_eval_parser``.
 TARGET_MODULES: tuple[str, ...] = ("trackkit.cli.eval_mot", "trackkit.cli.eval_sot")
 
 
@@ -20,7 +20,7 @@ def add_parser(sub: Any) -> None:
     parser = add_verb(sub, "eval", HELP, DESCRIPTION)
     targets = parser.add_subparsers(dest="target", metavar="TARGET")
     for name in TARGET_MODULES:
-        importlib.import_module(name).add_parser(targets)
+        importlib.import_module(name).add_eval_parser(targets)
     parser.set_defaults(func=lambda args: _no_target(parser, args))
 
 

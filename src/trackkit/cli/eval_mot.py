@@ -46,7 +46,7 @@ example:
 HEADERS = {"CLR_FP": "FP", "CLR_FN": "FN"}
 
 
-def add_parser(sub: Any) -> None:
+def add_eval_parser(sub: Any) -> None:
     parser = add_verb(sub, "mot", HELP, DESCRIPTION, EPILOG)
     parser.add_argument(
         "--gt",

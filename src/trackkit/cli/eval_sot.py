@@ -37,7 +37,7 @@ examples:
 """
 
 
-def add_parser(sub: Any) -> None:
+def add_eval_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "sot",
         help="single-object tracking: OTB success/precision, VOT accuracy/robustness/EAO",

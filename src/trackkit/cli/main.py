@@ -2,7 +2,9 @@
 
 Each verb lives in its own module of :mod:`trackkit.cli` exposing
 ``add_parser(subparsers) -> None``; that function adds the verb's parser and sets
-``func=handler`` where ``handler(args) -> int`` returns the exit status. Verb modules must
+``func=handler`` where ``handler(args) -> int`` returns the exit status. Verb modules are
+found by scanning the package (a module with ``add_parser`` is a verb): ``VERB_ORDER`` fixes
+the order of the known ones in ``trackkit --help``, any other comes after them by name. Verb modules must
 import heavy optional dependencies (torch, onnxruntime) inside their handlers only, so that
 ``trackkit --help`` and the evaluation work without them.
 """
@@ -12,20 +14,31 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import pkgutil
 import sys
 from collections.abc import Sequence
 
 from trackkit import __version__
 from trackkit.errors import TrackkitError
 
-#: Modules providing the verbs, in the order ``trackkit --help`` lists them.
-VERB_MODULES: tuple[str, ...] = (
-    "trackkit.cli.eval",
-    "trackkit.cli.reid",
-    "trackkit.cli.demo",
-    "trackkit.cli.track",
-    "trackkit.cli.sot",
-)
+#: Verbs listed first by ``trackkit --help``, in this order; others follow by module name.
+VERB_ORDER: tuple[str, ...] = ("demo", "track", "sot", "eval", "reid")
+
+
+def verb_modules() -> list[str]:
+    """Names of the modules of :mod:`trackkit.cli` that define a verb (``add_parser``)."""
+    import trackkit.cli as package
+
+    names = sorted(
+        info.name for info in pkgutil.iter_modules(package.__path__) if info.name != "main"
+    )
+    ordered = [n for n in VERB_ORDER if n in names] + [n for n in names if n not in VERB_ORDER]
+    found = []
+    for name in ordered:
+        module = importlib.import_module(f"trackkit.cli.{name}")
+        if callable(getattr(module, "add_parser", None)):
+            found.append(module.__name__)
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"trackkit {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
-    for name in VERB_MODULES:
+    for name in verb_modules():
         importlib.import_module(name).add_parser(sub)
     return parser
 
