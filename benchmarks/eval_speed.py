@@ -8,7 +8,14 @@ OpenCV contrib build with plain ``opencv-python``). Prints a table of the best o
 ``--repeat`` runs (wall and CPU seconds) and the ratio, plus the peak memory of trackkit's run
 on MOT17-04.
 
+With ``--whole-process N`` it instead times N alternating pairs of whole processes started
+from the shell, as a user runs them: ``trackkit eval mot --gt ... --pred ...`` (start-up,
+imports, reading, the three metric families, the printed table) and the official kit run as a
+script with the same metrics (``python -c 'import trackeval; ...'``, its start-up and reading
+included), and prints the median of each and the ratio of the medians.
+
     python benchmarks/eval_speed.py [--repeat 5]
+    python benchmarks/eval_speed.py --whole-process 5
 """
 
 from __future__ import annotations
@@ -101,14 +108,64 @@ def peak_memory_mb_mot17_04(gt_root: Path, pred_dir: Path) -> float:
     return float(out.stdout.strip())
 
 
+def _timed(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def whole_process(gt_root: Path, metrics_dir: Path, pairs: int) -> int:
+    """Median wall time of ``pairs`` alternating whole-process runs of each tool."""
+    import statistics
+
+    pred_dir = metrics_dir / "MOT17-tracker-A" / "data"
+    trackkit_cmd = [
+        sys.executable, "-m", "trackkit.cli.main", "eval", "mot",
+        "--gt", str(gt_root), "--pred", str(pred_dir),
+    ]  # fmt: skip
+    here = Path(__file__).resolve().parent
+    official = (
+        f"import sys, tempfile; sys.path.insert(0, {str(here)!r}); "
+        "from pathlib import Path; from eval_speed import run_trackeval; "
+        "d = tempfile.mkdtemp(); "
+        f"print(run_trackeval(Path({str(gt_root)!r}), Path({str(metrics_dir)!r}), Path(d)))"
+    )
+    official_cmd = [sys.executable, "-c", official]
+    try:
+        import trackeval  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        print("the official kit is not installed: pip install --no-deps trackeval==1.3.0")
+        return 2
+    _timed(trackkit_cmd)  # warm the file cache for both
+    _timed(official_cmd)
+    tk, te = [], []
+    for _ in range(pairs):
+        tk.append(_timed(trackkit_cmd))
+        te.append(_timed(official_cmd))
+    mt, me = statistics.median(tk), statistics.median(te)
+    print(f"whole process, {pairs} alternating pairs (wall s): " + ", ".join(
+        f"{a:.2f}/{b:.2f}" for a, b in zip(tk, te)
+    ))
+    print(f"{'tool':<26}{'median s':>10}")
+    print(f"{'trackkit eval mot':<26}{mt:>10.3f}")
+    print(f"{'TrackEval (official kit)':<26}{me:>10.3f}")
+    print(f"ratio trackkit / official (medians): {mt / me:.3f}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per tool (best is kept)")
+    parser.add_argument(
+        "--whole-process", type=int, metavar="N", help="N alternating pairs of whole processes"
+    )
     args = parser.parse_args()
     root = require_shared()
     gt_root = root / "data" / "MOT17" / "train"
     metrics_dir = root / "data" / "metrics"
     pred_dir = metrics_dir / "MOT17-tracker-A" / "data"
+    if args.whole_process:
+        return whole_process(gt_root, metrics_dir, args.whole_process)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 

@@ -7,6 +7,18 @@ and the 3,000 x 15,000 timing).
                               [--datasets cuhk03,viper,prid2011] [--threads 2]
                               [--adapt] [--skip-rerank-timing]
 
+OSNet rows and the teacher/student comparison (issue 14):
+
+    python benchmarks/reid.py --models omz-0248,omz-0287,osnet-msmt17,osnet-market1501,\
+        default,default+onnx,old-default --skip-rerank-timing
+
+``osnet-msmt17`` / ``osnet-market1501`` are the torchreid OSNet x0.25 releases in
+../shared/weights (scored as released: 256x128, their 512-d feature); ``NAME+onnx`` runs a
+torch model through onnxruntime (exported in memory, same embeddings, other speed);
+``old-default`` is the previous default (ResNet, CUHK03 only, 128x48). caviar4reid and
+ilids (``--datasets``) are scored all-vs-all (every image queries all the others); the new
+default model trains on them, so its numbers there are not held out.
+
 Accuracy: rank-1 / rank-5 / mAP / mINP in %, averaged over the protocol's trials (10 random
 splits for VIPeR and PRID2011, the fixed split for CUHK03). Throughput: crops/s at each
 model's own input size (batch 32 where the graph allows it; the OMZ ONNX graphs fix batch 1),
@@ -33,7 +45,17 @@ from trackkit.reid.evaluate import dataset_paths, evaluate_embedder, score_trial
 from trackkit.reid.rerank import k_reciprocal_rerank
 from trackkit.shared import shared_path
 
-ROOTS = {"cuhk03": "cuhk03-labeled", "viper": "viper", "prid2011": "prid2011"}
+ROOTS = {
+    "cuhk03": "cuhk03-labeled",
+    "viper": "viper",
+    "prid2011": "prid2011",
+    "caviar4reid": "caviar4reid",
+    "ilids": "ilids",
+}
+OSNET = {
+    "osnet-msmt17": ("osnet_x0_25_msmt17", "osnet_x0_25_msmt17.pth"),
+    "osnet-market1501": ("osnet_x0_25_market1501", "osnet_x0_25_market1501.pth"),
+}
 
 
 def throughput(embedder: object, n: int = 256) -> tuple[float, float]:
@@ -84,9 +106,31 @@ def kissme_results(
 
 
 def _embedder(spec: str, threads: int) -> Embedder:
-    """``NAME`` or ``NAME@pooled`` / ``NAME@bnneck`` (a trackkit model's retrieval feature)."""
+    """``NAME`` or ``NAME@pooled`` / ``NAME@bnneck`` (a trackkit model's retrieval feature);
+    ``NAME+onnx``: the torch model run by onnxruntime; OSNet release names (:data:`OSNET`)."""
+    spec, onnx, _ = spec.partition("+onnx")
     name, _, embedding = spec.partition("@")
-    return load_embedder(name, threads=threads, embedding=embedding or None)
+    if name in OSNET:
+        found = shared_path("weights", *OSNET[name])
+        if found is None:
+            raise SystemExit(f"{name}: not found in the shared weights folder")
+        name = f"osnet:{found}"
+    elif name == "old-default":
+        from trackkit.reid.embedder import default_model_path
+
+        name = str(default_model_path().with_name("reid_resnet_w32_parts_cuhk03.pt"))
+    embedder = load_embedder(name, threads=threads, embedding=embedding or None)
+    if not onnx or not isinstance(embedder, TorchEmbedder):
+        return embedder
+    import tempfile
+
+    from trackkit.reid.embedder import OnnxEmbedder
+    from trackkit.reid.models import export_onnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.onnx")
+        export_onnx(embedder.model, path)
+        return OnnxEmbedder(path, threads=threads)
 
 
 def main() -> int:
@@ -105,6 +149,9 @@ def main() -> int:
         help="also score trackkit models with per-camera batch-norm adaptation ('NAME +adapt')",
     )
     parser.add_argument("--skip-rerank-timing", action="store_true")
+    parser.add_argument(
+        "--speed-only", action="store_true", help="throughput table only (no accuracy)"
+    )
     parser.add_argument("--only-rerank-timing", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -136,7 +183,7 @@ def main() -> int:
         if args.adapt and isinstance(embedder, TorchEmbedder):
             variants.append((f"{spec} +adapt", True))
         for label, adapt in variants:
-            for name, ds in datasets.items():
+            for name, ds in datasets.items() if not args.speed_only else ():
                 res = evaluate_embedder(embedder, ds, adapt=adapt).result
                 rows.append((label, name, res.rank(1), res.rank(5), res.mAP, res.mINP))
                 print(
@@ -155,11 +202,12 @@ def main() -> int:
     print(f"\n## throughput ({args.threads} threads, batch 32 where possible, embedding only)\n")
     print("| model | input HxW | crops/s (wall) | crops per CPU-s | x OMZ 0248 (CPU) |")
     print("|---|---|---:|---:|---:|")
+    sizes = {spec: _embedder(spec, args.threads).input_size for spec in speeds}
     for spec, (wall, cpu) in speeds.items():
-        h, w = _embedder(spec, args.threads).input_size
+        h, w = sizes[spec]
         ratio = f"{cpu / anchor[1]:.2f}" if anchor else "-"
         print(f"| {spec} | {h}x{w} | {wall:.0f} | {cpu:.0f} | {ratio} |")
-    if "default" in args.models.split(",") and "cuhk03" in datasets:
+    if "default" in args.models.split(",") and "cuhk03" in datasets and not args.speed_only:
         embedder = load_embedder("default", threads=args.threads)
         print("\n## k-reciprocal re-ranking (k1=20, k2=6, lambda=0.3), default model\n")
         print("| dataset | rank-1 | mAP | re-ranked rank-1 | re-ranked mAP |")

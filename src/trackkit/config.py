@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import numbers
 import operator
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -26,11 +28,12 @@ def make_config(cls: type[C], **overrides: Any) -> C:
     """
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"{cls!r} is not a dataclass")
-    names = [f.name for f in dataclasses.fields(cls)]
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
     unknown = sorted(set(overrides) - set(names))
     if unknown:
+        s = "s" if len(unknown) > 1 else ""
         raise ConfigError(
-            f"unknown option(s) {', '.join(unknown)} for {cls.__name__}; "
+            f"unknown option{s} {', '.join(repr(u) for u in unknown)} for {cls.__name__}; "
             f"valid options: {', '.join(names)}"
         )
     return cls(**overrides)
@@ -68,6 +71,48 @@ def require(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def _expected_kind(default: Any) -> str | None:
+    """What a field whose default is ``default`` takes (``None``: not checked)."""
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, numbers.Integral):
+        return "an integer"
+    if isinstance(default, numbers.Real):
+        return "a number"
+    if isinstance(default, str):
+        return "a string"
+    return None
+
+
+def _has_kind(value: Any, kind: str) -> bool:
+    if kind == "true or false":
+        return isinstance(value, (bool, numbers.Integral)) and value in (0, 1)
+    if kind == "a string":
+        return isinstance(value, (str, os.PathLike))
+    if isinstance(value, (str, bytes, bool)) or not isinstance(value, numbers.Real):
+        return False
+    # an integer field takes a float only when it is a whole number (30.0 for 30)
+    return kind == "a number" or float(value).is_integer()
+
+
+def check_types(config: Any) -> None:
+    """Check that every field whose default is a boolean, a number or a string holds a value
+    of that kind (``None`` always passes: an optional value left unset).
+
+    Values from the command line are parsed by :func:`parse_value`, so ``--set padding=abc``
+    arrives as the string ``'abc'``; this turns it into one line that names the option.
+
+    Raises:
+        ConfigError: ``"padding must be a number, got 'abc'"``.
+    """
+    for f in dataclasses.fields(config):
+        kind = _expected_kind(f.default)
+        value = getattr(config, f.name)
+        if kind is None or value is None or _has_kind(value, kind):
+            continue
+        raise ConfigError(f"{f.name} must be {kind}, got {value!r}")
+
+
 def check_ranges(config: Any) -> None:
     """Validate the numeric fields named in the ``RANGES`` of ``config``'s class and its bases
     (a subclass's rule for a field replaces its base's).
@@ -100,6 +145,8 @@ def check_ranges(config: Any) -> None:
         value = getattr(config, name)
         if value is None:  # an optional field left unset
             continue
+        if isinstance(value, (str, bytes)) or not isinstance(value, numbers.Real):
+            raise ConfigError(f"{name} must be a number ({name} {rule}), got {value!r}")
         if rule.startswith("in "):
             interval = rule[3:]
             lo, hi = (bound(x) for x in interval[1:-1].split(","))
@@ -126,12 +173,14 @@ class Config:
 
     A subclass declares its numeric bounds in the class attribute ``RANGES`` (checked by
     :func:`check_ranges`, merged with its bases') and its other rules (choices, relations
-    between fields) in :meth:`validate`; both run when an instance is made.
+    between fields) in :meth:`validate`; when an instance is made, the kinds of the values
+    are checked first (:func:`check_types`), then both.
     """
 
     RANGES: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
+        check_types(self)
         check_ranges(self)
         self.validate()
 

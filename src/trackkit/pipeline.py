@@ -32,11 +32,20 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from trackkit.analytics.counting import Counter
+from trackkit.analytics.report import CountReport
 from trackkit.core.detections import Detections
-from trackkit.core.tracks import Tracks
-from trackkit.detectors.base import ClassFilter, Detector, as_detector, reset_detector
+from trackkit.core.tracks import IdCompactor, Tracks
+from trackkit.detectors.base import (
+    ClassFilter,
+    Detector,
+    as_detector,
+    build_detector,
+    reset_detector,
+)
+from trackkit.detectors.checks import check_detection_file, check_inside, unwrap
 from trackkit.errors import ConfigError, DataNotFoundError, TrackkitError
-from trackkit.io.mot_txt import MOTResultWriter
+from trackkit.io.export import ResultsWriter, open_writer
 from trackkit.io.video import VideoReader, is_image_folder, open_video
 from trackkit.viz.annotate import AnnotatedVideoWriter, TrackAnnotator
 
@@ -62,6 +71,7 @@ class FrameSource:
             ``min_frames`` (the last frame of its detections).
         detections: the source's own detection file (MOTChallenge ``det/det.txt``), its
             default detector.
+        size: ``(width, height)`` of the frames when known before reading them.
     """
 
     name: str
@@ -69,6 +79,7 @@ class FrameSource:
     num_frames: int | None
     read: Callable[[bool, int], Iterable[FrameItem]]
     detections: Path | None = None
+    size: tuple[int, int] | None = None
 
     def frames(self, images: bool = True, min_frames: int = 0) -> Iterator[FrameItem]:
         """Iterate ``(frame_id, (H, W, 3) uint8 BGR image or None)`` in order."""
@@ -83,7 +94,11 @@ class FrameSource:
 
 
 def _video_source(reader: VideoReader, name: str) -> FrameSource:
-    return FrameSource.of(reader, reader.info.fps, reader.info.num_frames, name)
+    info = reader.info
+    return FrameSource(
+        name, info.fps, info.num_frames, lambda images, min_frames: reader, None,
+        (info.width, info.height),
+    )  # fmt: skip
 
 
 def _is_mot_sequence(path: Path) -> bool:
@@ -122,7 +137,8 @@ def mot_source(seq_dir: str | Path, fps: float | None = None) -> FrameSource:
             path = files.get(k)
             yield k, (read_image(path) if path is not None else None)
 
-    return FrameSource(d.name, rate, length, read, det if det.is_file() else None)
+    size = (info.im_width, info.im_height) if info is not None and info.im_width > 0 else None
+    return FrameSource(d.name, rate, length, read, det if det.is_file() else None, size)
 
 
 def open_sources(source: str | Path, fps: float | None = None) -> list[FrameSource]:
@@ -178,11 +194,15 @@ class PipelineSummary:
         frames: number of frames processed.
         seconds: wall-clock time of the loop (decoding, detection, tracking, writing).
         fps: ``frames / seconds``.
-        detections: total number of detections.
+        detections: total number of detections (after the class filter).
         tracks: number of distinct track identities reported.
-        results: the MOTChallenge results file, if one was written.
+        results: the results file, if one was written.
         video: the annotated video, if one was written.
         codec: the encoder of the annotated video.
+        format: the results format (:data:`trackkit.io.export.FORMATS`).
+        class_filter: what the class filter kept and dropped, by class name, in words
+            (``None`` without ``classes``).
+        counts: the line / zone counts (``None`` without counters).
     """
 
     frames: int
@@ -193,6 +213,9 @@ class PipelineSummary:
     results: Path | None
     video: Path | None
     codec: str | None
+    format: str | None = None
+    class_filter: str | None = None
+    counts: CountReport | None = None
 
 
 def build_tracker(name: str, frame_rate: float | None = None, **cfg: Any) -> Any:
@@ -217,6 +240,113 @@ def _build_offline(options: Mapping[str, Any] | bool | Any, frame_rate: float) -
     return OfflineLinker(**opts)
 
 
+def _build(
+    tracker: Any, src: FrameSource, options: dict[str, Any] | None, class_aware: bool
+) -> Any:
+    """The tracker to run: built by name (with the source's frame rate) or reset; one per
+    class with ``class_aware`` (:class:`~trackkit.mot.per_class.PerClassTracker`)."""
+    import copy
+
+    if isinstance(tracker, str):
+        if class_aware:
+            from trackkit.mot.per_class import PerClassTracker
+
+            return PerClassTracker(lambda: build_tracker(tracker, src.fps, **(options or {})))
+        return build_tracker(tracker, src.fps, **(options or {}))
+    if hasattr(tracker, "reset"):
+        tracker.reset()
+    if class_aware:
+        from trackkit.mot.per_class import PerClassTracker
+
+        return PerClassTracker(lambda: copy.deepcopy(tracker))
+    return tracker
+
+
+class _Outputs:
+    """Where the final tracks of each frame go: renumbered ids, the results file, the
+    counters and the annotated video."""
+
+    def __init__(
+        self,
+        writer: ResultsWriter | None,
+        vwriter: AnnotatedVideoWriter | None,
+        report: CountReport | None,
+        renumber: bool,
+    ) -> None:
+        self.writer = writer
+        self.vwriter = vwriter
+        self.report = report
+        self.compact = IdCompactor() if renumber else None
+        self.ids: set[int] = set()
+
+    def emit(self, frame_id: int, frame: Frame | None, tracks: Tracks) -> Tracks:
+        if self.compact is not None:
+            tracks = self.compact(tracks)
+        if self.writer is not None:
+            if frame is not None and "width" not in self.writer.video:
+                self.writer.video.update(width=frame.shape[1], height=frame.shape[0])
+            self.writer.write(frame_id, tracks)
+        if self.report is not None:
+            self.report.update(frame_id, tracks)
+        if self.vwriter is not None and frame is not None:
+            self.vwriter.write(frame, tracks, frame_id)
+        self.ids.update(tracks.track_ids.tolist())
+        return tracks
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self.vwriter is not None:
+            self.vwriter.close()
+
+
+def _link_per_class(linker: Any, frames: list[Tracks]) -> list[Tracks]:
+    """Run the linker on each class's tracks apart (tracklets of two classes never link)
+    and give each linked track its class back; one run without class ids."""
+    classes = {c for t in frames if t.class_ids is not None for c in t.class_ids.tolist()}
+    if not classes or all(t.class_ids is None for t in frames):
+        return list(linker.run(frames))
+    parts = []
+    for c in sorted(classes):
+        subset = [t[np.flatnonzero(t.class_ids == c)] if t.class_ids is not None else t[[]]
+                  for t in frames]  # fmt: skip
+        parts.append((c, linker.run(subset)))
+    out = []
+    for k in range(len(frames)):
+        pieces = [(c, linked[k]) for c, linked in parts if len(linked[k])]
+        if not pieces:
+            out.append(Tracks(np.zeros((0, 4)), np.zeros(0, np.int64), class_ids=np.zeros(0)))
+            continue
+        out.append(Tracks(
+            np.concatenate([t.xyxy for _, t in pieces]),
+            np.concatenate([t.track_ids for _, t in pieces]),
+            np.concatenate([t.scores for _, t in pieces]),
+            np.concatenate([t.det_index for _, t in pieces]),
+            np.concatenate([np.full(len(t), c) for c, t in pieces]),
+        ))  # fmt: skip
+    return out
+
+
+def _offline_pass(
+    src: FrameSource, kept: list[tuple[int, Tracks]], linker: Any, out: _Outputs, video: bool
+) -> None:
+    """Link the kept tracks and emit them; with a video, read the frames again to draw."""
+    linked = _link_per_class(linker, [t for _, t in kept])
+    final = {frame_id: tracks for (frame_id, _), tracks in zip(kept, linked, strict=True)}
+    if not video:
+        for frame_id, tracks in final.items():
+            out.emit(frame_id, None, tracks)
+        return
+    last = max(final, default=0)
+    for frame_id, frame in src.frames(True, last):
+        if frame_id > last:
+            break
+        if frame_id in final:
+            out.emit(frame_id, frame, final.pop(frame_id))
+    for frame_id, tracks in sorted(final.items()):  # frames the second reading did not give
+        out.emit(frame_id, None, tracks)
+
+
 def track_video(
     source: Any,
     detector: Detector | str | Callable[[Frame], Any] | None = None,
@@ -233,6 +363,11 @@ def track_video(
     codec: str = "auto",
     total_frames: int | None = None,
     offline: Mapping[str, Any] | bool | Any = None,
+    format: str | None = None,
+    class_aware: bool = False,
+    counters: Sequence[Counter] = (),
+    counts: str | Path | None = None,
+    renumber: bool = True,
 ) -> PipelineSummary:
     """Detect and track every frame of ``source``, streaming the outputs to disk.
 
@@ -242,60 +377,86 @@ def track_video(
             any iterable of ``(frame_id, (H, W, 3) uint8 BGR frame)`` such as a synthetic scene.
         detector: a detector, a spec (``"hog"``, ``"yolox:model.onnx"``, ...) or a callable
             ``frame -> Detections | (N, 4|5|6) array``; ``None``: the source's own
-            detections (a MOTChallenge sequence's ``det/det.txt``).
+            detections (a MOTChallenge sequence's ``det/det.txt``), else the best person
+            detector in the model cache, else HOG
+            (:func:`trackkit.detectors.defaults.default_person_detector`).
         tracker: a MOT tracker instance or a registered name (built with the video's rate).
-        results: MOTChallenge results file to write (``frame,id,x,y,w,h,score,-1,-1,-1``).
-        video: annotated mp4 to write (boxes, ids in stable colours, trails); frames without
-            an image are left out of it.
+        results: results file to write, in ``format``.
+        video: annotated mp4 to write (boxes, ids in stable colours, class names, trails,
+            counters); frames without an image are left out of it.
         classes: keep only these classes (names such as ``"person"`` or ids).
         progress: show a progress bar with frames per second (on stderr).
         max_frames: stop after this many frames.
         fps: frame rate to assume (default: the source's).
         annotator: how to draw the annotated video.
         on_frame: called as ``on_frame(frame_id, frame or None, detections, tracks)`` every
-            frame, with the online tracks.
+            frame, with the online tracks (as written, unless ``offline``).
         tracker_options: options for building ``tracker`` by name.
         codec: codec of the annotated video (``"auto"``, ``"h264"``, ``"mp4v"``).
         total_frames: length of ``source`` for the progress bar when it has no ``len()``.
         offline: link tracklets across gaps and interpolate once the whole source is tracked
-            (:func:`_build_offline`: ``True``, options or a linker); results are then written
-            at the end. Not with ``video``.
+            (:func:`_build_offline`: ``True``, options or a linker); results (and the
+            annotated video, from a second reading of the source) are then written at the end.
+        format: results format, one of :data:`trackkit.io.export.FORMATS` (``mot``,
+            ``jsonl``, ``csv``, ``coco``; default: from the suffix of ``results``, else mot).
+            The class id (and, but for ``mot``, the name) of each track is written.
+        class_aware: never associate across classes (one tracker per class,
+            :class:`~trackkit.mot.per_class.PerClassTracker`).
+        counters: line / zone counters (:mod:`trackkit.analytics`), run on the final tracks.
+        counts: write the counts there (``.json`` or ``.csv``, :class:`CountReport`).
+        renumber: number the reported identities 1, 2, 3, ... in order of first report
+            (trackers also spend ids on tentative tracks never reported); False keeps the
+            tracker's own ids.
 
     Raises:
         TrackkitError: bad input (unreadable video, bad model, ...). Frames finished before
             the failure are already in ``results`` and ``video`` (online runs).
     """
     src = _as_source(source, fps, total_frames)
-    if detector is None:
-        if src.detections is None:
-            raise ConfigError(f"{source}: no detector given and no det/det.txt to read")
+    if detector is None and src.detections is not None:
         detector = f"file:{src.detections}"
+    if detector is None:  # the best person detector in the model cache, else HOG
+        from trackkit.detectors.defaults import default_person_detector
+
+        chosen = default_person_detector()
+        logger.info(chosen.note)
+        detector = build_detector(chosen.spec, **({} if classes else chosen.options))
     det = as_detector(detector)
     if classes:
         det = ClassFilter(det, list(classes))
     reset_detector(det)
-    if isinstance(tracker, str):
-        trk = build_tracker(tracker, src.fps, **(tracker_options or {}))
-    else:
-        trk = tracker
-        if hasattr(trk, "reset"):
-            trk.reset()
+    check_detection_file(det, src.name, src.num_frames, src.detections is not None)
+    trk = _build(tracker, src, tracker_options, class_aware)
     linker = None
     if offline is not None and offline is not False:
-        if video is not None:
-            raise ConfigError("offline linking rewrites whole tracks: not with an annotated video")
         linker = _build_offline(offline, src.fps)
+    if counts is not None and not counters:
+        raise ConfigError("counts: no counter to write (give counting lines or zones)")
     total = src.num_frames if src.num_frames is not None else total_frames
     if max_frames is not None and total is not None:
         total = min(total, max_frames)
 
     from tqdm import tqdm
 
-    images = video is not None or getattr(det, "needs_frames", True)
-    writer = MOTResultWriter(results) if results is not None else None
+    needs_frames = getattr(det, "needs_frames", True)
+    images = (video is not None and linker is None) or needs_frames
+    class_names = getattr(det, "class_names", None)
+    report = CountReport(list(counters), class_names) if counters else None
+    if report is not None:
+        report.reset()
+    info = {"name": src.name or "video", "fps": src.fps}
+    if src.size is not None:
+        info.update(width=src.size[0], height=src.size[1])
+    writer = open_writer(results, format, class_names, info) if results is not None else None
+    if video is not None:
+        annotator = annotator or TrackAnnotator(class_names=class_names)
+        if counters and not annotator.counters:
+            annotator.counters = list(counters)
     vwriter = AnnotatedVideoWriter(video, src.fps, annotator, codec) if video is not None else None
+    out = _Outputs(writer, vwriter, report, renumber)
+    det_path = getattr(getattr(unwrap(det), "config", None), "path", None)
+    what = f"file:{det_path}" if det_path else "detector"
     n_frames = n_dets = 0
-    ids: set[int] = set()
     kept: list[tuple[int, Tracks]] = []
     bar = tqdm(total=total, desc=src.name or None, unit="frame", disable=not progress,
                dynamic_ncols=True, leave=True)  # fmt: skip
@@ -304,47 +465,43 @@ def track_video(
         for frame_id, frame in src.frames(images, int(getattr(det, "num_frames", 0) or 0)):
             if max_frames is not None and n_frames >= max_frames:
                 break
-            if frame is None and getattr(det, "needs_frames", True):
+            if frame is None and needs_frames:
                 raise DataNotFoundError(f"{src.name}: frame {frame_id} has no image to detect on")
             dets = det.detect(frame)  # type: ignore[arg-type]
             if not isinstance(dets, Detections):
                 raise TrackkitError(f"detector returned {type(dets).__name__}, not Detections")
+            if frame is not None:
+                check_inside(dets, frame, frame_id, what)
             tracks = trk.update(dets, frame)
             if linker is not None:
                 kept.append((frame_id, tracks))
-            elif writer is not None:
-                writer.write(frame_id, tracks.track_ids, tracks.xyxy, tracks.scores)
-            if vwriter is not None and frame is not None:
-                vwriter.write(frame, tracks, frame_id)
+            else:
+                tracks = out.emit(frame_id, frame, tracks)
             if on_frame is not None:
                 on_frame(frame_id, frame, dets, tracks)
             n_frames += 1
             n_dets += len(dets)
-            ids.update(int(i) for i in tracks.track_ids)
             bar.update(1)
         if linker is not None:
-            ids = set()
-            linked = linker.run([t for _, t in kept])
-            for (frame_id, _), tracks in zip(kept, linked, strict=True):
-                if writer is not None:
-                    writer.write(frame_id, tracks.track_ids, tracks.xyxy, tracks.scores)
-                ids.update(int(i) for i in tracks.track_ids)
+            _offline_pass(src, kept, linker, out, vwriter is not None)
     finally:
         bar.close()
-        if writer is not None:
-            writer.close()
-        if vwriter is not None:
-            vwriter.close()
+        out.close()
     seconds = time.perf_counter() - start
     if n_frames == 0:
         raise TrackkitError(f"{source}: no frame to track")
+    if report is not None and counts is not None:
+        report.write(counts)
     return PipelineSummary(
         frames=n_frames,
         seconds=seconds,
         fps=n_frames / seconds if seconds > 0 else float("inf"),
         detections=n_dets,
-        tracks=len(ids),
-        results=Path(results) if results is not None else None,
-        video=vwriter.path if vwriter is not None else None,
+        tracks=len(out.ids),
+        results=writer.path if writer is not None else None,
+        video=vwriter.path if vwriter is not None and vwriter.writer.frames_written else None,
         codec=vwriter.writer.codec_used if vwriter is not None else None,
+        format=writer.format if writer is not None else None,
+        class_filter=det.summary() if isinstance(det, ClassFilter) else None,
+        counts=report,
     )

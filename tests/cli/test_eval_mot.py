@@ -87,3 +87,32 @@ def test_help_explains_layout(capsys) -> None:
         main(["eval", "mot", "--help"])
     out = capsys.readouterr().out
     assert "seqinfo.ini" in out and "distractor" in out
+
+
+def test_corner_boxes_instead_of_sizes_are_flagged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """x1, y1, x2, y2 written where x, y, w, h belong: a warning naming the fix."""
+    seq = tmp_path / "gt" / "MOT17-05-X"
+    (seq / "gt").mkdir(parents=True)
+    ini = INI.replace("imWidth=100", "imWidth=640").replace("imHeight=100", "imHeight=480")
+    (seq / "seqinfo.ini").write_text(ini.format("MOT17-05-X"))
+    boxes = [(300 + 40 * k, 200 + 20 * k, 40, 90) for k in range(6)]
+    (seq / "gt" / "gt.txt").write_text(
+        "".join(f"{f},{k + 1},{x},{y},{w},{h},1,1,1\n" for f in (1, 2)
+                for k, (x, y, w, h) in enumerate(boxes))  # fmt: skip
+    )
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    good = "".join(f"{f},{k + 1},{x},{y},{w},{h},1,-1,-1,-1\n" for f in (1, 2)
+                   for k, (x, y, w, h) in enumerate(boxes))  # fmt: skip
+    corners = "".join(f"{f},{k + 1},{x},{y},{x + w},{y + h},1,-1,-1,-1\n" for f in (1, 2)
+                      for k, (x, y, w, h) in enumerate(boxes))  # fmt: skip
+    (pred / "MOT17-05-X.txt").write_text(good)
+    assert evaluate(tmp_path / "gt", pred, "--quiet") == 0
+    assert "warning" not in capsys.readouterr().err
+    (pred / "MOT17-05-X.txt").write_text(corners)
+    assert evaluate(tmp_path / "gt", pred, "--quiet") == 0
+    err = capsys.readouterr().err
+    assert "MOT17-05-X.txt: 83% of the boxes end beyond the 640x480 image" in err
+    assert "look like x1, y1, x2, y2" in err

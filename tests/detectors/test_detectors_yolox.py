@@ -71,7 +71,7 @@ def _fake_detector(
     model = tmp_path / "fake.onnx"
     model.write_bytes(b"fake")
     monkeypatch.setattr(
-        "trackkit.detectors.yolox._session", lambda path, n: _FakeSession(out, out_shape)
+        "trackkit.detectors.onnx_base._session", lambda path, n: _FakeSession(out, out_shape)
     )
     return YoloxDetector(model, **opts)
 

@@ -149,7 +149,7 @@ def test_detect_merges_tiles_end_to_end(monkeypatch: pytest.MonkeyPatch, tmp_pat
         _decoded([[0, 10, 51, 90], [61, 20, 81, 60]], [0.9, 0.7], 64 / 111),
     ]
     session = _SequenceSession(outputs)
-    monkeypatch.setattr("trackkit.detectors.yolox._session", lambda path, n: session)
+    monkeypatch.setattr("trackkit.detectors.onnx_base._session", lambda path, n: session)
     det = YoloxDetector(model, decoded=True)
     assert det.tile_boxes(200, 100) == [(0, 0, 111, 100), (89, 0, 200, 100)]
     d = det.detect(frame)
@@ -164,7 +164,7 @@ def test_tile_layout_covers_large_frames_with_overlap(
     model = tmp_path / "fake.onnx"
     model.write_bytes(b"fake")
     session = _SequenceSession([], size=416)
-    monkeypatch.setattr("trackkit.detectors.yolox._session", lambda path, n: session)
+    monkeypatch.setattr("trackkit.detectors.onnx_base._session", lambda path, n: session)
     det = YoloxDetector(model, decoded=True)
     tiles = det.tile_boxes(1920, 1080)
     assert len(tiles) == 6  # 3 columns x 2 rows

@@ -276,9 +276,10 @@ def test_every_registered_loss_runs_and_backpropagates() -> None:
         "logits": logits,
         "peer_feat": torch.randn(8, 4),
         "peer_logits": torch.randn(8, 3),
+        "teacher": torch.randn(8, 5),  # distillation terms
     }
     for name, term in O.LOSSES.items():
-        state = term.build_module(3, 4)
+        state = term.build_module(3, 4, teacher_dim=5)
         assert (state is not None) == term.needs_module, name
         value = term.fn(out, y, state)
         assert value.ndim == 0 and torch.isfinite(value), name

@@ -103,20 +103,46 @@ def format_table(rows: dict[str, dict[str, float | int]]) -> str:
     return "\n".join(lines)
 
 
+def _load(gt_dir: Path, pred_file: Path, preprocessing: Any, name: str) -> Any:
+    """One sequence read once (the same steps as ``trackkit.io.mot_sequence.load_mot_sequence``),
+    with a warning (stderr) when its result boxes do not fit the image size: x1, y1, x2, y2
+    written instead of x, y, w, h scores as nonsense without any error."""
+    from trackkit.errors import TrackkitError
+    from trackkit.io.export import box_format_problem
+    from trackkit.io.mot_sequence import _check_rows
+    from trackkit.io.mot_txt import read_mot_txt, read_seqinfo
+    from trackkit.metrics.mot_preprocess import preprocess_mot
+
+    info = read_seqinfo(gt_dir / "seqinfo.ini")
+    gt = read_mot_txt(gt_dir / "gt" / "gt.txt", "gt")
+    pred = read_mot_txt(pred_file, "result")
+    _check_rows(gt, info.seq_length)
+    _check_rows(pred, info.seq_length)
+    problem = box_format_problem(pred.xyxy, info.im_width, info.im_height)
+    if problem is not None:
+        print(f"warning: {pred_file}: {problem}", file=sys.stderr)
+    try:
+        return preprocess_mot(name, info.seq_length, gt, pred, preprocessing)
+    except TrackkitError as exc:
+        raise TrackkitError(f"{gt.path}: {exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate every sequence, print the table, write --json / --csv."""
-    from tqdm import tqdm
-
-    from trackkit.io.mot_sequence import discover_sequences, load_mot_sequence
+    from trackkit.io.mot_sequence import discover_sequences
     from trackkit.metrics.mot import evaluate_mot
     from trackkit.metrics.mot_preprocess import resolve_benchmark
 
     names = discover_sequences(args.gt, args.pred, args.seqs)
     benchmark = args.benchmark or _infer_benchmark(names)
     preprocessing = resolve_benchmark(benchmark)
+    items: Any = names
+    if not args.quiet and sys.stderr.isatty():  # a progress bar only for a person watching
+        from tqdm import tqdm
+
+        items = tqdm(names, desc="loading", unit="seq", file=sys.stderr)
     data = [
-        load_mot_sequence(args.gt / name, args.pred / f"{name}.txt", preprocessing, name=name)
-        for name in tqdm(names, desc="loading", unit="seq", disable=args.quiet, file=sys.stderr)
+        _load(args.gt / name, args.pred / f"{name}.txt", preprocessing, name) for name in items
     ]
     evaluation = evaluate_mot(data)
     rows = {name: m.as_dict() for name, m in evaluation.sequences.items()}

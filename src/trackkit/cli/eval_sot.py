@@ -11,9 +11,9 @@ from typing import Any
 
 from trackkit.cli.options import add_key_values
 from trackkit.config import parse_overrides
-from trackkit.errors import DataNotFoundError
+from trackkit.errors import ConfigError, DataNotFoundError
 
-__all__ = ["add_parser"]
+__all__ = ["add_eval_parser"]
 
 EPILOG = """\
 layout: every sequence under ROOT is used —
@@ -29,9 +29,13 @@ protocols:
 
 output: the table prints percentages; --json holds fractions:
   {"sequences": {name: {"success_auc", "precision_20px", "fps", "frames", ...}}, "mean": {...}}
+  (several trackers: {"trackers": {tracker: that report}}). With several trackers or
+  --reference, a summary table ranks them all (mean AUC and P@20 over the same sequences; the
+  published reference results have no speed). Each tracker keeps its colour in both plots.
 
 examples:
   trackkit eval sot ../shared/data --tracker kcf --json kcf.json --plot kcf.png
+  trackkit eval sot ../shared/data/otb --tracker kcf,udt,siamrpn --plot all.png
   trackkit eval sot ../shared/data/otb --tracker udt --plot udt.png \\
       --reference ../shared/data/otb/reference_results
 """
@@ -46,7 +50,11 @@ def add_eval_parser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("root", type=Path, metavar="ROOT", help="folder of sequences")
-    parser.add_argument("--tracker", required=True, help="tracker name (kcf, dcfnet, udt, ...)")
+    parser.add_argument(
+        "--tracker",
+        required=True,
+        help="tracker name(s), comma separated: kcf or kcf,udt (`trackkit sot --help` lists them)",
+    )
     parser.add_argument("--weights", type=Path, help="model weights (learned trackers)")
     add_key_values(parser, "--set", "tracker options")
     parser.add_argument("--protocol", choices=("otb", "vot"), default="otb")
@@ -54,15 +62,44 @@ def add_eval_parser(sub: Any) -> None:
     parser.add_argument("--json", type=Path, help="write the scores as JSON")
     parser.add_argument("--plot", type=Path, help="draw success and precision plots")
     parser.add_argument(
+        "--report", type=Path, metavar="FILE.html", help="write an HTML report (trackkit report)"
+    )
+    parser.add_argument(
         "--reference", type=Path, help="folder of published results <Tracker>/<Seq>.json|txt"
     )
-    parser.add_argument("--results", type=Path, help="write <Seq>.txt boxes (OTB 1-based)")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="write <Seq>.txt boxes (OTB 1-based) and <Seq>.score.csv (frame,score,lost)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.set_defaults(func=_run)
 
 
 def _pct(x: float) -> str:
     return "   nan" if not math.isfinite(x) else f"{100 * x:6.2f}"
+
+
+def _write_scores(path: Path, run: Any) -> None:
+    """The side file of an OTB results file: ``frame,score,lost`` (lost: 1 when the tracker
+    reported the target lost; the OTB file keeps its last box on that frame)."""
+    lost = run.lost if run.lost is not None else [False] * len(run.scores)
+    rows = [f"{i},{s:.4f},{int(bool(x))}" for i, (s, x) in enumerate(zip(run.scores, lost))]
+    path.write_text("frame,score,lost\n" + "\n".join(rows) + "\n", encoding="utf-8")
+
+
+def _trackers(args: argparse.Namespace, cfg: dict[str, Any]) -> list[str]:
+    """The ``--tracker`` names (comma separated), each checked by building it once."""
+    from trackkit.sot import build
+
+    names = list(dict.fromkeys(t.strip() for t in args.tracker.split(",") if t.strip()))
+    if not names:
+        raise ConfigError("--tracker: give at least one tracker name")
+    if len(names) > 1 and args.weights is not None:
+        raise ConfigError("--weights applies to one tracker: evaluate it alone")
+    for name in names:
+        build(name, **cfg)  # fail early on a bad name or option
+    return names
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -80,7 +117,7 @@ def _run(args: argparse.Namespace) -> int:
     cfg = parse_overrides(args.set)
     if args.weights is not None:
         cfg["weights"] = str(args.weights)
-    build(args.tracker, **cfg)  # fail early on a bad name or option
+    names = _trackers(args, cfg)
     try:
         import torch
 
@@ -88,57 +125,103 @@ def _run(args: argparse.Namespace) -> int:
     except ImportError:
         pass
 
-    print(f"{'sequence':<20} {'frames':>6} {'AUC':>6} {'P@20':>6} {'fps':>7}")
+    reports: dict[str, dict[str, Any]] = {}
+    results: dict[str, list[Any]] = {}
+    for name in names:
+        if len(names) > 1:
+            print(f"== {name}")
+        print(f"{'sequence':<20} {'frames':>6} {'AUC':>6} {'P@20':>6} {'fps':>7}")
 
-    def on_sequence(r: Any) -> None:
-        print(
-            f"{r.name:<20} {len(r.run.boxes):>6} {_pct(r.otb.success_auc)} "
-            f"{_pct(r.otb.precision_20px)} {r.run.fps:>7.1f}",
-            flush=True,
-        )
-        if args.results is not None:
-            write_otb_boxes(args.results / f"{r.name}.txt", r.run.boxes)
+        def on_sequence(r: Any, name: str = name) -> None:
+            print(
+                f"{r.name:<20} {len(r.run.boxes):>6} {_pct(r.otb.success_auc)} "
+                f"{_pct(r.otb.precision_20px)} {r.run.fps:>7.1f}",
+                flush=True,
+            )
+            if args.results is not None:
+                folder = args.results / name if len(names) > 1 else args.results
+                write_otb_boxes(folder / f"{r.name}.txt", r.run.boxes)
+                _write_scores(folder / f"{r.name}.score.csv", r.run)
 
-    results = evaluate(lambda: build(args.tracker, **cfg), seqs, args.protocol, on_sequence)
-    rep = report(results)
-    m = rep["mean"]
-    print(
-        f"{'mean':<20} {m['frames']:>6} {_pct(m['success_auc'])} {_pct(m['precision_20px'])} "
-        f"{m['fps']:>7.1f}"
-    )
-    if args.protocol == "vot":
+        def make(name: str = name) -> Any:
+            return build(name, **cfg)
+
+        results[name] = evaluate(make, seqs, args.protocol, on_sequence)
+        rep = reports[name] = report(results[name])
+        m = rep["mean"]
         print(
-            f"VOT: accuracy {m['accuracy']:.3f}, failures {m['failures']}, "
-            f"robustness {m['robustness']:.2f} per 100 frames, EAO {m['eao']:.3f}"
+            f"{'mean':<20} {m['frames']:>6} {_pct(m['success_auc'])} "
+            f"{_pct(m['precision_20px'])} {m['fps']:>7.1f}"
         )
+        if args.protocol == "vot":
+            print(
+                f"VOT: accuracy {m['accuracy']:.3f}, failures {m['failures']}, "
+                f"robustness {m['robustness']:.2f} per 100 frames, EAO {m['eao']:.3f}"
+            )
+    curves = _curves(args, seqs, results)
+    if len(curves) > 1:
+        _summary(curves, reports)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        rep["tracker"] = args.tracker
-        rep["protocol"] = args.protocol
-        args.json.write_text(json.dumps(rep, indent=2) + "\n", encoding="utf-8")
+        out: dict[str, Any]
+        if len(names) == 1:
+            out = {**reports[names[0]], "tracker": names[0]}
+        else:
+            out = {"trackers": reports}
+        out["protocol"] = args.protocol
+        args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
         print(f"scores: {args.json}", file=sys.stderr)
     if args.plot is not None:
-        _plot(args, seqs, results)
+        from trackkit.viz.plots import plot_otb
+
+        n = len(next(iter(results.values())))
+        plot_otb(
+            {k: c for k, (c, _) in curves.items()},
+            args.plot,
+            title=f"OPE ({n} sequences)",
+            highlight=names[0] if len(names) == 1 else None,
+        )
+        print(f"plot: {args.plot}", file=sys.stderr)
+    if args.report is not None:
+        from trackkit.report.sot import write_sot_report
+
+        runs = {name: {r.name: r.run.boxes for r in res} for name, res in results.items()}
+        write_sot_report(args.report, runs, seqs)
+        print(f"report: {args.report}", file=sys.stderr)
     return 0
 
 
-def _plot(args: argparse.Namespace, seqs: list[Any], results: list[Any]) -> None:
+def _curves(
+    args: argparse.Namespace, seqs: list[Any], results: dict[str, list[Any]]
+) -> dict[str, tuple[Any, str]]:
+    """Every tracker's mean curves and a note: the evaluated trackers, then the published
+    reference results (``--reference``) over the same sequences."""
     from trackkit.metrics.otb import summarize
     from trackkit.sot.runner import evaluate_reference
-    from trackkit.viz.plots import Curves, plot_otb
+    from trackkit.viz.plots import Curves
 
-    s = summarize({r.name: r.otb for r in results})
-    curves = {args.tracker: Curves.of(s.success, s.precision)}
+    curves: dict[str, tuple[Any, str]] = {}
+    for name, res in results.items():
+        s = summarize({r.name: r.otb for r in res})
+        curves[name] = (Curves.of(s.success, s.precision), "")
     if args.reference is not None:
-        names = {r.name for r in results}
+        names = {r.name for r in next(iter(results.values()))}
         for tracker, per in evaluate_reference(args.reference, seqs).items():
+            note = "published results"
             if set(per) != names:
-                print(
-                    f"reference {tracker}: results for {len(per)} of {len(names)} sequences, "
-                    "drawn over those only",
-                    file=sys.stderr,
-                )
+                note = f"published results for {len(per)} of {len(names)} sequences only"
             rs = summarize(per)
-            curves[tracker] = Curves.of(rs.success, rs.precision)
-    plot_otb(curves, args.plot, title=f"OPE ({len(results)} sequences)", highlight=args.tracker)
-    print(f"plot: {args.plot}", file=sys.stderr)
+            curves[tracker] = (Curves.of(rs.success, rs.precision), note)
+    return curves
+
+
+def _summary(curves: dict[str, tuple[Any, str]], reports: dict[str, dict[str, Any]]) -> None:
+    """The trackers and references ranked by mean success AUC."""
+    print(f"\n{'tracker':<20} {'AUC':>6} {'P@20':>6} {'fps':>7}  (ranked by mean AUC)")
+    ranked = sorted(curves.items(), key=lambda kv: -float(kv[1][0].success.mean()))
+    for name, (c, note) in ranked:
+        fps = f"{reports[name]['mean']['fps']:>7.1f}" if name in reports else f"{'-':>7}"
+        print(
+            f"{name:<20} {_pct(float(c.success.mean()))} {_pct(float(c.precision[20]))} "
+            f"{fps}  {note}".rstrip()
+        )

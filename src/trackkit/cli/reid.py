@@ -20,7 +20,10 @@ __all__ = ["add_parser"]
 
 log = logging.getLogger(__name__)
 
-_DATASETS = "market1501, dukemtmc, cuhk03, viper, prid2011, cuhk01, grid, folder"
+_DATASETS = (
+    "market1501, dukemtmc, cuhk03, viper, prid2011, cuhk01, grid, caviar4reid, ilids, folder; "
+    "several for training: cuhk03+market1501 with --root A,B"
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -42,14 +45,40 @@ def add_parser(sub: Any) -> None:
     tr.add_argument(
         "--model",
         default="resnet-tiny",
-        help="architecture (resnet-tiny, resnet-small, osnet-tiny); default resnet-tiny",
+        help="architecture (resnet-tiny, resnet-small, osnet-tiny, osnet-x0.25, osnet-x0.5, "
+        "osnet-x0.75, osnet-x1.0); default resnet-tiny",
+    )
+    tr.add_argument(
+        "--init",
+        help="start from these weights (fine-tuning): a trackkit .pt of the same architecture "
+        "or a torchreid OSNet state_dict (e.g. osnet_x0_25_msmt17.pth); the classifier is "
+        "made anew for the training identities",
+    )
+    tr.add_argument(
+        "--teacher",
+        help="teachers for the distillation terms kd-sim/kd-rank/kd-feat, comma-separated: "
+        "omz-0248, omz-0287, omz-0288, an .onnx or trackkit .pt file (embeddings computed "
+        "once per image into a cache)",
+    )
+    tr.add_argument(
+        "--teacher-cache",
+        help="folder of the teacher cache (default OUT/teacher-cache); share it between runs",
+    )
+    tr.add_argument(
+        "--unlabelled",
+        type=Path,
+        action="append",
+        default=[],
+        help="folder of images without identity labels, used by the distillation terms only "
+        "(repeatable; --set unlabelled_batch=N appends N of them to every batch)",
     )
     tr.add_argument(
         "--loss",
         default="triplet-hard+ce",
         help="weighted objective, e.g. 'triplet-hard+ce', 'triplet-soft+0.0005*center"
         "+ce' (names: ce, ce-plain, triplet-hard, triplet-all, triplet-soft, center, "
-        "contrastive, improved-triplet, quadruplet, msml, lifted, group)",
+        "contrastive, improved-triplet, quadruplet, msml, lifted, group, dml-kl, dml-metric; "
+        "distillation with --teacher: kd-sim, kd-rank(tau=0.1), kd-feat)",
     )
     add_train_flag(tr, "--epochs", default=60)
     tr.add_argument("--batch-p", type=int, default=16, help="identities per batch (P)")
@@ -75,7 +104,7 @@ def add_parser(sub: Any) -> None:
         tr,
         "--set",
         "other TrainConfig fields (pad, flip_prob, erase_prob, weight_decay, min_lr_factor, "
-        "max_batches)",
+        "max_batches, unlabelled_batch)",
     )
     add_key_values(
         tr,
@@ -113,6 +142,12 @@ def add_parser(sub: Any) -> None:
     )
     ev.add_argument("--json", type=Path, help="write the results as JSON (fractions)")
     ev.add_argument("--plot", type=Path, help="write the CMC curve as an image")
+    ev.add_argument(
+        "--report",
+        type=Path,
+        help="write the results and the worst queries of trial 1 with their top-10 gallery "
+        "images as JSON for `trackkit report --reid FILE`",
+    )
     ev.set_defaults(func=_eval)
 
     em = actions.add_parser(
@@ -142,7 +177,8 @@ def add_parser(sub: Any) -> None:
     ex = actions.add_parser(
         "export",
         help="export a trackkit model to ONNX",
-        description="Export a trackkit .pt model to ONNX (NCHW BGR 0..255).",
+        description="Export a trackkit .pt model or a torchreid OSNet state_dict (osnet:PATH) "
+        "to ONNX (NCHW BGR 0..255).",
     )
     ex.add_argument("--model", default="default")
     ex.add_argument("--out", type=Path, required=True)
@@ -197,10 +233,11 @@ def _embedder(args: argparse.Namespace) -> Any:
 def _own_model(name: str) -> tuple[Path, Any]:
     """(path, model) of a trackkit .pt model named on the command line (``default``: the
     project's model)."""
-    from trackkit.reid.models import load_model
+    from trackkit.reid.models import load_pretrained
 
+    name = name[len("osnet:") :] if name.lower().startswith("osnet:") else name
     path = default_model_path() if name == "default" else Path(name)
-    return path, load_model(path)
+    return path, load_pretrained(path)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -210,6 +247,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from trackkit.config import make_config, parse_overrides
+    from trackkit.reid.data.datasets import list_images
     from trackkit.reid.training import TrainConfig, Trainer
     from trackkit.training import command_line
 
@@ -227,12 +265,18 @@ def _train(args: argparse.Namespace) -> int:
         ),
         input_size=tuple(args.input_size),
         model_options=parse_overrides(args.model_set),
+        init=args.init,
+        teacher=args.teacher,
+        teacher_cache=args.teacher_cache,
         **parse_overrides(args.set),
     )
     hook = None
+    if args.eval_every > 0 and not dataset.trials:
+        raise ConfigError(f"--eval-every: {args.dataset} has no evaluation split here")
     if args.eval_every > 0:
         hook = _eval_hook(dataset, args.eval_every)
     command = command_line("trackkit reid train", args.train_parser, args, skip=("resume",))
+    unlabelled = [p for folder in args.unlabelled for p in list_images(folder)]
     Trainer(
         cfg,
         dataset.train,
@@ -241,6 +285,7 @@ def _train(args: argparse.Namespace) -> int:
         on_epoch_end=hook,
         dataset=dataset.name,
         command=command,
+        unlabelled=unlabelled,
     ).run(resume=args.resume)
     print(f"model written to {args.out / 'model.pt'}; log in {args.out / 'log.csv'}")
     return 0
@@ -270,8 +315,14 @@ def _eval(args: argparse.Namespace) -> int:
     rerank = None
     if args.rerank:
         rerank = {"k1": args.k1, "k2": args.k2, "lambda_value": args.lambda_value}
+    first: dict[int, Any] = {}  # trial 0's distances, for --report
     report = evaluate_embedder(
-        embedder, dataset, rerank=rerank, adapt=args.adapt, progress=sys.stderr.isatty()
+        embedder,
+        dataset,
+        rerank=rerank,
+        adapt=args.adapt,
+        progress=sys.stderr.isatty(),
+        on_trial=(lambda t, d: first.setdefault(t, d)) if args.report else None,
     )
     res = report.result.as_dict()
     print(
@@ -297,6 +348,12 @@ def _eval(args: argparse.Namespace) -> int:
         from trackkit.viz.cmc import plot_cmc
 
         plot_cmc({args.model: report.result.cmc}, args.plot, title=args.dataset)
+    if args.report:
+        from trackkit.report.reid import write_reid_eval
+
+        meta = {"model": args.model, "dataset": args.dataset, "rerank": bool(args.rerank)}
+        write_reid_eval(args.report, report, dataset.trials[0], first[0], meta)
+        print(f"report data: {args.report} (trackkit report --reid {args.report} --out FILE)")
     return 0
 
 

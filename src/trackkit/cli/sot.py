@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +26,21 @@ __all__ = ["add_parser", "parse_xywh"]
 
 log = logging.getLogger(__name__)
 
+_NUMBERED = re.compile(r"(.+)-(\d+)")
+_BOX_COLOR = (0, 255, 0)  # BGR: the tracker's box
+_LOST_COLOR = (0, 0, 255)  # the last box while the target is lost
+_GT_COLOR = (255, 255, 255)  # the ground truth
+
 EPILOG = """\
 SOURCE: a video file, a folder of images, or an OTB/VOT sequence folder (then --init defaults
-to the first ground-truth box).
+to the ground-truth box of the --start frame, the score against the ground truth is printed and
+--video draws the ground truth in white). A two-target OTB folder (Jogging:
+groundtruth_rect.1.txt, .2.txt) needs --target 1|2, or name the target: .../otb/Jogging-2.
+
+lost target: a frame whose score is below the tracker's lost_threshold is reported as lost
+(--set lost_threshold=X; None never): --out keeps the last box on that frame (OTB results have
+a box on every frame) and OUT-stem.score.csv marks it (frame,score,lost = 1); --video draws it
+in red, labelled LOST.
 
 boxes: --init and --out use x,y,w,h with (x, y) the top-left corner in 0-based pixels
 (OTB files are 1-based: add --one-based to read and write that convention).
@@ -32,6 +48,7 @@ boxes: --init and --out use x,y,w,h with (x, y) the top-left corner in 0-based p
 examples:
   trackkit sot clip.mp4 --tracker kcf --init 120,80,40,60 --out boxes.txt --video out.mp4
   trackkit sot ../shared/data/otb/Car4 --tracker udt --out car4.txt
+  trackkit sot ../shared/data/otb/Jogging --target 2 --start 50 --tracker siamrpn --video j2.mp4
   trackkit sot train --model dcfnet --mode udt --data ../shared/data --out runs/udt
   trackkit sot train --help
 """
@@ -96,11 +113,53 @@ def _track_options(parser: argparse.ArgumentParser, source: bool) -> None:
     parser.add_argument("--init", help="initial box x,y,w,h (see below)")
     parser.add_argument("--weights", type=Path, help="model weights (learned trackers)")
     add_key_values(parser, "--set", "tracker options", default=default([]))
-    parser.add_argument("--out", type=Path, help="write one x,y,w,h line per frame")
+    parser.add_argument(
+        "--start",
+        type=int,
+        default=default(0),
+        help="frame index (0-based) to start from; --init is a box in that frame (default 0)",
+    )
+    parser.add_argument("--max-frames", type=int, help="stop after this many frames")
+    parser.add_argument(
+        "--target", type=int, help="target N of a multi-target OTB folder (Jogging: 1 or 2)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="write one x,y,w,h line per frame, and OUT-stem.score.csv (frame,score,lost)",
+    )
     parser.add_argument("--video", type=Path, help="write an annotated video (mp4)")
     parser.add_argument(
         "--one-based", action="store_true", default=default(False), help="OTB 1-based boxes"
     )
+
+
+def trackers_help() -> str:
+    """The ``trackers`` section of ``trackkit sot --help``: every registered SOT tracker (and
+    preset) with its one-line summary, and how lost frames are decided."""
+    from trackkit.sot.base import LOST_THRESHOLD_DOC, SOT_TRACKERS
+
+    names = SOT_TRACKERS.available()
+    width = max(len(n) for n in names)
+    lines = [f"  {n:<{width}}  {SOT_TRACKERS.summary(n)}" for n in names]
+    return (
+        "\ntrackers (--tracker NAME; default kcf; options: --set KEY=VALUE):\n"
+        + "\n".join(lines)
+        + "\n\n"
+        + LOST_THRESHOLD_DOC
+        + "\n"
+    )
+
+
+def _list_trackers_in_help(parser: argparse.ArgumentParser) -> None:
+    """Append :func:`trackers_help` to ``parser``'s help; built only when the help is shown
+    (listing the trackers imports their modules)."""
+    plain = parser.format_help
+
+    def format_help() -> str:
+        return plain() + trackers_help()
+
+    parser.format_help = format_help  # type: ignore[method-assign]
 
 
 def add_parser(sub: Any) -> None:
@@ -132,24 +191,80 @@ def add_parser(sub: Any) -> None:
         argument_default=argparse.SUPPRESS,
     )
     _track_options(track, source=True)
+    for p in (parser, track):
+        _list_trackers_in_help(p)
     actions.track = track  # type: ignore[attr-defined]
     add_train_parser(actions)
 
 
-def _frames_and_init(args: argparse.Namespace) -> tuple[Any, float, np.ndarray | None]:
-    """(iterator of frames, fps, default init box xyxy or None)."""
+@dataclass
+class _Source:
+    """What ``trackkit sot`` tracks: the frames from ``start`` on, their rate, the default
+    initial box and the ground truth (``xyxy``, one row per yielded frame) when annotated."""
+
+    frames: Iterator[np.ndarray]
+    fps: float
+    init_box: np.ndarray | None
+    truth: np.ndarray | None
+    name: str
+
+
+def _pick_target(src: Path, seqs: list[Any], target: int | None) -> Any:
+    """The sequence of target ``target`` (1-based) of an OTB folder, with a clear error when
+    the folder has several targets and none was chosen."""
+    names = ", ".join(s.name for s in seqs)
+    if target is None:
+        if len(seqs) == 1:
+            return seqs[0]
+        raise ConfigError(
+            f"{src} has {len(seqs)} targets ({names}): pass --target 1..{len(seqs)} "
+            f"or name the sequence as SOURCE ({src.parent / seqs[0].name})"
+        )
+    if not 1 <= target <= len(seqs):
+        raise ConfigError(f"--target {target}: {src} has targets 1..{len(seqs)} ({names})")
+    return seqs[target - 1]
+
+
+def _open_source(args: argparse.Namespace) -> _Source:
+    """Open SOURCE (video, image folder, OTB/VOT sequence, or ``<OTB folder>-N``)."""
+    from trackkit.io.images import iter_images
     from trackkit.io.otb import is_otb_sequence, load_otb_sequences
     from trackkit.io.video import open_video
     from trackkit.io.vot import is_vot_sequence, load_vot_sequence
 
     src: Path = args.source
+    target: int | None = args.target
+    named = _NUMBERED.fullmatch(src.name)
+    if not src.exists() and named and is_otb_sequence(src.parent / named[1]):
+        # ``.../Jogging-2``: target 2 of the two-target OTB folder ``.../Jogging``
+        if target is not None and target != int(named[2]):
+            raise ConfigError(f"--target {target} contradicts SOURCE {src.name}")
+        src, target = src.parent / named[1], int(named[2])
     if not src.exists():
         raise DataNotFoundError(f"{src}: no such file or folder")
-    if src.is_dir() and (is_otb_sequence(src) or is_vot_sequence(src)):
-        seq = load_otb_sequences(src)[0] if is_otb_sequence(src) else load_vot_sequence(src)
-        return seq.iter_frames(), 30.0, seq.init_box
+    start: int = args.start
+    stop = None if args.max_frames is None else start + args.max_frames
+    seq = None
+    if src.is_dir() and is_otb_sequence(src):
+        seq = _pick_target(src, load_otb_sequences(src), target)
+    elif src.is_dir() and is_vot_sequence(src):
+        seq = load_vot_sequence(src)
+    if target is not None and (seq is None or seq.source != "otb"):
+        raise ConfigError(f"--target {target}: {src} is not an OTB sequence folder")
+    if seq is not None:
+        if start >= len(seq):
+            raise ConfigError(f"--start {start}: {seq.name} has frames 0..{len(seq) - 1}")
+        truth = seq.boxes[start:stop]
+        first = truth[0] if np.all(np.isfinite(truth[0])) else None
+        return _Source(iter_images(seq.frames[start:stop]), 30.0, first, truth, seq.name)
     reader = open_video(src)
-    return (frame for _, frame in reader), float(reader.info.fps), None
+    frames = (frame for _, frame in islice(reader, start, stop))
+    return _Source(frames, float(reader.info.fps), None, None, src.name)
+
+
+def _lost_column(path: Path) -> Path:
+    """The side file of ``--out``: ``<out stem>.score.csv`` (frame,score,lost)."""
+    return path.with_name(path.stem + ".score.csv")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -157,14 +272,23 @@ def _run(args: argparse.Namespace) -> int:
     from trackkit.sot import build
     from trackkit.sot.runner import run_sequence
 
-    frames, fps, default_box = _frames_and_init(args)
+    if args.start < 0:
+        raise ConfigError(f"--start {args.start}: a frame index >= 0")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ConfigError(f"--max-frames {args.max_frames}: at least 1")
+    source = _open_source(args)
     offset = 1.0 if args.one_based else 0.0
     if args.init:
         xywh = parse_xywh(args.init)
         xywh[:2] -= offset
         box = xywh_to_xyxy(xywh)
-    elif default_box is not None:
-        box = default_box
+    elif source.init_box is not None:
+        box = source.init_box
+    elif source.truth is not None:
+        raise ConfigError(
+            f"{source.name}: no ground-truth box on frame {args.start}; pass --init x,y,w,h "
+            "or another --start"
+        )
     else:
         raise ConfigError("--init x,y,w,h is required for this source")
     cfg = parse_overrides(args.set)
@@ -172,55 +296,104 @@ def _run(args: argparse.Namespace) -> int:
         cfg["weights"] = str(args.weights)
     tracker = build(args.tracker, **cfg)
 
-    out_fh = None
+    out_fh = side_fh = None
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         out_fh = args.out.open("w", encoding="utf-8")
+        side_fh = _lost_column(args.out).open("w", encoding="utf-8")
+        side_fh.write("frame,score,lost\n")
     writer = None
     if args.video is not None:
         from trackkit.io.video import VideoWriter
 
-        writer = VideoWriter(args.video, fps)
+        writer = VideoWriter(args.video, source.fps)
     pending: list[np.ndarray] = []
+    lost_frames: list[int] = []
 
     def frame_iter() -> Any:
-        for frame in frames:
+        for frame in source.frames:
             if writer is not None:
                 pending.append(frame)
             yield frame
 
     def on_frame(index: int, res: Any) -> None:
+        frame_no = args.start + index
+        if res.lost:
+            lost_frames.append(frame_no)
         b = xyxy_to_xywh(np.asarray(res.box, dtype=np.float64))
         b[:2] += offset
-        if out_fh is not None:
+        if out_fh is not None and side_fh is not None:
             out_fh.write(",".join(f"{v:.2f}" for v in b) + "\n")
             out_fh.flush()
+            side_fh.write(f"{frame_no},{res.score:.4f},{int(res.lost)}\n")
+            side_fh.flush()
         if writer is not None:
             from trackkit.viz.draw import draw_boxes
 
             frame = pending.pop()
             img = frame.copy() if frame.ndim == 3 else np.repeat(frame[..., None], 3, axis=2)
-            draw_boxes(img, np.asarray(res.box)[None], labels=[f"{res.score:.2f}"])
+            if source.truth is not None and np.all(np.isfinite(source.truth[index])):
+                draw_boxes(img, source.truth[index][None], labels=["gt"], color=_GT_COLOR)
+            label = f"LOST {res.score:.2f}" if res.lost else f"{res.score:.2f}"
+            color = _LOST_COLOR if res.lost else _BOX_COLOR
+            draw_boxes(img, np.asarray(res.box)[None], labels=[label], color=color)
             writer.write(img)
 
     t0 = time.perf_counter()
     try:
         run = run_sequence(tracker, frame_iter(), box, on_frame=on_frame)
     finally:
-        if out_fh is not None:
-            out_fh.close()
+        for fh in (out_fh, side_fh):
+            if fh is not None:
+                fh.close()
         if writer is not None:
             writer.close()
     wall = time.perf_counter() - t0
-    print(
-        f"{len(run.boxes)} frames, tracker {run.fps:.1f} fps ({wall:.1f} s with decoding)",
-        file=sys.stderr,
-    )
-    if args.out is not None:
-        print(f"boxes: {args.out}", file=sys.stderr)
-    if args.video is not None:
-        print(f"video: {args.video}", file=sys.stderr)
+    _report(args, source, run, lost_frames, tracker, wall)
     return 0
+
+
+def _report(
+    args: argparse.Namespace,
+    source: _Source,
+    run: Any,
+    lost_frames: list[int],
+    tracker: Any,
+    wall: float,
+) -> None:
+    """Print the run's summary: speed, lost frames, the score against ground truth."""
+    from trackkit.metrics.otb import evaluate_sequence
+
+    err = sys.stderr
+    n = len(run.boxes)
+    print(f"{n} frames, tracker {run.fps:.1f} fps ({wall:.1f} s with decoding)", file=err)
+    used = getattr(tracker.config, "weights", None)
+    if args.weights is None and used is not None:
+        print(f"weights: {used} (the default of {args.tracker}; see --help)", file=err)
+    thr = getattr(tracker.config, "lost_threshold", None)
+    rule = f"lost_threshold {thr:g}" if thr is not None else ""
+    if lost_frames:
+        print(
+            f"target lost on {len(lost_frames)} frames "
+            f"({f'score below {rule}' if rule else 'the tracker searching for it'}), "
+            f"first on frame {lost_frames[0]}",
+            file=err,
+        )
+    else:
+        why = f"score never below {rule}" if rule else f"{args.tracker} has no lost_threshold"
+        print(f"target never lost ({why})", file=err)
+    if source.truth is not None and n:
+        res = evaluate_sequence(run.boxes, source.truth[:n])
+        print(
+            f"{source.name}: success AUC {100 * res.success_auc:.2f}, precision@20px "
+            f"{100 * res.precision_20px:.2f} (frames {args.start}..{args.start + n - 1}, "
+            "against the ground truth)",
+            file=err,
+        )
+    if args.out is not None:
+        print(f"boxes: {args.out} (scores and lost flags: {_lost_column(args.out)})", file=err)
+    if args.video is not None:
+        print(f"video: {args.video}", file=err)
 
 
 TRAIN_EPILOG = """\

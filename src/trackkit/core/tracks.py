@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 from trackkit.core.boxes import as_boxes
 from trackkit.errors import TrackkitError
 
-__all__ = ["Tracks"]
+__all__ = ["IdCompactor", "Tracks"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,4 +125,31 @@ class Tracks:
         )
 
     def __repr__(self) -> str:
-        return f"Tracks(n={len(self)}, ids={self.track_ids.tolist()})"
+        extra = "" if self.class_ids is None else f", class_ids={self.class_ids.tolist()}"
+        return f"Tracks(n={len(self)}, track_ids={self.track_ids.tolist()}{extra})"
+
+    def with_ids(self, track_ids: ArrayLike) -> Tracks:
+        """The same tracks under other identities (``(N,)``, unique)."""
+        return Tracks(self.xyxy, track_ids, self.scores, self.det_index, self.class_ids)
+
+
+class IdCompactor:
+    """Renumber track ids 1, 2, 3, ... in the order they are first *reported*.
+
+    A tracker draws an id for every tentative track, most of which are never confirmed, so
+    its ids are sparse (16 tracks numbered up to 42); results written through this read
+    1..16. The mapping is kept for the whole video (:meth:`reset` for the next).
+    """
+
+    def __init__(self) -> None:
+        self.mapping: dict[int, int] = {}
+
+    def reset(self) -> None:
+        """Start a new video."""
+        self.mapping.clear()
+
+    def __call__(self, tracks: Tracks) -> Tracks:
+        """``tracks`` with their ids renumbered."""
+        m = self.mapping
+        ids = [m.setdefault(int(t), len(m) + 1) for t in tracks.track_ids.tolist()]
+        return tracks.with_ids(np.asarray(ids, np.int64))

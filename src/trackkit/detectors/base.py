@@ -8,8 +8,9 @@ Detectors are called on the frames of one video in order; ``reset()`` (optional)
 video. ``class_names`` (optional) maps class ids to names so that users can filter by name.
 
 Built-in detectors register in :data:`DETECTORS` and are made from a *spec* string by
-:func:`build_detector`: ``"hog"``, ``"bgsub"``, ``"yolox:PATH.onnx"``, ``"file:PATH/det.txt"``
-(a bare ``*.onnx`` or ``*.txt`` path works too). Any callable ``frame -> Detections`` (or
+:func:`build_detector`: ``"hog"``, ``"bgsub"``, ``"yolox:PATH.onnx"``, ``"picodet:PATH.onnx"``,
+``"fastestdet:PATH.onnx"``, ``"file:PATH/det.txt"``, a model name of :mod:`trackkit.zoo`
+(``"picodet-s"``, ``"yolox-nano"``) (a bare ``*.onnx`` or ``*.txt`` path works too). Any callable ``frame -> Detections`` (or
 ``frame -> (N, 4|5|6) array`` of ``x1, y1, x2, y2[, score[, class]]``) becomes a detector with
 :class:`CallableDetector`; :class:`ClassFilter` keeps chosen classes and
 :class:`EmbeddingDetector` adds appearance embeddings from a ReID embedder.
@@ -50,8 +51,30 @@ class Embedder(Protocol):
     def embed(self, frame: Frame, boxes_xyxy: NDArray[np.float64]) -> NDArray[Any]: ...
 
 
+def _call_detect(self: Any, frame: Frame) -> Detections:
+    """``detector(frame)`` is ``detector.detect(frame)``."""
+    return self.detect(frame)  # type: ignore[no-any-return]
+
+
+class _DetectorRegistry(Registry[Detector]):
+    """The detector registry: a registered class without ``__call__`` gets one, so every
+    built-in detector is also a function ``frame -> Detections`` (as any detector may be)."""
+
+    def register(self, name: str, summary: str | None = None) -> Callable[[Any], Any]:
+        deco = super().register(name, summary)
+
+        def wrap(factory: Any) -> Any:
+            if isinstance(factory, type) and not any(
+                "__call__" in vars(k) for k in factory.__mro__[:-1]
+            ):
+                factory.__call__ = _call_detect  # type: ignore[method-assign]
+            return deco(factory)
+
+        return wrap
+
+
 #: Every module of :mod:`trackkit.detectors` is imported on first use (no hand-kept list).
-DETECTORS: Registry[Detector] = Registry("detector", packages=("trackkit.detectors",))
+DETECTORS: Registry[Detector] = _DetectorRegistry("detector", packages=("trackkit.detectors",))
 
 
 def reset_detector(detector: Any) -> None:
@@ -113,16 +136,29 @@ def as_detector(obj: Any) -> Detector:
 
 
 def resolve_classes(names: Sequence[str | int], class_names: Sequence[str] | None) -> list[int]:
-    """Class ids for ``names`` (names or integer ids) given a detector's ``class_names``."""
+    """Class ids for ``names`` (names or integer ids) given a detector's ``class_names``;
+    a name may list several, comma-separated (``"person,car"``)."""
     ids: list[int] = []
     lookup = {n.lower(): i for i, n in enumerate(class_names or ())}
+    items: list[str | int] = []
     for name in names:
+        if isinstance(name, str):
+            items.extend(p for p in name.split(",") if p.strip())
+        else:
+            items.append(name)
+    for name in items:
         if isinstance(name, int) or (isinstance(name, str) and name.strip().isdigit()):
             ids.append(int(name))
             continue
         key = str(name).strip().lower()
         if key not in lookup:
-            known = ", ".join(class_names[:12]) + ", ..." if class_names else "(none)"
+            if not class_names:
+                raise ConfigError(
+                    f"class {name!r}: this detector has no class names (a plain function or "
+                    "a one-class detector); give class ids instead (classes=[0], --classes 0) "
+                    "or a detector with class_names"
+                )
+            known = ", ".join(class_names[:12]) + (", ..." if len(class_names) > 12 else "")
             raise ConfigError(f"unknown class {name!r}; this detector's classes: {known}")
         ids.append(lookup[key])
     return ids
@@ -134,20 +170,51 @@ class ClassFilter:
     Args:
         detector: the wrapped detector.
         classes: class names (looked up in ``detector.class_names``) or integer ids.
+
+    ``kept`` and ``dropped`` count the detections per class id since the last ``reset()``
+    (:meth:`summary` says it in words: what the filter dropped, by class name).
     """
 
     def __init__(self, detector: Detector, classes: Sequence[str | int]) -> None:
         self.detector = detector
         self.class_names = getattr(detector, "class_names", None)
         self.class_ids = np.asarray(resolve_classes(classes, self.class_names), np.int64)
+        self.needs_frames = getattr(detector, "needs_frames", True)
+        self.kept: dict[int, int] = {}
+        self.dropped: dict[int, int] = {}
 
     def detect(self, frame: Frame) -> Detections:
         dets = self.detector.detect(frame)
         if dets.class_ids is None:
             return dets
-        return dets[np.isin(dets.class_ids, self.class_ids)]
+        keep = np.isin(dets.class_ids, self.class_ids)
+        cls = dets.class_ids
+        for store, ids in ((self.kept, cls[keep]), (self.dropped, cls[~keep])):
+            for c, n in zip(*np.unique(ids, return_counts=True), strict=True):
+                store[int(c)] = store.get(int(c), 0) + int(n)
+        return dets[keep]
+
+    def name(self, class_id: int) -> str:
+        """The name of a class id (``class N`` without a name)."""
+        names = self.class_names
+        return str(names[class_id]) if names and 0 <= class_id < len(names) else f"class {class_id}"
+
+    def summary(self) -> str:
+        """``kept 12: 12 person; dropped 230: 200 cell phone, 30 car`` (most first)."""
+        kept = sorted(self.kept.items(), key=lambda x: -x[1])
+        text = f"kept {sum(self.kept.values())}"
+        if kept:
+            text += ": " + ", ".join(f"{n} {self.name(c)}" for c, n in kept)
+        dropped = sorted(self.dropped.items(), key=lambda x: -x[1])
+        if dropped:
+            text += f"; dropped {sum(self.dropped.values())}: " + ", ".join(
+                f"{n} {self.name(c)}" for c, n in dropped[:8]
+            ) + (", ..." if len(dropped) > 8 else "")
+        return text
 
     def reset(self) -> None:
+        self.kept.clear()
+        self.dropped.clear()
         reset_detector(self.detector)
 
 
@@ -180,13 +247,36 @@ class EmbeddingDetector:
         reset_detector(self.detector)
 
 
+def onnx_family(path: str) -> str:
+    """The detector family of an ``.onnx`` file: the registry's when its size and sha256 are
+    those of a registered detector, else ``yolox``."""
+    from pathlib import Path
+
+    from trackkit.zoo import MODELS
+    from trackkit.zoo.cache import sha256_file
+
+    p = Path(path)
+    if p.is_file():
+        size = p.stat().st_size
+        same = [m for m in MODELS.values() if m.task == "detect" and m.files[0].size == size]
+        if same:
+            digest = sha256_file(p)
+            for m in same:
+                if m.files[0].sha256 == digest:
+                    return m.kind
+    return "yolox"
+
+
 def build_detector(spec: str, **cfg: Any) -> Detector:
     """Make a registered detector from a spec string.
 
     Args:
         spec: ``NAME`` or ``NAME:ARGUMENT`` — ``"hog"``, ``"bgsub"``, ``"yolox:model.onnx"``,
-            ``"file:det.txt"``; a bare path ending in ``.onnx`` means ``yolox:``, one ending
-            in ``.txt`` means ``file:``.
+            ``"picodet:model.onnx"``, ``"fastestdet:model.onnx"``, ``"file:det.txt"``; a
+            model name of the registry (``"yolox-nano"``, ``"picodet-s"``, ``"fastestdet"``:
+            :mod:`trackkit.zoo`); a bare path ending in ``.onnx`` means the family of that
+            registered model (:func:`onnx_family`, else ``yolox:``), one ending in ``.txt``
+            means ``file:``.
         **cfg: options of that detector's configuration.
 
     Raises:
@@ -194,11 +284,16 @@ def build_detector(spec: str, **cfg: Any) -> Detector:
     """
     import trackkit.detectors  # noqa: F401  (registers the built-in detectors)
 
+    from trackkit.zoo import get_model, is_model_name
+
     name, sep, arg = spec.partition(":")
     lowered = spec.lower()
-    if not sep or len(name) == 1:  # "C:\\..." is a Windows path, not a spec
+    if not sep and is_model_name(spec):
+        info = get_model(spec, "detect")
+        name, arg, sep = info.kind, info.name, ":"
+    elif not sep or len(name) == 1:  # "C:\\..." is a Windows path, not a spec
         if lowered.endswith(".onnx"):
-            name, arg, sep = "yolox", spec, ":"
+            name, arg, sep = onnx_family(spec), spec, ":"
         elif lowered.endswith(".txt"):
             name, arg, sep = "file", spec, ":"
     if sep:

@@ -14,6 +14,13 @@ Protocol (used by ``benchmarks/detectors.py`` and the tests):
 - ground-truth boxes are clipped to the image first (no detector sees outside it).
 
 recall = TP / positives, precision = TP / (TP + FP).
+
+Average precision (AP50, :func:`average_precision`) ranks the detections of every frame by
+score, as PASCAL VOC and COCO do: each detection, best first, matches the unmatched positive it
+overlaps most (IoU >= 0.5) and is a true positive; otherwise it is ignored when it lies inside
+an ignored box (as above), else a false positive (a second detection of a matched person is
+one). AP is the area under the precision-recall curve with precision made monotone
+(all-point interpolation, VOC 2010+).
 """
 
 from __future__ import annotations
@@ -28,7 +35,13 @@ from scipy.optimize import linear_sum_assignment
 from trackkit.core.boxes import clip_boxes, ioa_matrix, iou_matrix, xywh_to_xyxy
 from trackkit.errors import DataNotFoundError, FormatError
 
-__all__ = ["DetectionCounts", "count_matches", "read_gt_frames"]
+__all__ = [
+    "DetectionCounts",
+    "average_precision",
+    "count_matches",
+    "rank_matches",
+    "read_gt_frames",
+]
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,60 @@ def count_matches(
         n_ignored = int(np.sum(ioa_matrix(det[rest], ign).max(axis=1) >= iou_threshold))
     fp = len(rest) - n_ignored
     return DetectionCounts(len(matched), fp, len(pos), n_ignored)
+
+
+def rank_matches(
+    det_xyxy: NDArray[np.float64],
+    scores: NDArray[np.float64],
+    positive_xyxy: NDArray[np.float64],
+    ignore_xyxy: NDArray[np.float64],
+    iou_threshold: float = 0.5,
+) -> NDArray[np.int8]:
+    """Greedy by-score matching of one frame for AP: per detection ``1`` true positive,
+    ``0`` false positive, ``-1`` ignored (see the module docstring)."""
+    det = np.asarray(det_xyxy, np.float64).reshape(-1, 4)
+    pos = np.asarray(positive_xyxy, np.float64).reshape(-1, 4)
+    ign = np.asarray(ignore_xyxy, np.float64).reshape(-1, 4)
+    out = np.zeros(len(det), np.int8)
+    if len(det) == 0:
+        return out
+    iou = iou_matrix(det, pos) if len(pos) else np.zeros((len(det), 0))
+    inside = ioa_matrix(det, ign).max(axis=1) >= iou_threshold if len(ign) else np.zeros(len(det), bool)
+    taken = np.zeros(len(pos), bool)
+    for i in np.argsort(-np.asarray(scores, np.float64), kind="stable"):
+        cand = np.where(taken, -1.0, iou[i]) if len(pos) else np.zeros(0)
+        j = int(np.argmax(cand)) if len(cand) else -1
+        if j >= 0 and cand[j] >= iou_threshold:
+            taken[j] = True
+            out[i] = 1
+        elif inside[i]:
+            out[i] = -1
+    return out
+
+
+def average_precision(
+    scores: NDArray[np.float64], outcome: NDArray[np.int8], positives: int
+) -> float:
+    """Area under the precision-recall curve (all-point interpolation).
+
+    Args:
+        scores: ``(N,)`` scores of every detection of every frame.
+        outcome: ``(N,)`` from :func:`rank_matches` (``1`` TP, ``0`` FP, ``-1`` ignored).
+        positives: number of ground-truth positives.
+    """
+    if positives == 0:
+        return float("nan")
+    s = np.asarray(scores, np.float64)
+    o = np.asarray(outcome, np.int8)
+    keep = o >= 0
+    s, o = s[keep], o[keep]
+    order = np.argsort(-s, kind="stable")
+    tp = np.cumsum(o[order] == 1)
+    fp = np.cumsum(o[order] == 0)
+    recall = np.concatenate([[0.0], tp / positives])
+    precision = np.concatenate([[1.0], tp / np.maximum(tp + fp, 1)])
+    precision = np.maximum.accumulate(precision[::-1])[::-1]
+    return float(np.sum((recall[1:] - recall[:-1]) * precision[1:]))
 
 
 def read_gt_frames(

@@ -16,6 +16,7 @@ import numpy as np
 from trackkit.core.boxes import xywh_to_xyxy
 from trackkit.errors import DataNotFoundError, FormatError
 from trackkit.io.images import SOTSequence, list_images
+from trackkit.io.numtext import read_text
 from trackkit.io.otb import parse_box_lines
 
 __all__ = ["is_got10k_sequence", "list_got10k_split", "load_got10k_sequence"]
@@ -31,7 +32,7 @@ def is_got10k_sequence(folder: str | Path) -> bool:
 
 
 def _read_labels(path: Path, n: int) -> np.ndarray:
-    values = parse_box_lines(path, path.read_text(encoding="utf-8"), ncols=(1,))[:, 0]
+    values = parse_box_lines(path, read_text(path), ncols=(1,))[:, 0]
     if len(values) != n:
         raise FormatError(path, f"{len(values)} labels for {n} annotated frames")
     return values
@@ -49,7 +50,7 @@ def load_got10k_sequence(folder: str | Path) -> SOTSequence:
     if not gt.is_file():
         raise DataNotFoundError(f"{root}: no groundtruth.txt (GOT-10k layout)")
     images = list_images(root)
-    xywh = parse_box_lines(gt, gt.read_text(encoding="utf-8"))
+    xywh = parse_box_lines(gt, read_text(gt))
     if len(xywh) > len(images):
         raise FormatError(gt, f"{len(xywh)} annotation lines but only {len(images)} frames")
     boxes = xywh_to_xyxy(xywh)
@@ -79,7 +80,7 @@ def list_got10k_split(split_dir: str | Path) -> list[Path]:
         raise DataNotFoundError(f"{root}: no such folder")
     listing = root / "list.txt"
     if listing.is_file():
-        names = [ln.strip() for ln in listing.read_text(encoding="utf-8").splitlines()]
+        names = [ln.strip() for ln in read_text(listing).splitlines()]
         folders = [root / n for n in names if n]
         missing = [str(f) for f in folders if not f.is_dir()]
         if missing:

@@ -18,6 +18,7 @@ column and the problem. An empty results file is valid: a tracker that output no
 from __future__ import annotations
 
 import configparser
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 from trackkit.core.boxes import as_boxes, xywh_to_xyxy
 from trackkit.core.detections import Detections
 from trackkit.errors import DataNotFoundError, FormatError
+from trackkit.io.atomic import append_whole, write_text
 from trackkit.io.closing import Closing
 from trackkit.io.numtext import parse_numeric_table
 
@@ -321,7 +323,8 @@ def write_mot_results(
     xyxy: ArrayLike,
     scores: ArrayLike | None = None,
 ) -> None:
-    """Write tracker results (10 columns) for all frames at once.
+    """Write tracker results (10 columns) for all frames at once, atomically (a temporary
+    file renamed into place: :mod:`trackkit.io.atomic`).
 
     Args:
         frames: ``(N,)`` 1-based frame numbers.
@@ -333,14 +336,16 @@ def write_mot_results(
     f = np.asarray(frames, np.int64).reshape(-1)
     i = np.asarray(ids, np.int64).reshape(-1)
     s = np.ones(len(b)) if scores is None else np.asarray(scores, np.float64).reshape(-1)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(_format_rows(f, i, b, s))
+    write_text(path, _format_rows(f, i, b, s))
 
 
 class MOTResultWriter(Closing):
     """Stream tracker results to a MOTChallenge file, one frame at a time.
 
-    Every :meth:`write` is flushed to disk, so an interrupted run keeps every finished frame.
+    The file is created by the first :meth:`write` (a run that fails before its first frame
+    leaves no file that would look like a result without tracks). Each :meth:`write` appends
+    the frame's lines with one ``write`` system call (:func:`trackkit.io.atomic.append_whole`),
+    so an interrupted or killed run keeps every finished frame and never a broken line.
     Use as a context manager::
 
         with MOTResultWriter("out/MOT17-04.txt") as w:
@@ -350,19 +355,32 @@ class MOTResultWriter(Closing):
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = self.path.open("w", encoding="utf-8")
+        self._fd: int | None = None
+        self._closed = False
 
     def write(
         self, frame: int, ids: ArrayLike, xyxy: ArrayLike, scores: ArrayLike | None = None
     ) -> None:
         """Append the tracks of one (1-based) ``frame``."""
+        if self._closed:
+            raise ValueError(f"{self.path}: writer is closed")
         b = as_boxes(xyxy)
         i = np.asarray(ids, np.int64).reshape(-1)
         s = np.ones(len(b)) if scores is None else np.asarray(scores, np.float64).reshape(-1)
-        self._fh.write(_format_rows(np.full(len(b), frame, np.int64), i, b, s))
-        self._fh.flush()
+        text = _format_rows(np.full(len(b), frame, np.int64), i, b, s)
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        append_whole(self._fd, text)
+
+    @property
+    def started(self) -> bool:
+        """Whether the file exists (a frame was written)."""
+        return self._fd is not None
 
     def close(self) -> None:
-        """Close the file."""
-        self._fh.close()
+        """Close the file (safe to call more than once)."""
+        self._closed = True
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

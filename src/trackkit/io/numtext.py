@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.errors import FormatError
+from trackkit.errors import DataNotFoundError, FormatError
 
-__all__ = ["NumericTable", "parse_numeric_table"]
+__all__ = ["NumericTable", "parse_numeric_table", "read_text"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,26 @@ def _decode(data: bytes, path: str | Path) -> str:
         line = text[: text.index("\x00")].count("\n") + 1
         raise FormatError(path, "not a text file (NUL byte)", line)
     return text
+
+
+def read_text(path: str | Path) -> str:
+    """The text of the annotation file ``path`` (UTF-8, a BOM allowed).
+
+    Raises:
+        DataNotFoundError: no such file.
+        FormatError: a folder, an unreadable file, or bytes that are not text (with the line
+            of the first bad byte).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DataNotFoundError(f"{p}: no such file")
+    if p.is_dir():
+        raise FormatError(p, "is a folder, expected a text file")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise FormatError(p, f"cannot be read: {exc.strerror or exc}") from None
+    return _decode(data, p)
 
 
 def _describe_columns(allowed: tuple[int, ...]) -> str:

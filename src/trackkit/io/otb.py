@@ -29,6 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 from trackkit.core.boxes import as_boxes, xywh_to_xyxy, xyxy_to_xywh
 from trackkit.errors import DataNotFoundError, FormatError
 from trackkit.io.images import SOTSequence, list_images
+from trackkit.io.numtext import read_text
 
 __all__ = [
     "is_otb_sequence",
@@ -109,7 +110,7 @@ def read_otb_boxes(path: str | Path, one_based: bool = True) -> NDArray[np.float
     p = Path(path)
     if not p.is_file():
         raise DataNotFoundError(f"{p}: no such file")
-    xywh = parse_box_lines(p, p.read_text(encoding="utf-8", errors="replace"))
+    xywh = parse_box_lines(p, read_text(p))
     if one_based:
         xywh[:, :2] -= 1.0
     return _invalid_to_nan(xywh_to_xyxy(xywh))
@@ -194,7 +195,7 @@ def read_reference_results(path: str | Path) -> NDArray[np.float64]:
     if p.suffix.lower() != ".json":
         return read_otb_boxes(p)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        data = json.loads(read_text(p))
     except json.JSONDecodeError as exc:
         raise FormatError(
             p, f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno
@@ -202,9 +203,14 @@ def read_reference_results(path: str | Path) -> NDArray[np.float64]:
     entry = data[0] if isinstance(data, list) and data else data
     if not isinstance(entry, dict) or "res" not in entry:
         raise FormatError(p, "expected a list with one dict holding 'res'")
+    res = entry["res"]
     try:
-        xywh = np.asarray(entry["res"], dtype=np.float64).reshape(-1, 4)
+        xywh = np.asarray(res, dtype=np.float64) if isinstance(res, list) else None
     except (TypeError, ValueError):
-        raise FormatError(p, "'res' is not a list of [x, y, w, h]") from None
+        xywh = None
+    if xywh is not None and xywh.shape == (0,):
+        xywh = xywh.reshape(0, 4)
+    if xywh is None or xywh.ndim != 2 or xywh.shape[1] != 4:
+        raise FormatError(p, "'res' is not a list of [x, y, w, h] (4 numbers per frame)")
     xywh[:, :2] -= 1.0
     return _invalid_to_nan(xywh_to_xyxy(xywh))

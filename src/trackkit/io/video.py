@@ -42,6 +42,7 @@ __all__ = [
     "VideoWriter",
     "is_image_folder",
     "is_mot_sequence",
+    "looks_like_text",
     "open_video",
 ]
 
@@ -88,6 +89,46 @@ def _image_files(folder: Path) -> list[Path]:
 def is_image_folder(path: Path) -> bool:
     """Whether ``path`` is a folder holding at least one image file (not a MOT sequence)."""
     return path.is_dir() and not is_mot_sequence(path) and bool(_image_files(path))
+
+
+#: Suffixes of text files that FFmpeg would still "decode" (its tty demuxer renders any text
+#: as frames of console text), refused before they reach it.
+TEXT_SUFFIXES: frozenset[str] = frozenset(
+    {".txt", ".csv", ".json", ".jsonl", ".ini", ".md", ".xml", ".yaml", ".yml", ".log", ".py"}
+)
+
+
+def looks_like_text(path: Path, probe: int = 4096) -> bool:
+    """Whether a file is text (by its suffix, or its first bytes: no NUL, decodes as UTF-8,
+    printable); video containers are binary from their first bytes (``ftyp``, ``RIFF``,
+    EBML), Y4M's text header excepted."""
+    if path.suffix.lower() in TEXT_SUFFIXES:
+        return True
+    with path.open("rb") as fh:
+        head = fh.read(probe)
+    if not head or b"\x00" in head or head.startswith(b"YUV4MPEG2"):
+        return False
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a multi-byte character cut by the probe is fine
+        if exc.start < len(head) - 3:
+            return False
+        text = head[: exc.start].decode("utf-8")
+    printable = sum(ch.isprintable() or ch in "\t\r\n" for ch in text)
+    return printable >= 0.98 * len(text)
+
+
+def _refuse_text(path: Path) -> None:
+    """Raise :class:`FormatError` for a text file given as a video."""
+    if not looks_like_text(path):
+        return
+    hint = ""
+    if path.parent.name == "det":
+        hint = (
+            f"; for MOTChallenge detections give the sequence folder ({path.parent.parent}) "
+            f"or --detector file:{path} with the sequence's video or images"
+        )
+    raise FormatError(path, f"a text file, not a video or an image folder{hint}")
 
 
 def _read_seqinfo(path: Path) -> dict[str, str]:
@@ -223,6 +264,7 @@ def open_video(source: str | Path, fps: float | None = None) -> VideoReader:
         return _open_folder(path, 30.0 if fps is None else fps, "images", path)
     if not path.is_file():
         raise DataNotFoundError(f"{path}: not a regular file")
+    _refuse_text(path)
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():

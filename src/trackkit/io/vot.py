@@ -26,6 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 from trackkit.core.boxes import xywh_to_xyxy
 from trackkit.errors import ConfigError, DataNotFoundError, FormatError
 from trackkit.io.images import IMAGE_SUFFIXES, SOTSequence, list_images
+from trackkit.io.numtext import read_text
 from trackkit.io.otb import parse_box_lines
 
 __all__ = ["is_vot_sequence", "load_vot_sequence", "polygon_to_box", "read_vot_regions"]
@@ -79,7 +80,7 @@ def read_vot_regions(
     p = Path(path)
     if not p.is_file():
         raise DataNotFoundError(f"{p}: no such file")
-    text = p.read_text(encoding="utf-8", errors="replace")
+    text = read_text(p)
     for i, line in enumerate(text.splitlines(), start=1):
         if line.lstrip().startswith("m"):
             raise FormatError(p, "segmentation-mask regions are not supported", line=i)

@@ -22,11 +22,16 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linear_sum_assignment
+from trackkit.metrics.lsap import linear_sum_assignment
 
 from trackkit.metrics.mot_data import EPS, MOTSequenceData, matching_frames
 
-__all__ = ["CLEARResult", "clear_metrics", "combine_clear"]
+__all__ = ["CLEARMatches", "CLEARResult", "clear_matches", "clear_metrics", "combine_clear"]
+
+#: :func:`clear_matches`' result: processed frames, matched gt ids, tracker ids, IoUs per frame.
+CLEARMatches = tuple[
+    list[int], list[NDArray[np.int64]], list[NDArray[np.int64]], list[NDArray[np.float64]]
+]
 
 
 @dataclass(frozen=True)
@@ -143,41 +148,8 @@ def clear_metrics(data: MOTSequenceData, threshold: float = 0.5) -> CLEARResult:
         )
     if data.num_gt_dets == 0:
         return CLEARResult(CLR_FP=data.num_tracker_dets, CLR_Frames=n_frames, empty=True)
-    flat = data.flat
     n_gt = data.num_gt_ids
-    # Frames with ground truth and tracker boxes are "processed"; the others leave the
-    # "matched in the previous frame" state untouched, as in the official kit.
-    processed = [f for f in range(n_frames) if len(data.gt_ids[f]) and len(data.tracker_ids[f])]
-    candidate = flat.sim >= threshold - EPS
-    # Where candidates form a matching, the assignment is the candidates themselves whatever
-    # the continuity bonus (it only reorders positive scores); elsewhere solve as the kit,
-    # with the bonus for pairs matched in the previous processed frame.
-    easy = matching_frames(flat, candidate, n_frames)
-    cand_pos = np.flatnonzero(candidate)
-    cand_frame = np.searchsorted(flat.frame_start, cand_pos, side="right") - 1
-    cand_bounds = np.searchsorted(cand_frame, np.arange(n_frames + 1))
-    m_gt: list[NDArray[np.int64]] = []
-    m_tr: list[NDArray[np.int64]] = []
-    m_sim: list[NDArray[np.float64]] = []
-    for p, f in enumerate(processed):
-        if easy[f]:
-            pos = cand_pos[cand_bounds[f] : cand_bounds[f + 1]]
-            m_gt.append(flat.gt_id[pos])
-            m_tr.append(flat.tr_id[pos])
-            m_sim.append(flat.sim[pos])
-            continue
-        gt_ids, tr_ids, sim = data.gt_ids[f], data.tracker_ids[f], data.similarity[f]
-        previous = np.full(n_gt, -1, np.int64)
-        if p:
-            previous[m_gt[p - 1]] = m_tr[p - 1]
-        score = 1000.0 * (tr_ids[None, :] == previous[gt_ids][:, None]) + sim
-        score[sim < threshold - EPS] = 0.0
-        rows, cols = linear_sum_assignment(-score)
-        ok = score[rows, cols] > EPS
-        rows, cols = rows[ok], cols[ok]
-        m_gt.append(gt_ids[rows])
-        m_tr.append(tr_ids[cols])
-        m_sim.append(sim[rows, cols])
+    processed, m_gt, m_tr, m_sim = clear_matches(data, threshold)
     counts = np.array([len(m) for m in m_gt], np.int64)
     gts = np.concatenate(m_gt) if m_gt else np.zeros(0, np.int64)
     trs = np.concatenate(m_tr) if m_tr else np.zeros(0, np.int64)
@@ -213,6 +185,56 @@ def clear_metrics(data: MOTSequenceData, threshold: float = 0.5) -> CLEARResult:
         CLR_Frames=n_frames,
         MOTP_sum=motp_sum,
     )
+
+
+def clear_matches(data: MOTSequenceData, threshold: float = 0.5) -> CLEARMatches:
+    """CLEAR's per-frame matching, the one :func:`clear_metrics` counts from.
+
+    Returns:
+        ``(processed, gt, tr, sim)``: the frames (0-based) with ground truth and tracker
+        boxes, and for each of them the matched ground-truth ids ``(M,)``, tracker ids
+        ``(M,)`` and IoUs ``(M,)`` (relabelled ids of ``data``). Empty when ``data`` has no
+        tracker or no ground-truth boxes.
+    """
+    n_frames = data.num_frames
+    if data.num_tracker_dets == 0 or data.num_gt_dets == 0:
+        return [], [], [], []
+    flat = data.flat
+    n_gt = data.num_gt_ids
+    # Frames with ground truth and tracker boxes are "processed"; the others leave the
+    # "matched in the previous frame" state untouched, as in the official kit.
+    processed = [f for f in range(n_frames) if len(data.gt_ids[f]) and len(data.tracker_ids[f])]
+    candidate = flat.sim >= threshold - EPS
+    # Where candidates form a matching, the assignment is the candidates themselves whatever
+    # the continuity bonus (it only reorders positive scores); elsewhere solve as the kit,
+    # with the bonus for pairs matched in the previous processed frame.
+    easy = matching_frames(flat, candidate, n_frames)
+    cand_pos = np.flatnonzero(candidate)
+    cand_frame = np.searchsorted(flat.frame_start, cand_pos, side="right") - 1
+    cand_bounds = np.searchsorted(cand_frame, np.arange(n_frames + 1))
+    m_gt: list[NDArray[np.int64]] = []
+    m_tr: list[NDArray[np.int64]] = []
+    m_sim: list[NDArray[np.float64]] = []
+    for p, f in enumerate(processed):
+        if easy[f]:
+            pos = cand_pos[cand_bounds[f] : cand_bounds[f + 1]]
+            m_gt.append(flat.gt_id[pos])
+            m_tr.append(flat.tr_id[pos])
+            m_sim.append(flat.sim[pos])
+            continue
+        gt_ids, tr_ids, sim = data.gt_ids[f], data.tracker_ids[f], data.similarity[f]
+        previous = np.full(n_gt, -1, np.int64)
+        if p:
+            previous[m_gt[p - 1]] = m_tr[p - 1]
+        score = 1000.0 * (tr_ids[None, :] == previous[gt_ids][:, None]) + sim
+        score[sim < threshold - EPS] = 0.0
+        rows, cols = linear_sum_assignment(-score)
+        ok = score[rows, cols] > EPS
+        rows, cols = rows[ok], cols[ok]
+        m_gt.append(gt_ids[rows])
+        m_tr.append(tr_ids[cols])
+        m_sim.append(sim[rows, cols])
+    return processed, m_gt, m_tr, m_sim
 
 
 def combine_clear(results: list[CLEARResult]) -> CLEARResult:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linear_sum_assignment
+from trackkit.metrics.lsap import linear_sum_assignment
 
 from trackkit.metrics.mot_data import EPS, MOTSequenceData, matching_frames
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+from trackkit.metrics.lsap import linear_sum_assignment
 
 from trackkit.metrics.mot_data import MOTSequenceData
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linear_sum_assignment
+from trackkit.metrics.lsap import linear_sum_assignment
 
 from trackkit.core.boxes import as_boxes
 from trackkit.errors import TrackkitError

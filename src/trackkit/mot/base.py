@@ -140,6 +140,12 @@ class LifeCycleConfig(Config):
         "report_lost in [0, max_age]"
     )
 
+    #: what ``trackkit tune`` searches (:mod:`trackkit.tune.space`); subclasses add theirs
+    SEARCH_SPACE: ClassVar[str] = (
+        "max_age int [10, 240] log; min_hits int [1, 5]; report_streak int [1, 4]; "
+        "report_lost int [0, 12]"
+    )
+
     max_age: int = 60
     min_hits: int = 3
     report_streak: int = 1

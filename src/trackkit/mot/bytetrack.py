@@ -78,6 +78,13 @@ class ByteTrackConfig(LifeCycleConfig):
         "unconfirmed_match_thresh in (0, 1]; duplicate_iou in (0, 1]; "
         "low_thresh in [0, track_thresh]"
     )
+    SEARCH_SPACE: ClassVar[str] = (
+        "track_thresh float [0.3, 0.85]; low_thresh float [0.05, 0.3]; "
+        "new_track_thresh float [0.3, 0.95]; match_thresh float [0.5, 0.95]; "
+        "second_match_thresh float [0.2, 0.9]; unconfirmed_match_thresh float [0.4, 0.95]; "
+        "fuse_score choice (True, False); duplicate_iou float [0.5, 1.0]; "
+        "reupdate choice (True, False)"
+    )
 
     track_thresh: float = 0.5
     low_thresh: float = 0.1

@@ -68,6 +68,10 @@ class DeepSortConfig(LifeCycleConfig):
         "max_cosine_distance in (0, 2]; nn_budget >= 1; max_iou_distance in (0, 1]; "
         "max_age >= 1; motion_weight in [0, 1]; gating_threshold > 0"
     )
+    SEARCH_SPACE: ClassVar[str] = (
+        "max_iou_distance float [0.4, 0.95]; min_confidence float [0, 0.7]; "
+        "gating_threshold float [3, 40] log"
+    )
 
     max_cosine_distance: float = 0.2
     nn_budget: int = 100

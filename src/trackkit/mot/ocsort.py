@@ -75,6 +75,11 @@ class OCSortConfig(LifeCycleConfig):
         "det_thresh in [0, 1]; iou_threshold in (0, 1]; delta_t >= 1; inertia >= 0; "
         "low_thresh in [0, det_thresh]"
     )
+    SEARCH_SPACE: ClassVar[str] = (
+        "det_thresh float [0.3, 0.85]; iou_threshold float [0.1, 0.6]; delta_t int [1, 6]; "
+        "inertia float [0.02, 0.6] log; use_byte choice (True, False); "
+        "low_thresh float [0.05, 0.3]"
+    )
 
     det_thresh: float = 0.6
     iou_threshold: float = 0.3

@@ -43,29 +43,74 @@ __all__ = ["OfflineConfig", "OfflineLinker", "Tracklet", "track_offline"]
 
 @dataclass(frozen=True)
 class OfflineConfig(Config):
-    """Parameters of the offline pass.
+    """Parameters of the offline pass. Durations are frames at 30 fps, scaled by
+    ``frame_rate`` (i.e. thirtieths of a second); distances are in box heights.
 
     Attributes:
-        max_gap: largest gap (frames at 30 fps, scaled by ``frame_rate``) that is linked or
-            interpolated.
+        max_gap: largest gap that is linked.
         fit_frames: boxes at a tracklet's end used to fit its velocity.
         max_error: admissible motion error at gap 0, in box heights.
         error_per_frame: growth of the admissible error per frame of gap.
+        min_link_boxes: a tracklet with fewer boxes is neither linked nor extended (its
+            velocity is not known well enough).
         min_length: tracks with fewer boxes (after linking, before interpolation) are dropped.
+        max_fill: largest gap inside a track that is filled by interpolation.
+        fill_min_score: a gap is filled only when the detections on both sides score at least
+            this.
+        fill_min_height: ... and both boxes are at least this tall, as a fraction of the image
+            height (``image_height``; not checked when it is unknown).
+        fill_max_shift: ... and the box moves at most this far (centre distance between
+            the two sides, box heights) over the gap;
+        fill_max_error: ... and the straight path agrees with each side's own velocity: each
+            side's extrapolation to the middle of the gap is at most this far (box heights)
+            from the straight path's middle.
+        fill_reliability: ... and the video itself shows that gaps of this length are
+            interpolated well: hiding ``L`` boxes inside this sequence's own unbroken
+            tracklets and interpolating across them puts the middle box at IoU >=
+            ``fill_test_iou`` with the hidden detection in at least this fraction of the
+            cases (0: no test). This adapts the longest filled gap to the frame rate, the
+            camera motion and the box sizes of each video.
+        fill_test_iou: the IoU of that test.
+        drop_tail: remove the boxes a tracker reported after a track's last detection
+            (``det_index`` -1: its predictions while lost) when the track never comes back.
+        refill: remove every box the tracker reported without a detection (``det_index``
+            -1) and fill the gaps they leave under the gates above instead: with the whole
+            video known, interpolation replaces the online constant-velocity guesses, and a
+            guess where the evidence is weak is dropped.
         frame_rate: frames per second of the video.
+        image_height: height of the video in pixels (``None``: unknown).
     """
 
     RANGES: ClassVar[str] = (
         "max_gap >= 1; fit_frames >= 1; max_error >= 0; error_per_frame >= 0; "
-        "min_length >= 0; frame_rate > 0"
+        "min_link_boxes >= 1; min_length >= 0; max_fill >= 0; fill_min_score >= 0; "
+        "fill_min_height >= 0; fill_max_shift >= 0; fill_max_error >= 0; "
+        "fill_reliability in [0, 1]; fill_test_iou in (0, 1];  frame_rate > 0; image_height > 0"
+    )
+    SEARCH_SPACE: ClassVar[str] = (
+        "max_gap int [10, 150] log; max_error float [0.1, 0.6]; "
+        "error_per_frame float [0.002, 0.04] log; min_link_boxes int [1, 10]; "
+        "max_fill int [0, 60]; fill_min_score float [0, 0.9]; fill_min_height float [0, 0.2]; "
+        "fill_max_error float [0.05, 2] log; drop_tail choice (True, False)"
     )
 
     max_gap: int = 60
     fit_frames: int = 10
     max_error: float = 0.25
     error_per_frame: float = 0.01
+    min_link_boxes: int = 1
     min_length: int = 0
+    max_fill: int = 60
+    fill_min_score: float = 0.0
+    fill_min_height: float = 0.0
+    fill_max_shift: float = float("inf")
+    fill_max_error: float = float("inf")
+    fill_reliability: float = 0.0
+    fill_test_iou: float = 0.5
+    drop_tail: bool = False
+    refill: bool = False
     frame_rate: float = 30.0
+    image_height: float | None = None
 
 
 @dataclass
@@ -137,7 +182,10 @@ class OfflineLinker:
         ends = np.array([tk.frames[-1] for tk in tracklets])
         starts = np.array([tk.frames[0] for tk in tracklets])
         gap = starts[None, :] - ends[:, None]
-        cand_i, cand_j = ((gap >= 1) & (gap <= max_gap)).nonzero()
+        sizes = np.array([len(tk.frames) for tk in tracklets])
+        solid = sizes >= cfg.min_link_boxes
+        ok_pair = (gap >= 1) & (gap <= max_gap) & solid[:, None] & solid[None, :]
+        cand_i, cand_j = ok_pair.nonzero()
         cost = np.full((n, n), np.inf)
         if len(cand_i):
             tail = [tk._fit(False, k) for tk in tracklets]
@@ -183,7 +231,16 @@ class OfflineLinker:
         """
         cfg = self.config
         tracklets = collect_tracklets(frames)
-        max_gap = scaled_age(cfg.max_gap, cfg.frame_rate)
+        self._reliable_fill = 1 << 30
+        if cfg.fill_reliability > 0 and cfg.max_fill > 0:
+            n = scaled_age(cfg.max_fill, cfg.frame_rate)
+            rate = fill_test(tracklets, n, cfg.fill_test_iou)
+            bad = (rate < cfg.fill_reliability).nonzero()[0]
+            self._reliable_fill = int(bad[0]) if len(bad) else n
+        if cfg.refill:
+            tracklets = [t for t in (_detected(t) for t in tracklets) if len(t.frames)]
+        elif cfg.drop_tail:
+            tracklets = [t for t in (_drop_tail(t) for t in tracklets) if len(t.frames)]
         per_frame: list[list[tuple[int, NDArray[np.float64], float, int]]] = [[] for _ in frames]
         for chain in self.link(tracklets):
             parts = [tracklets[c] for c in chain]
@@ -193,7 +250,7 @@ class OfflineLinker:
             b = np.concatenate([p.xyxy for p in parts])
             s = np.concatenate([p.scores for p in parts])
             d = np.concatenate([p.det_index for p in parts])
-            f, b, s, d = _interpolate(f, b, s, d, max_gap)
+            f, b, s, d = self._interpolate(f, b, s, d)
             tid = parts[0].track_id
             for fi, bi, si, di in zip(f.tolist(), b, s.tolist(), d.tolist()):
                 per_frame[fi].append((tid, bi, si, di))
@@ -212,17 +269,110 @@ class OfflineLinker:
             )
         return out
 
+    def _fillable(
+        self, f: NDArray[np.int64], b: NDArray[np.float64], s: NDArray[np.float64], h: int
+    ) -> bool:
+        """Whether the evidence for filling the hole after row ``h`` is strong enough."""
+        cfg = self.config
+        if min(s[h], s[h + 1]) < cfg.fill_min_score:
+            return False
+        height = min(b[h, 3] - b[h, 1], b[h + 1, 3] - b[h + 1, 1])
+        if cfg.image_height is not None and height < cfg.fill_min_height * cfg.image_height:
+            return False
+        shift = np.hypot(*((b[h + 1, :2] + b[h + 1, 2:]) - (b[h, :2] + b[h, 2:])) / 2.0)
+        if shift > cfg.fill_max_shift * height:
+            return False
+        if not np.isfinite(cfg.fill_max_error):
+            return True
+        k = cfg.fit_frames
+        left = Tracklet(0, f[max(0, h - k + 1) : h + 1], b[max(0, h - k + 1) : h + 1], s, s)
+        right = Tracklet(0, f[h + 1 : h + 1 + k], b[h + 1 : h + 1 + k], s, s)
+        (pl, vl), (pr, vr) = left._fit(False, k), right._fit(True, k)
+        half = (f[h + 1] - f[h]) / 2.0
+        mid = (pl + pr) / 2.0
+        scale = max((pl[2] + pr[2]) / 2.0, 1e-6)
+        err_l = np.hypot(*(pl[:2] + vl[:2] * half - mid[:2])) / scale
+        err_r = np.hypot(*(pr[:2] - vr[:2] * half - mid[:2])) / scale
+        return bool(max(err_l, err_r) <= cfg.fill_max_error)
+
+    def _interpolate(
+        self,
+        f: NDArray[np.int64],
+        b: NDArray[np.float64],
+        s: NDArray[np.float64],
+        d: NDArray[np.int64],
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+        """Fill the holes of one track (frames ascending, unique) that pass the gates."""
+        cfg = self.config
+        max_fill = scaled_age(cfg.max_fill, cfg.frame_rate) if cfg.max_fill > 0 else 0
+        max_fill = min(max_fill, self._reliable_fill)
+        steps = np.diff(f)
+        holes = ((steps > 1) & (steps <= max_fill + 1)).nonzero()[0]
+        holes = np.array([h for h in holes.tolist() if self._fillable(f, b, s, h)], np.int64)
+        return _interpolate(f, b, s, d, holes)
+
+
+def fill_test(tracklets: Sequence[Tracklet], max_len: int, iou: float) -> NDArray[np.float64]:
+    """How well linear interpolation bridges gaps in this video: for ``L = 1..max_len``, the
+    fraction of windows of ``L`` hidden boxes inside runs of consecutive detection-backed
+    boxes whose middle box, interpolated from the boxes on either side, has IoU >= ``iou``
+    with the hidden box (``(max_len,)`` array; 0 where no window of that length exists)."""
+    from trackkit.core.boxes import iou_pairwise
+
+    runs: list[NDArray[np.float64]] = []
+    for tk in tracklets:
+        backed = tk.det_index >= 0
+        # split into runs of consecutive frames with detection-backed boxes
+        brk = (np.diff(tk.frames) != 1) | ~backed[1:] | ~backed[:-1]
+        edges = [0, *(brk.nonzero()[0] + 1).tolist(), len(tk.frames)]
+        for a, b in zip(edges[:-1], edges[1:]):
+            if b - a >= 3 and backed[a]:
+                runs.append(tk.xyxy[a:b])
+    rate = np.zeros(max_len)
+    if not runs:
+        return rate
+    for n in range(1, max_len + 1):
+        left, right, mid = [], [], []
+        for r in runs:
+            m = len(r) - n - 1  # windows: r[i] and r[i + n + 1] known, n hidden between
+            if m <= 0:
+                continue
+            left.append(r[:m])
+            right.append(r[n + 1 : n + 1 + m])
+            mid.append(r[1 + n // 2 : 1 + n // 2 + m])
+        if not left:
+            break
+        lb, rb, hb = np.concatenate(left), np.concatenate(right), np.concatenate(mid)
+        w = (1 + n // 2) / (n + 1)
+        rate[n - 1] = float(np.mean(iou_pairwise(lb + w * (rb - lb), hb) >= iou))
+    return rate
+
+
+def _detected(t: Tracklet) -> Tracklet:
+    """``t`` with only its detection-backed boxes (``det_index`` >= 0)."""
+    keep = t.det_index >= 0
+    if keep.all():
+        return t
+    return Tracklet(t.track_id, t.frames[keep], t.xyxy[keep], t.scores[keep], t.det_index[keep])
+
+
+def _drop_tail(t: Tracklet) -> Tracklet:
+    """``t`` without the rows after its last detection-backed box (``det_index`` >= 0)."""
+    backed = (t.det_index >= 0).nonzero()[0]
+    n = int(backed[-1]) + 1 if len(backed) else 0
+    if n == len(t.frames):
+        return t
+    return Tracklet(t.track_id, t.frames[:n], t.xyxy[:n], t.scores[:n], t.det_index[:n])
+
 
 def _interpolate(
     f: NDArray[np.int64],
     b: NDArray[np.float64],
     s: NDArray[np.float64],
     d: NDArray[np.int64],
-    max_gap: int,
+    holes: NDArray[np.int64],
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
-    """Fill gaps of at most ``max_gap`` frames linearly (frames ascending, unique)."""
-    steps = np.diff(f)
-    holes = ((steps > 1) & (steps <= max_gap + 1)).nonzero()[0]
+    """Fill the gaps after rows ``holes`` linearly (frames ascending, unique)."""
     if len(holes) == 0:
         return f, b, s, d
     nf, nb, ns = [f], [b], [s]

@@ -47,6 +47,7 @@ class SortConfig(LifeCycleConfig):
     """
 
     RANGES: ClassVar[str] = "iou_threshold in (0, 1]"
+    SEARCH_SPACE: ClassVar[str] = "iou_threshold float [0.1, 0.7]; min_score float [0, 0.7]"
 
     iou_threshold: float = 0.3
     min_score: float = 0.0

@@ -230,7 +230,9 @@ def load_embedder(
 ) -> Embedder:
     """An embedder by name or path.
 
-    ``spec``: ``"default"`` (the project's model), a trackkit ``.pt`` file (torch), an
+    ``spec``: ``"default"`` (the project's model), a trackkit ``.pt`` file (torch), a
+    torchreid OSNet state_dict (``osnet:PATH`` or the path itself, e.g.
+    ``osnet_x0_25_msmt17.pth``: :func:`~trackkit.reid.models.load_pretrained`), an
     ``.onnx`` file, ``"omz-0248"`` / ``"omz-0287"`` / ``"omz-0288"`` (Open Model Zoo models in
     the shared weights folder) or ``"histogram"`` (colour histograms, no learning).
     ``embedding``: ``"centered"``, ``"pooled"`` or ``"bnneck"`` overrides which feature a
@@ -247,6 +249,11 @@ def load_embedder(
         )
     if low == "histogram":
         return HistogramEmbedder()
+    from trackkit.zoo import is_model_name, resolve
+
+    if not Path(spec).exists() and is_model_name(spec):  # `trackkit models list`: cache, shared
+        spec = str(resolve(spec, "reid"))
+        low = spec.lower()
     if low.startswith("omz-"):
         if low[4:] not in _OMZ:
             raise ConfigError(f"unknown OMZ model {spec!r}; valid: omz-{', omz-'.join(_OMZ)}")
@@ -257,14 +264,16 @@ def load_embedder(
         if found is None:
             raise DataNotFoundError(f"{name}: not found in the shared weights folder")
         return OnnxEmbedder(found, threads=threads)
+    if low.startswith("osnet:"):  # a torchreid OSNet state_dict (or any trackkit .pt)
+        spec = spec[len("osnet:") :]
     path = default_model_path() if low == "default" else Path(spec)
     if path.suffix.lower() == ".onnx":
         return OnnxEmbedder(path, threads=threads, batch_size=batch_size)
     if not path.is_file():
         raise DataNotFoundError(f"{path}: model file not found")
-    from trackkit.reid.models import load_model
+    from trackkit.reid.models import load_pretrained
 
-    model = load_model(path)
+    model = load_pretrained(path)
     if embedding is not None:
         model.set_embedding(embedding)
     return TorchEmbedder(model, flip=flip, batch_size=batch_size, threads=threads)

@@ -75,17 +75,22 @@ def score_trials(
     dataset: ReIDDataset,
     distance: Callable[[NDArray[Any], NDArray[Any]], NDArray[np.floating]],
     max_rank: int = 50,
+    on_trial: Callable[[int, NDArray[np.floating]], None] | None = None,
 ) -> list[RankResult]:
     """Rank every trial of ``dataset``: ``features[i]`` belongs to ``paths[i]``;
-    ``distance(query_rows, gallery_rows)`` gives the ``(Nq, Ng)`` distance matrix."""
+    ``distance(query_rows, gallery_rows)`` gives the ``(Nq, Ng)`` distance matrix, passed to
+    ``on_trial(trial_index, distmat)`` when given (e.g. for a report of the worst queries)."""
     index = {p: i for i, p in enumerate(paths)}
     results = []
-    for trial in dataset.trials:
+    for t, trial in enumerate(dataset.trials):
         q = features[[index[im.path] for im in trial.query]]
         g = features[[index[im.path] for im in trial.gallery]]
+        dist = distance(q, g)
+        if on_trial is not None:
+            on_trial(t, dist)
         results.append(
             evaluate_rank(
-                distance(q, g),
+                dist,
                 [im.pid for im in trial.query],
                 [im.pid for im in trial.gallery],
                 [im.camid for im in trial.query],
@@ -133,6 +138,7 @@ def evaluate_embedder(
     adapt: bool = False,
     max_rank: int = 50,
     progress: bool = False,
+    on_trial: Callable[[int, NDArray[np.floating]], None] | None = None,
 ) -> EvalReport:
     """Score ``embedder`` on every trial of ``dataset`` and average.
 
@@ -143,6 +149,7 @@ def evaluate_embedder(
             (:func:`embed_adapted`; trackkit torch models only). One adaptation to all
             cameras together does not help: on PRID2011, whose two cameras differ most in
             colour, it drops the default model's rank-1 from 4.7 to 1.7 %.
+        on_trial: called with each trial's index and ``(Q, G)`` distance matrix.
     """
     paths = dataset_paths(dataset)
     if adapt:
@@ -166,5 +173,5 @@ def evaluate_embedder(
             lambda_value=float(rerank.get("lambda_value", 0.3)),
         )
 
-    results = score_trials(emb, paths, dataset, distance, max_rank=max_rank)
+    results = score_trials(emb, paths, dataset, distance, max_rank=max_rank, on_trial=on_trial)
     return EvalReport(average_results(results), tuple(results), speed, len(paths))

@@ -25,6 +25,12 @@ from torch import Tensor, nn
 
 from trackkit.errors import ConfigError
 from trackkit.registry import Registry
+from trackkit.reid.distill import (
+    FeatureProjection,
+    feature_distill_loss,
+    rank_distill_loss,
+    similarity_distill_loss,
+)
 from trackkit.reid.losses import (
     CenterLoss,
     contrastive_loss,
@@ -54,21 +60,25 @@ class LossTerm:
             uses for the term's module and its log column.
         fn: ``fn(outputs, labels, state) -> scalar``. ``outputs`` maps ``"feat"`` (pooled
             feature before the BNNeck), ``"emb"`` (after it), ``"logits"`` and, with a peer
-            network (mutual learning), ``"peer_feat"`` / ``"peer_logits"``; ``state`` is the
-            module :meth:`build_module` made for the term, or ``None``.
+            network (mutual learning), ``"peer_feat"`` / ``"peer_logits"``, and with teachers
+            (distillation) ``"teacher"``; ``state`` is the module :meth:`build_module` made
+            for the term, or ``None``.
         needs_module: the term owns learnable parameters (built by :meth:`build_module`).
         needs_peer: the term needs a second network trained alongside (mutual learning).
+        needs_teacher: a distillation term: it needs the teachers' embeddings and no identity
+            labels (it also sees a batch's unlabelled images).
         params: the hyper-parameters in effect, ``((name, value), ...)``, defaults included.
         spec: canonical text of the term (``"triplet-hard(margin=0.2)"``; only the values
             that differ from the defaults are written); the name when empty.
-        module_factory: ``f(num_classes, embed_dim) -> nn.Module`` for a term with learnable
-            state, else ``None``.
+        module_factory: ``f(num_classes, embed_dim) -> nn.Module`` (a distillation term:
+            ``f(teacher_dim, embed_dim)``) for a term with learnable state, else ``None``.
     """
 
     name: str
     fn: Callable[[Outputs, Tensor, nn.Module | None], Tensor] = field(compare=False)
     needs_module: bool = False
     needs_peer: bool = False
+    needs_teacher: bool = False
     params: tuple[tuple[str, ParamValue], ...] = ()
     spec: str = ""
     module_factory: Callable[[int, int], nn.Module] | None = field(default=None, compare=False)
@@ -81,12 +91,19 @@ class LossTerm:
         elif self.needs_module:
             raise ConfigError(f"loss {self.name!r}: needs_module=True needs a module_factory")
 
-    def build_module(self, num_classes: int, embed_dim: int) -> nn.Module | None:
+    def build_module(
+        self, num_classes: int, embed_dim: int, teacher_dim: int | None = None
+    ) -> nn.Module | None:
         """The term's learnable state for ``num_classes`` identities and ``embed_dim``-d
-        features (e.g. a :class:`CenterLoss`), freshly initialised from torch's global RNG;
-        ``None`` for a stateless term (no random numbers are drawn then)."""
+        features (e.g. a :class:`CenterLoss`; a distillation term's projection onto
+        ``teacher_dim``), freshly initialised from torch's global RNG; ``None`` for a
+        stateless term (no random numbers are drawn then)."""
         if self.module_factory is None:
             return None
+        if self.needs_teacher:
+            if teacher_dim is None:
+                raise ConfigError(f"loss {self.name!r} needs a teacher (--teacher)")
+            num_classes = teacher_dim
         for what, v in (("num_classes", num_classes), ("embed_dim", embed_dim)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"loss {self.name!r}: {what} must be an integer >= 1, got {v!r}")
@@ -253,6 +270,41 @@ def _dml_metric() -> LossTerm:
     """Metric mutual learning on distance matrices (AlignedReID, Zhang et al. 2017)."""
     fn = lambda o, y, _s: metric_mutual_loss(o["feat"], o["peer_feat"])  # noqa: E731
     return LossTerm("dml-metric", fn, needs_peer=True)
+
+
+@LOSS_REGISTRY.register("kd-sim")
+def _kd_sim() -> LossTerm:
+    """Relational distillation: the batch cosine-similarity matrix of ``feat`` matched to the
+    teachers' (metric mutual learning against a fixed teacher; :mod:`trackkit.reid.distill`)."""
+    fn = lambda o, y, _s: similarity_distill_loss(o["feat"], o["teacher"])  # noqa: E731
+    return LossTerm("kd-sim", fn, needs_teacher=True)
+
+
+@LOSS_REGISTRY.register("kd-rank")
+def _kd_rank(tau: float = 0.1) -> LossTerm:
+    """Relational distillation, listwise (DarkRank, Chen et al. AAAI 2018): each anchor's
+    softmax over the batch's cosine similarities / ``tau``, KL(teacher || student)."""
+    t = _float("kd-rank", "tau", tau)
+    if t <= 0:
+        raise ConfigError(f"loss 'kd-rank': tau must be > 0, got {tau!r}")
+    fn = lambda o, y, _s: rank_distill_loss(o["feat"], o["teacher"], t)  # noqa: E731
+    return LossTerm("kd-rank", fn, needs_teacher=True, params=(("tau", t),))
+
+
+def _kd_feat_fn(out: Outputs, y: Tensor, state: nn.Module | None) -> Tensor:
+    if state is None:
+        raise ConfigError("the kd-feat loss needs its projection (LossTerm.build_module)")
+    return feature_distill_loss(state(out["feat"]), out["teacher"])
+
+
+def _projection(teacher_dim: int, embed_dim: int) -> nn.Module:
+    return FeatureProjection(embed_dim, teacher_dim)
+
+
+@LOSS_REGISTRY.register("kd-feat")
+def _kd_feat() -> LossTerm:
+    """Feature distillation: ``1 - cos(P feat, teacher)`` with a learned projection ``P``."""
+    return LossTerm("kd-feat", _kd_feat_fn, needs_teacher=True, module_factory=_projection)
 
 
 def build_loss(name: str, **params: Any) -> LossTerm:

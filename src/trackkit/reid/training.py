@@ -17,6 +17,16 @@ generators seeded with ``(seed, e)`` (:class:`~trackkit.training.task.EpochRando
 killed mid-epoch and resumed restarts that epoch from the checkpoint and ends with the same
 weights as an uninterrupted run (on the same device and thread count).
 
+Fine-tuning: ``init`` names a file whose weights start the model (a trackkit ``.pt`` of the
+same architecture, or a torchreid OSNet state_dict; the classifier is always made anew for the
+training identities). Distillation: ``teacher`` names one or more fixed teachers
+(``"omz-0248,omz-0287"``) whose embeddings of every training image are computed once into a
+memory-mapped cache (:class:`~trackkit.reid.distill.TeacherCache`, in ``teacher_cache`` or
+``out_dir/teacher-cache``) and given to the ``kd-*`` terms as ``outputs["teacher"]``.
+Unlabelled images (``unlabelled``; ``unlabelled_batch`` of them appended to every batch, drawn
+with the epoch's generator) reach only the distillation terms: every other term, the
+classifier and the accuracy see the labelled rows alone.
+
 Output folder: ``checkpoint.pt`` (resume state), ``model.pt`` (the model alone, a
 :mod:`trackkit.training.weights` file loadable with :func:`~trackkit.reid.models.load_model`),
 ``log.csv`` (one row per epoch).
@@ -37,6 +47,7 @@ import torch
 from numpy.typing import NDArray
 
 from trackkit.config import Config, require
+from trackkit.errors import ConfigError, FormatError
 from trackkit.reid.data.images import load_crops
 from trackkit.reid.data.names import ReIDImage
 from trackkit.reid.data.sampler import PKSampler
@@ -74,9 +85,16 @@ class TrainConfig(Config):
         seed: seed of initialisation, sampling and augmentation.
         threads: torch intra-op threads; device: ``"cpu"`` or a torch device string.
         max_batches: cap on batches per epoch (``None`` = all); for quick runs and tests.
+        init: weights that start the model (fine-tuning), or ``None``.
+        teacher: comma-separated teachers for the ``kd-*`` terms, or ``None``.
+        teacher_cache: folder of the teacher cache (``None``: ``out_dir/teacher-cache``).
+        unlabelled_batch: unlabelled images appended to each batch (needs ``unlabelled``
+            images and a ``kd-*`` term).
     """
 
-    RANGES: ClassVar[str] = "epochs >= 1; p >= 2; k >= 2; lr > 0; threads >= 1"
+    RANGES: ClassVar[str] = (
+        "epochs >= 1; p >= 2; k >= 2; lr > 0; threads >= 1; unlabelled_batch >= 0"
+    )
 
     model: str = "resnet-tiny"
     loss: str = "triplet-hard+ce"
@@ -99,6 +117,10 @@ class TrainConfig(Config):
     device: str = "cpu"
     max_batches: int | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
+    init: str | None = None
+    teacher: str | None = None
+    teacher_cache: str | None = None
+    unlabelled_batch: int = 0
 
     def validate(self) -> None:
         require(
@@ -107,7 +129,22 @@ class TrainConfig(Config):
         )
         require(0 <= self.warmup_epochs < self.epochs or self.epochs == 1, "bad warmup_epochs")
         require(len(self.input_size) == 2 and min(self.input_size) >= 16, "bad input_size")
-        parse_objective(self.loss)
+        terms = parse_objective(self.loss)
+        kd = [t.name for _, t in terms if t.needs_teacher]
+        require(not kd or bool(self.teacher), f"loss {kd[:1]} needs --teacher NAME|PATH")
+        require(
+            not self.teacher or bool(kd),
+            "--teacher is given but --loss has no distillation term (kd-sim, kd-rank, kd-feat)",
+        )
+        require(
+            self.unlabelled_batch == 0 or bool(kd),
+            "unlabelled images reach only distillation terms: add kd-sim/kd-rank/kd-feat",
+        )
+
+    @property
+    def teachers(self) -> list[str]:
+        """The teachers named by ``teacher``."""
+        return [t.strip() for t in (self.teacher or "").split(",") if t.strip()]
 
     def lr_at(self, epoch: float) -> float:
         """Learning rate at a fractional epoch (0-based)."""
@@ -133,11 +170,12 @@ class Trainer(Task):
             validation score); called with the model in eval mode.
         dataset: name of the training dataset, recorded in the weights file.
         command: the command line recorded in the weights file.
+        unlabelled: images without identity labels (distillation terms only).
     """
 
     kind = "reid"
     rng_mode = "epoch"
-    resumable = frozenset({"epochs", "threads", "device"})
+    resumable = frozenset({"epochs", "threads", "device", "teacher_cache"})
 
     def __init__(
         self,
@@ -149,9 +187,13 @@ class Trainer(Task):
         on_epoch_end: Callable[[int, ReIDNet], dict[str, float]] | None = None,
         dataset: str | None = None,
         command: str | None = None,
+        unlabelled: Sequence[str | Path] = (),
     ) -> None:
         self.cfg = cfg
         self.images = list(images)
+        self.unlabelled = [Path(p) for p in unlabelled]
+        if cfg.unlabelled_batch and not self.unlabelled:
+            raise ConfigError("unlabelled_batch > 0 needs unlabelled images (--unlabelled)")
         self.out_dir = Path(out_dir)
         self.progress = progress
         self.on_epoch_end = on_epoch_end
@@ -162,6 +204,7 @@ class Trainer(Task):
         self.labels = np.array([self.label_of[im.pid] for im in self.images], dtype=np.int64)
         self.sampler = PKSampler(self.labels, cfg.p, cfg.k, [im.path for im in self.images])
         self._crops = crops
+        self._teacher: torch.Tensor | None = None
         self._num_batches = 0
         self._correct = self._seen = 0
 
@@ -172,7 +215,10 @@ class Trainer(Task):
         torch.set_num_threads(cfg.threads)
         opts = {"input_size": tuple(cfg.input_size), **cfg.model_options}
         # channels-last (NHWC) weights and batches: oneDNN's fast convolutions on CPU
-        self.model = channels_last(build_model(cfg.model, **opts).to(cfg.device))
+        model = build_model(cfg.model, **opts)
+        if cfg.init:
+            load_init(model, cfg.init)
+        self.model = channels_last(model.to(cfg.device))
         self.head = ClassifierHead(self.model.embed_dim, len(self.label_of)).to(cfg.device)
         self.terms = parse_objective(cfg.loss)
         # deep mutual learning: a peer network (other initialisation) trained alongside
@@ -183,12 +229,18 @@ class Trainer(Task):
             peer_head = ClassifierHead(peer_model.embed_dim, len(self.label_of))
             self.peer = torch.nn.ModuleDict({"model": peer_model, "head": peer_head})
             self.peer.to(cfg.device)
+        teacher_dim = None
+        if cfg.teachers:
+            self._teacher = torch.from_numpy(self._teacher_targets()).to(cfg.device)
+            teacher_dim = int(self._teacher.shape[1])
         self.loss_modules = torch.nn.ModuleDict()
         for _, term in self.terms:
             for net in range(2 if self.peer is not None else 1):
                 key = f"{term.name}_{net}"
                 if term.needs_module and key not in self.loss_modules:
-                    module = term.build_module(len(self.label_of), self.model.embed_dim)
+                    module = term.build_module(
+                        len(self.label_of), self.model.embed_dim, teacher_dim
+                    )
                     if module is not None:
                         self.loss_modules[key] = module
         self.loss_modules.to(cfg.device)
@@ -224,9 +276,11 @@ class Trainer(Task):
         super().start_epoch(epoch)
         self._correct = self._seen = 0
 
-    def batches(self, epoch: int, rng: EpochRandom) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """P x K batches (:class:`PKSampler`, seeded by ``(seed, epoch)``), augmented with
-        ``rng.torch``: ``(x (B, 3, H, W) channels-last float, y (B,) labels)``."""
+    def batches(self, epoch: int, rng: EpochRandom) -> Iterator[tuple[Any, ...]]:
+        """P x K batches (:class:`PKSampler`, seeded by ``(seed, epoch)``) plus
+        ``unlabelled_batch`` unlabelled images (label ``-1``, drawn with ``rng.numpy``),
+        augmented with ``rng.torch``: ``(x (B, 3, H, W) channels-last float, y (B,) labels,
+        teacher (B, D_t) or None)``."""
         cfg = self.cfg
         batches = self.sampler.epoch(cfg.seed, epoch)
         if cfg.max_batches is not None:
@@ -240,21 +294,28 @@ class Trainer(Task):
             gray_prob=cfg.gray_prob,
         )
         crops = self.crops()
+        n_lab = len(self.images)
+        labels = np.concatenate([self.labels, np.full(len(self.unlabelled), -1, np.int64)])
         for idx in batches:
+            if cfg.unlabelled_batch:
+                extra = rng.numpy.choice(len(self.unlabelled), cfg.unlabelled_batch)
+                idx = np.concatenate([idx, n_lab + extra])
             x = augment_batch(crops[idx], aug, rng.torch).to(cfg.device)
             x = x.contiguous(memory_format=torch.channels_last)
-            yield x, torch.from_numpy(self.labels[idx]).to(cfg.device)
+            t = None if self._teacher is None else self._teacher[torch.from_numpy(idx)]
+            yield x, torch.from_numpy(labels[idx]).to(cfg.device), t
 
     def step(self, batch: Any, epoch: int, index: int) -> dict[str, float]:
         """One step at the learning rate of the fractional epoch; returns every term of the
         main network (``loss_NAME``) and the total (``loss``)."""
-        x, y = batch
+        x, y, t = batch
         lr = self.cfg.lr_at(epoch + index / self._num_batches)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        loss, values = self._objective(x, y)
+        loss, values = self._objective(x, y, t)
         logits = self._last_logits
         total = self.descend(loss)
+        y = y[y >= 0]
         self._correct += int((logits.argmax(1) == y).sum())
         self._seen += int(y.numel())
         return {**{f"loss_{k}": v for k, v in values.items()}, "loss": total}
@@ -276,20 +337,47 @@ class Trainer(Task):
     def export(self) -> dict[str, Any]:
         cfg = dict(self.model.config)
         arch = cfg.pop("arch")
-        trained_on = {
+        trained_on: dict[str, Any] = {
             "datasets": [self.dataset] if self.dataset else [],
             "identities": sorted(self.label_of),
         }
+        if self.cfg.teachers:
+            trained_on["teachers"] = self.cfg.teachers
+        if self.unlabelled:
+            trained_on["unlabelled_images"] = len(self.unlabelled)
+        if self.cfg.init:
+            trained_on["init"] = str(self.cfg.init)
         return make_weights("reid", arch, cfg, self.model.state_dict(), trained_on, self.command)
 
     # -- running ----------------------------------------------------------------------------
     def crops(self) -> NDArray[np.uint8]:
-        """The training crops, decoded once."""
+        """The training crops (labelled, then unlabelled), decoded once."""
+        size = (int(self.cfg.input_size[0]), int(self.cfg.input_size[1]))
         if self._crops is None:
             paths = [im.path for im in self.images]
-            size = (int(self.cfg.input_size[0]), int(self.cfg.input_size[1]))
             self._crops = load_crops(paths, size, progress=self.progress)
+        if self.unlabelled and len(self._crops) == len(self.images):
+            more = load_crops(self.unlabelled, size, progress=self.progress)
+            self._crops = np.concatenate([self._crops, more])
         return self._crops
+
+    def _teacher_targets(self) -> NDArray[np.float32]:
+        """Every image's distillation target (:func:`~trackkit.reid.distill.teacher_embeddings`):
+        the teachers see the image files at their own input size (the decoded training crops
+        only for images given in memory without a file)."""
+        from trackkit.io.images import read_image
+        from trackkit.reid.distill import teacher_embeddings
+
+        paths = [im.path for im in self.images] + self.unlabelled
+        on_disk = all(Path(p).is_file() for p in paths)
+
+        def read(idx: NDArray[np.int64]) -> Any:
+            if on_disk:
+                return [read_image(paths[i]) for i in idx]
+            return self.crops()[idx]
+
+        folder = self.cfg.teacher_cache or self.out_dir / "teacher-cache"
+        return teacher_embeddings(self.cfg.teachers, paths, folder, read, self.cfg.threads)
 
     def run(self, resume: bool = False, stop_after: int | None = None) -> ReIDNet:
         """Train (or resume) to ``cfg.epochs``; returns the model in eval mode.
@@ -311,26 +399,71 @@ class Trainer(Task):
         )
         return self.model.eval()
 
-    def _objective(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def _objective(
+        self, x: torch.Tensor, y: torch.Tensor, teacher: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """The weighted objective on one batch (plus the peer's own, under mutual learning)
-        and the value of each of the main network's terms."""
+        and the value of each of the main network's terms. Rows with label ``-1``
+        (unlabelled) reach only the distillation terms."""
         outs = [_forward(self.model, self.head, x)]
         if self.peer is not None:
             outs.append(_forward(self.peer["model"], self.peer["head"], x))  # type: ignore[arg-type]
             outs[0]["peer_feat"], outs[0]["peer_logits"] = outs[1]["feat"], outs[1]["logits"]
             outs[1]["peer_feat"], outs[1]["peer_logits"] = outs[0]["feat"], outs[0]["logits"]
-        self._last_logits = outs[0]["logits"]
+        if teacher is not None:
+            for out in outs:
+                out["teacher"] = teacher
+        labelled = y >= 0
+        if bool(labelled.all()):
+            lab_outs, y_lab = outs, y
+        else:
+            lab_outs = [{k: v[labelled] for k, v in out.items()} for out in outs]
+            y_lab = y[labelled]
+        self._last_logits = lab_outs[0]["logits"]
         loss = x.new_zeros(())
         values: dict[str, float] = {}
-        for net, out in enumerate(outs):
+        for net, (out, lab_out) in enumerate(zip(outs, lab_outs)):
             for weight, term in self.terms:
                 key = f"{term.name}_{net}"
                 state = self.loss_modules[key] if key in self.loss_modules else None
-                value = term.fn(out, y, state)
+                if term.needs_teacher:
+                    value = term.fn(out, y, state)
+                else:
+                    value = term.fn(lab_out, y_lab, state)
                 if net == 0:
                     values[term.name] = values.get(term.name, 0.0) + float(value.detach())
                 loss = loss + weight * value
         return loss, values
+
+
+def load_init(model: ReIDNet, path: str | Path) -> None:
+    """Start ``model`` from the weights in ``path``: a torchreid OSNet state_dict (for an
+    :class:`~trackkit.reid.models.OSNet` of the same width) or a trackkit weights file of the
+    same architecture. Classifiers are never loaded (the trainer makes its own head).
+
+    Raises:
+        FormatError: the file does not fit the model (names the file and the mismatch).
+    """
+    from trackkit.reid.models import OSNet, load_torchreid_state
+    from trackkit.training.io import load_trusted
+    from trackkit.training.weights import parse_weights
+
+    blob = load_trusted(path, "--init weights")
+    if isinstance(blob, dict) and "conv1.conv.weight" in {
+        k.removeprefix("module.") for k in blob.get("state_dict", blob)
+    }:
+        if not isinstance(model, OSNet):
+            raise FormatError(path, f"an OSNet state_dict cannot start a {type(model).__name__}")
+        load_torchreid_state(model, blob.get("state_dict", blob), path)
+        return
+    w = parse_weights(blob, path)
+    mine = model.state_dict()
+    bad = [k for k, v in w.state_dict.items() if k not in mine or mine[k].shape != v.shape]
+    missing = [k for k in mine if k not in w.state_dict]
+    if bad or missing:
+        what = f"unexpected/mis-shaped {bad[:3]}" if bad else f"missing {missing[:3]}"
+        raise FormatError(path, f"weights do not fit the {model.config.get('arch')} model: {what}")
+    model.load_state_dict(w.state_dict)
 
 
 def _forward(model: ReIDNet, head: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:

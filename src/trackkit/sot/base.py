@@ -27,6 +27,7 @@ from trackkit.errors import TrackkitError
 from trackkit.registry import Registry
 
 __all__ = [
+    "LOST_THRESHOLD_DOC",
     "SOT_TRACKERS",
     "NetTrackerConfig",
     "SOTResult",
@@ -47,12 +48,16 @@ class NetTrackerConfig(Config):
         weights: the network's weights (a file or folder, see the subclass); ``None`` takes
             the tracker's default weights.
         threads: CPU threads for the network.
+        lost_threshold: a frame whose score is below it is reported as lost
+            (:attr:`SOTResult.lost`); ``None`` never reports lost. Each tracker sets its own
+            default (see :data:`LOST_THRESHOLD_DOC`).
     """
 
     RANGES: ClassVar[str] = "threads >= 1"
 
     weights: str | None = None
     threads: int = 1
+    lost_threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -60,13 +65,19 @@ class SOTResult:
     """A tracker's answer for one frame.
 
     Attributes:
-        box: ``(4,)`` float64 ``xyxy`` box, continuous pixels.
+        box: ``(4,)`` float64 ``xyxy`` box, continuous pixels. When ``lost``, it is the
+            tracker's last estimate (kept so that OTB-style result files have a box on every
+            frame), not a detection of the target.
         score: confidence of the tracker in this box (scale is tracker-specific; higher is
             more confident).
+        lost: the tracker considers the target lost on this frame (out of view, occluded or
+            lost track): ``score`` fell below the tracker's ``lost_threshold`` (or, for
+            SiamRPN's long-term mode, the target is being searched for).
     """
 
     box: NDArray[np.float64]
     score: float
+    lost: bool = False
 
 
 def check_frame(frame: Any) -> NDArray[np.uint8]:
@@ -145,10 +156,15 @@ class SOTTracker(abc.ABC):
         self._initialized = True
 
     def update(self, frame: NDArray[np.uint8]) -> SOTResult:
-        """Locate the target in the next ``frame``."""
+        """Locate the target in the next ``frame``; ``lost`` is set when the score is below
+        the configuration's ``lost_threshold``."""
         if not self._initialized:
             raise TrackkitError(f"{type(self).__name__}.update() called before init()")
-        return self._update(check_frame(frame))
+        res = self._update(check_frame(frame))
+        thr = getattr(self.config, "lost_threshold", None)
+        if thr is not None and not res.lost and res.score < thr:
+            res = dataclasses.replace(res, lost=True)
+        return res
 
     def reset(self) -> None:
         """Forget the target; the next call must be :meth:`init`."""
@@ -170,6 +186,13 @@ class SOTTracker(abc.ABC):
     @abc.abstractmethod
     def _update(self, frame: NDArray[np.uint8]) -> SOTResult: ...
 
+
+#: How each tracker's ``lost_threshold`` default was chosen (shown by ``trackkit sot --help``).
+LOST_THRESHOLD_DOC = """\
+A frame is reported as lost when the tracker's score is below its lost_threshold
+(--set lost_threshold=X; None never reports lost). The defaults separate frames where the
+target is in view from frames where it is absent on the shared sequences
+(benchmarks/sot_lost.py; docs/benchmarks.md). GOTURN has no confidence and never reports lost."""
 
 #: Every module of :mod:`trackkit.sot.trackers` registers its trackers here (lazily imported).
 SOT_TRACKERS: Registry[SOTTracker] = Registry(

@@ -72,6 +72,9 @@ class SequenceRun:
         fps: frames processed per second of that time.
         cpu_seconds: process CPU time spent there (all threads; with one thread this is the
             time on one core, unaffected by other processes competing for the CPU).
+        lost: ``(N,)`` bool, the frames the tracker reported the target lost
+            (:attr:`SOTResult.lost`; the box is then its last estimate); ``None`` when not
+            recorded.
     """
 
     boxes: NDArray[np.float64]
@@ -79,6 +82,7 @@ class SequenceRun:
     seconds: float
     fps: float
     cpu_seconds: float = float("nan")
+    lost: NDArray[np.bool_] | None = None
 
     @property
     def cpu_fps(self) -> float:
@@ -103,6 +107,7 @@ def run_sequence(
     """
     boxes: list[NDArray[np.float64]] = []
     scores: list[float] = []
+    lost: list[bool] = []
     elapsed = 0.0
     cpu = 0.0
     for i, frame in enumerate(frames):
@@ -117,6 +122,7 @@ def run_sequence(
         elapsed += time.perf_counter() - t0
         boxes.append(np.asarray(res.box, dtype=np.float64))
         scores.append(float(res.score))
+        lost.append(bool(getattr(res, "lost", False)))
         if on_frame is not None:
             on_frame(i, res)
     n = len(boxes)
@@ -126,6 +132,7 @@ def run_sequence(
         seconds=elapsed,
         fps=n / elapsed if elapsed > 0 else float("inf"),
         cpu_seconds=cpu,
+        lost=np.asarray(lost, dtype=bool),
     )
 
 
@@ -280,7 +287,8 @@ def report(results: Sequence[SequenceEval]) -> dict[str, Any]:
     """JSON-ready summary: ``{"sequences": {name: {...}}, "mean": {...}}``.
 
     Per sequence: ``success_auc``, ``precision_20px``, ``norm_precision_auc`` (fractions),
-    ``fps`` (wall clock), ``cpu_fps`` (per CPU second) and ``frames``; for VOT runs also
+    ``fps`` (wall clock), ``cpu_fps`` (per CPU second), ``frames`` and ``lost_frames`` (frames
+    reported lost, one-pass runs); for VOT runs also
     ``accuracy`` and ``failures``. ``mean`` averages
     the sequences (fps: all frames over all tracking time) and, for VOT runs, adds ``eao``
     and ``robustness`` (failures per 100 frames).
@@ -295,6 +303,8 @@ def report(results: Sequence[SequenceEval]) -> dict[str, Any]:
             "cpu_fps": r.run.cpu_fps,
             "frames": len(r.run.boxes),
         }
+        if r.run.lost is not None:
+            entry["lost_frames"] = int(r.run.lost.sum())
         seqs[r.name] = entry
     mean: dict[str, Any] = {}
     if results:

@@ -113,7 +113,15 @@ def read_weights(path: str | Path, task: str | None = None, arch: str | None = N
         FormatError: unreadable, unsafe, or holding another network's weights.
     """
     blob = load_trusted(path, "weights file")
-    w = parse_weights(blob, path)
+    try:
+        w = parse_weights(blob, path)
+    except FormatError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:  # hostile
+        problem = f"{type(exc).__name__}: {str(exc).splitlines()[0][:80] if str(exc) else ''}"
+        raise FormatError(
+            path, f"not a trackkit weights file (unexpected content, {problem})"
+        ) from None
     if task is not None and w.task and w.task != task:
         raise FormatError(path, f"holds {w.task!r} weights, not {task!r}")
     if arch is not None and w.arch and w.arch != arch:

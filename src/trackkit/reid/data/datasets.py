@@ -8,7 +8,8 @@ and gallery images with the query's identity *and* camera are excluded at scorin
 at random by identity, once per trial, with ``numpy.random.default_rng(seed + trial)``.
 
 =============  ==============================================================================
-market1501     ``bounding_box_train/``, ``query/``, ``bounding_box_test/`` (fixed split)
+market1501     ``bounding_box_train/``, ``query/``, ``bounding_box_test/`` (fixed split);
+               with ``bounding_box_train/`` alone: training images, no trial
 dukemtmc       same layout as market1501
 cuhk03         ``train/``, ``test/``; query = camera A (00-04), gallery = camera B (05-09)
 viper          632 ids; 316 random test ids; query = camera 1, gallery = camera 2
@@ -18,12 +19,20 @@ cuhk01         971 ids; 486 random test ids; query = camera A, gallery = camera 
 grid           ids 1-250 are paired; 125 random test ids, query = the lower camera, gallery =
                the other camera plus every id > 250 (and id 0) as distractors
 folder         ``<id>/<camera>_*.jpg``: every image queries every other camera's images
+caviar4reid    ``PPPP_III.jpg``, no camera: every image queries every other image (each
+ilids          image is its own camera, so only the query itself is excluded); all images
+               also train (never train and score on the same one)
 =============  ==============================================================================
+
+Several datasets at once (training): ``load_dataset("cuhk03+market1501", "A,B")`` joins the
+training images of each, identities renumbered into disjoint ranges (dataset ``d``'s
+identities follow those of datasets ``0..d-1``), cameras likewise; it has no trial.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import logging
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +43,17 @@ from trackkit.errors import DataNotFoundError, FormatError, TrackkitError
 from trackkit.registry import Registry
 from trackkit.reid.data.names import IMAGE_SUFFIXES, PARSERS, ReIDImage
 
-__all__ = ["DATASETS", "ReIDDataset", "Trial", "list_images", "load_dataset", "parse_folder"]
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "DATASETS",
+    "ReIDDataset",
+    "Trial",
+    "combine",
+    "list_images",
+    "load_dataset",
+    "parse_folder",
+]
 
 
 @dataclass(frozen=True)
@@ -140,6 +159,8 @@ def load_dukemtmc(root: Path, n_trials: int = 10, seed: int = 0) -> ReIDDataset:
 
 def _market_like(name: str, root: Path) -> ReIDDataset:
     train = [im for im in _parse_all(root / "bounding_box_train", name) if im.pid > 0]
+    if not (root / "query").is_dir() and not (root / "bounding_box_test").is_dir():
+        return ReIDDataset(name, root, tuple(train), ())  # a training split only
     query = _parse_all(root / "query", name)
     gallery = _parse_all(root / "bounding_box_test", name)
     return ReIDDataset(name, root, tuple(train), (_trial(query, gallery, root),))
@@ -240,14 +261,71 @@ def load_folder(root: Path, n_trials: int = 10, seed: int = 0) -> ReIDDataset:
     return ReIDDataset("folder", root, tuple(images), (_trial(images, images, root),))
 
 
+def _no_camera(name: str, root: Path) -> ReIDDataset:
+    """All images train; one trial where each image queries all the others (image ``i`` is
+    given camera ``i``, so the same-identity-and-camera exclusion removes only itself)."""
+    images = _parse_all(root, name)
+    own = [ReIDImage(im.path, im.pid, i) for i, im in enumerate(images)]
+    return ReIDDataset(name, root, tuple(images), (_trial(own, own, root),))
+
+
+@DATASETS.register("caviar4reid")
+def load_caviar4reid(root: Path, n_trials: int = 10, seed: int = 0) -> ReIDDataset:
+    """CAVIAR4REID ``PPPP_III.jpg`` (Cheng et al. BMVC 2011), no camera labels."""
+    return _no_camera("caviar4reid", root)
+
+
+@DATASETS.register("ilids")
+def load_ilids(root: Path, n_trials: int = 10, seed: int = 0) -> ReIDDataset:
+    """i-LIDS VID/MCTS crops ``PPPP_III.jpg`` (Zheng et al. BMVC 2009), no camera labels."""
+    return _no_camera("ilids", root)
+
+
+def combine(datasets: Sequence[ReIDDataset]) -> ReIDDataset:
+    """The training images of several datasets with disjoint identity (and camera) numbers:
+    dataset ``d``'s identities are renumbered ``offset_d + 0, 1, ...`` in sorted order, with
+    ``offset_d`` the number of identities before it. Identities with a single image are left
+    out (P x K sampling needs a positive pair; logged). Name ``"a+b"``, root of the first, no
+    trial."""
+    train: list[ReIDImage] = []
+    pid_offset = cam_offset = 0
+    for ds in datasets:
+        count = Counter(im.pid for im in ds.train)
+        single = sorted(p for p, c in count.items() if c < 2)
+        if single:
+            log.info("%s: %d identities with a single image left out", ds.name, len(single))
+        pids = {p: i for i, p in enumerate(sorted(p for p, c in count.items() if c >= 2))}
+        cams = {c: i for i, c in enumerate(sorted({im.camid for im in ds.train}))}
+        train += [
+            ReIDImage(im.path, pid_offset + pids[im.pid], cam_offset + cams[im.camid])
+            for im in ds.train
+            if im.pid in pids
+        ]
+        pid_offset += len(pids)
+        cam_offset += len(cams)
+    name = "+".join(ds.name for ds in datasets)
+    return ReIDDataset(name, datasets[0].root, tuple(train), ())
+
+
 def load_dataset(name: str, root: str | Path, *, n_trials: int = 10, seed: int = 0) -> ReIDDataset:
-    """Read dataset ``name`` (see :data:`DATASETS`) from ``root``.
+    """Read dataset ``name`` (see :data:`DATASETS`) from ``root``; ``"a+b"`` with
+    ``root = "A,B"`` reads several and joins their training images (:func:`combine`).
 
     Args:
         n_trials: number of random identity splits, for datasets without a fixed split.
         seed: trial ``t`` draws its split with ``numpy.random.default_rng(seed + t)``.
     """
-    loader: Callable[..., ReIDDataset] = DATASETS.get(name)
     if n_trials < 1:
         raise TrackkitError(f"n_trials must be >= 1, got {n_trials}")
+    if "+" in name:
+        names = name.split("+")
+        roots = str(root).split(",")
+        if len(roots) != len(names):
+            raise TrackkitError(
+                f"dataset {name!r} names {len(names)} datasets but --root gives {len(roots)} "
+                "folder(s); give one per dataset, comma-separated (--root A,B)"
+            )
+        parts = [load_dataset(n, r, n_trials=n_trials, seed=seed) for n, r in zip(names, roots)]
+        return combine(parts)
+    loader: Callable[..., ReIDDataset] = DATASETS.get(name)
     return loader(Path(root), n_trials=n_trials, seed=seed)

@@ -11,6 +11,8 @@ Conventions (cameras are returned 0-based):
 - PRID2011 single-shot ``PPPP_a.png`` / ``PPPP_b.png``.
 - CUHK01 ``PPPPIII.jpg``: III 001-002 camera A, 003-004 camera B.
 - GRID ``PPPP_CAM_FRAME_x_y_w_h.jpeg``.
+- CAVIAR4REID and i-LIDS (as in ../shared) ``PPPP_III.jpg``: no camera in the name (camera
+  ``0``; their protocol gives each image its own camera, :mod:`.datasets`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = [
     "parse_cuhk03",
     "parse_grid",
     "parse_market",
+    "parse_no_camera",
     "parse_prid2011",
     "parse_viper",
 ]
@@ -58,6 +61,7 @@ _CUHK03 = re.compile(r"^(\d+)_(\d{2})\.(?:jpg|jpeg|png|bmp)$", re.I)
 _VIPER = re.compile(r"^(\d+)_(\d+)_([12])\.(?:png|bmp|jpg|jpeg)$", re.I)
 _PRID = re.compile(r"^(\d+)_([ab])\.(?:png|jpg|jpeg|bmp)$", re.I)
 _CUHK01 = re.compile(r"^(\d{4})(\d{3})\.(?:jpg|jpeg|png|bmp)$", re.I)
+_NOCAM = re.compile(r"^(\d+)_(\d+)\.(?:jpg|jpeg|png|bmp)$", re.I)
 _GRID = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)\.(?:jpeg|jpg|png)$", re.I)
 
 
@@ -120,6 +124,12 @@ def parse_grid(path: Path) -> ReIDImage:
     return ReIDImage(path, int(m.group(1)), _camera_from_1(path, m.group(2)))
 
 
+def parse_no_camera(path: Path) -> ReIDImage:
+    """CAVIAR4REID / i-LIDS ``PPPP_III.jpg`` (identity, image number; camera 0)."""
+    m = _match(_NOCAM, path, "'PPPP_III.jpg'")
+    return ReIDImage(path, int(m.group(1)), 0)
+
+
 #: Parser of each dataset's file names.
 PARSERS: dict[str, Callable[[Path], ReIDImage]] = {
     "market1501": parse_market,
@@ -129,4 +139,6 @@ PARSERS: dict[str, Callable[[Path], ReIDImage]] = {
     "prid2011": parse_prid2011,
     "cuhk01": parse_cuhk01,
     "grid": parse_grid,
+    "caviar4reid": parse_no_camera,
+    "ilids": parse_no_camera,
 }

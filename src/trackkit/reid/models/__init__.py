@@ -7,7 +7,10 @@ Registered names (``MODELS.build(name, **config)``):
 - ``resnet-tiny-ibn``: resnet-tiny with IBN-a normalisation (generalises better to unseen
   cameras and datasets);
 - ``resnet-small``: a wider and deeper ResNet-style network, 256-d;
-- ``osnet-tiny``: a small OSNet-like network, 192-d (:mod:`.osnet`).
+- ``osnet-tiny``: a small OSNet-like network, 192-d (:mod:`.osnet`);
+- ``osnet-x0.25``, ``osnet-x0.5``, ``osnet-x0.75``, ``osnet-x1.0``: OSNet as published
+  (Zhou et al. ICCV 2019), 512-d, 256x128 input, loading torchreid state_dicts
+  (:mod:`.osnet_full`, :func:`load_pretrained`).
 
 A saved model (``.pt``) is a trackkit weights file (:mod:`trackkit.training.weights`:
 ``{"format": "trackkit-weights", "task": "reid", "arch", "config", "state_dict",
@@ -28,17 +31,25 @@ from trackkit.errors import FormatError
 from trackkit.registry import Registry
 from trackkit.reid.models.common import ClassifierHead, ReIDNet
 from trackkit.reid.models.osnet import OSNetReID
+from trackkit.reid.models.osnet_full import (
+    OSNET_WIDTHS,
+    OSNet,
+    load_torchreid_state,
+    torchreid_width,
+)
 from trackkit.reid.models.resnet import ResNetReID
 
 __all__ = [
     "MODELS",
     "ClassifierHead",
+    "OSNet",
     "OSNetReID",
     "ReIDNet",
     "ResNetReID",
     "build_model",
     "export_onnx",
     "load_model",
+    "load_pretrained",
     "save_model",
 ]
 
@@ -69,6 +80,18 @@ def resnet_tiny(**cfg: Any) -> ReIDNet:
 def osnet_tiny(**cfg: Any) -> ReIDNet:
     """Small OSNet-like network (64-128-192, 2 blocks per stage), BNNeck, 192-d."""
     return OSNetReID(**cfg)
+
+
+def _osnet_factory(width: str) -> Any:
+    def make(**cfg: Any) -> ReIDNet:
+        return OSNet(**{**cfg, "width": width})
+
+    make.__doc__ = f"OSNet {width} (Zhou et al. ICCV 2019), torchreid layout, 512-d, 256x128."
+    return make
+
+
+for _width in OSNET_WIDTHS:
+    MODELS.register(f"osnet-{_width}")(_osnet_factory(_width))
 
 
 def build_model(name: str, **cfg: Any) -> ReIDNet:
@@ -114,6 +137,34 @@ def load_model(path: str | Path) -> ReIDNet:
     model = build_model(w.arch, **cfg)
     model.load_state_dict(w.state_dict)
     return model.eval()
+
+
+def load_pretrained(path: str | Path) -> ReIDNet:
+    """A model from ``path``: a trackkit weights file (:func:`load_model`) or a torchreid
+    OSNet state_dict (``osnet_x0_25_msmt17.pth``...; width read from the file, classifier
+    dropped), in eval mode. Only ``torch.load(weights_only=True)`` reads it.
+
+    Raises:
+        DataNotFoundError: no such file.
+        FormatError: neither a trackkit ReID model nor an OSNet state_dict.
+    """
+    from trackkit.training.io import load_trusted
+
+    blob = load_trusted(path, "ReID model")
+    if isinstance(blob, dict) and "conv1.conv.weight" in _keys(blob):
+        state = blob.get("state_dict", blob)
+        width = torchreid_width(state, path)
+        model = build_model(f"osnet-{width}")
+        load_torchreid_state(model, state, path)  # type: ignore[arg-type]
+        return model.eval()
+    return load_model(path)
+
+
+def _keys(blob: dict[str, Any]) -> set[str]:
+    state = blob.get("state_dict", blob)
+    if not isinstance(state, dict):
+        return set()
+    return {k[7:] if k.startswith("module.") else k for k in state}
 
 
 def export_onnx(model: ReIDNet, path: str | Path, opset: int = 17) -> None:

@@ -9,13 +9,20 @@ published pretrained models are read from the shared folder (:mod:`trackkit.shar
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from trackkit.errors import ConfigError, DataNotFoundError, FormatError
 from trackkit.shared import shared_path
 
-__all__ = ["default_weights", "load_network", "resolve_weights", "trained_weights"]
+__all__ = [
+    "default_weights",
+    "load_network",
+    "packaged_asset",
+    "resolve_weights",
+    "trained_weights",
+]
 
 #: trackkit's own trained weights, shipped in ``trackkit/assets`` (see docs/benchmarks.md for
 #: the command that reproduces each).
@@ -43,21 +50,39 @@ def default_weights(name: str) -> Path:
     """
     key = name.removesuffix(".pt")
     if key in _PACKAGED:
-        path = Path(__file__).resolve().parents[2] / "assets" / _PACKAGED[key]
-        if not path.is_file():
-            raise DataNotFoundError(f"{path}: trackkit's {key} weights missing from the install")
-        return path
+        return packaged_asset(_PACKAGED[key])
     parts = _SHARED.get(key)
     if parts is None:
         valid = ", ".join(sorted([*_PACKAGED, *_SHARED]))
         raise ConfigError(f"no default weights for {name!r}; valid: {valid}")
+    from trackkit.zoo import is_model_name, resolve
+
+    if is_model_name(key):  # the model cache, else the shared folder; else the fetch command
+        return resolve(key, "sot")
     found = shared_path(*parts)
     if found is None:
         raise DataNotFoundError(
             f"pretrained {key} weights {'/'.join(parts)} not found in the shared folder "
-            "(set TRACKKIT_SHARED or pass weights=PATH)"
+            "(set TRACKKIT_SHARED, or pass --weights PATH; in Python weights=PATH)"
         )
     return found
+
+
+def packaged_asset(filename: str) -> Path:
+    """The path of ``trackkit/assets/<filename>`` in the installed package, found through
+    :mod:`importlib.resources` (so a wheel install, editable or not, finds it).
+
+    Raises:
+        DataNotFoundError: the file is not in the install (or the package is zipped).
+    """
+    res = resources.files("trackkit") / "assets" / filename
+    path = Path(str(res))
+    if not isinstance(res, Path) or not path.is_file():
+        raise DataNotFoundError(
+            f"{path}: trackkit's packaged weights are missing from the install "
+            "(reinstall trackkit from a wheel or source tree that has src/trackkit/assets)"
+        )
+    return path
 
 
 def resolve_weights(value: str | Path | None, default: str) -> Path:
@@ -69,6 +94,11 @@ def resolve_weights(value: str | Path | None, default: str) -> Path:
     path = Path(value)
     if not path.exists() and str(value).removesuffix(".pt") in {*_PACKAGED, *_SHARED}:
         return default_weights(str(value))
+    if not path.exists():
+        from trackkit.zoo import is_model_name, resolve
+
+        if is_model_name(str(value)):  # a name of `trackkit models list` (vit-tracker, ...)
+            return resolve(str(value), "sot")
     return path
 
 
@@ -80,7 +110,8 @@ def trained_weights(value: str | Path | None, kind: str) -> Path:
     if not path.is_file():
         raise DataNotFoundError(
             f"{path}: {kind} weights not found (train them with "
-            f"'trackkit sot train --model {kind} --data ROOT' and pass weights=FILE)"
+            f"'trackkit sot train --model {kind} --data ROOT' and pass --weights FILE; in "
+            "Python weights=FILE)"
         )
     return path
 
@@ -104,5 +135,6 @@ def load_network(path: str | Path, kind: str, net_class: Any, **arch_defaults: A
         floats = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
         net.load_state_dict(floats)
     except (RuntimeError, ValueError) as exc:
-        raise FormatError(str(path), f"{kind} weights do not fit: {str(exc)[:200]}") from None
+        reason = " ".join(str(exc).split())[:200]  # one line: torch's message has several
+        raise FormatError(str(path), f"{kind} weights do not fit: {reason}") from None
     return net

@@ -173,6 +173,8 @@ def onnx_session(path: str | Path, dynamic_inputs: Iterable[str] = (), threads: 
     if not p.is_file():
         raise DataNotFoundError(f"{p}: ONNX file not found")
     data = p.read_bytes()
+    if not data:
+        raise FormatError(p, "empty file, not an ONNX model (re-export or re-download it)")
     names = list(dynamic_inputs)
     if names:
         try:
@@ -186,4 +188,5 @@ def onnx_session(path: str | Path, dynamic_inputs: Iterable[str] = (), threads: 
     try:
         return ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
-        raise FormatError(p, f"onnxruntime cannot load it: {exc}") from None
+        reason = " ".join(str(exc).split())[:300]  # one line, whatever onnxruntime says
+        raise FormatError(p, f"not a usable ONNX model (onnxruntime: {reason})") from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from trackkit.errors import DataNotFoundError
+from trackkit.errors import DataNotFoundError, FormatError
 from trackkit.training.weights import read_weights
 
 __all__ = ["load_weights"]
@@ -23,11 +23,24 @@ def load_weights(path: str | Path, kind: str) -> tuple[dict[str, Any], dict[str,
 
     Raises:
         DataNotFoundError: the file is missing.
-        FormatError: the file is not a ``kind`` weights file.
+        FormatError: the file is not a ``kind`` weights file (also: truncated, random bytes,
+            pickled objects, or tensors and options of the wrong kind).
     """
+    import torch
+
     p = Path(path)
     if not p.is_file():
         raise DataNotFoundError(f"{p}: {kind} weights file not found")
     w = read_weights(p, arch=kind)
+    for key, value in w.state_dict.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise FormatError(
+                p, f"not {kind} weights: state_dict entry {key!r} is a {type(value).__name__}"
+            )
+    for key, value in w.config.items():
+        if not isinstance(key, str) or not isinstance(value, (bool, int, float, str)):
+            raise FormatError(
+                p, f"not {kind} weights: architecture option {key!r} is {value!r}"
+            )
     arch = {"model": w.arch, **w.config} if w.arch else dict(w.config)
     return arch, w.state_dict

@@ -59,6 +59,10 @@ class DCFNetConfig(DCFGeometry):
             LMCF, Wang et al. CVPR 2017).
         scale_features: ``"resample"`` — one network pass per frame, the scales resampled
             from one feature map; ``"recompute"`` — one pass per scale (the papers' way).
+        lost_threshold: frames whose response peak is below it are reported as lost
+            (:attr:`~trackkit.sot.base.SOTResult.lost`); ``None``: never. Default 0.23
+            (DCFNet weights; the ``udt`` preset: 0.25), chosen on the shared sequences
+            (``benchmarks/sot_lost.py``).
     """
 
     RANGES: ClassVar[str] = (
@@ -79,6 +83,7 @@ class DCFNetConfig(DCFGeometry):
     reuse_features: bool = True
     update_threshold: float = 0.7
     scale_features: str = "resample"
+    lost_threshold: float | None = 0.23
 
     def validate(self) -> None:
         require(self.model in ("dcfnet", "udt"), "model: one of dcfnet, udt")
@@ -262,4 +267,5 @@ SOT_TRACKERS.register_preset(
     "dcfnet",
     "DCFNet tracker with the unsupervised UDT weights (Wang 2019); needs torch.",
     model="udt",
+    lost_threshold=0.25,
 )

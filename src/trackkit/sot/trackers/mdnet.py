@@ -66,6 +66,9 @@ class MDNetConfig(NetTrackerConfig):
     lr: float = 1e-3
     bbreg: bool = True
     min_size: float = 4.0
+    #: below 0 the classifier calls the best candidate background: the paper's tracking
+    #: failure (it then widens the search), reported as lost
+    lost_threshold: float | None = 0.0
 
 
 def finetune(
@@ -112,6 +115,23 @@ def _bbreg_targets(samples: NDArray[np.float64], gt: NDArray[np.float64]) -> NDA
     gw, gh = gt[2] - gt[0], gt[3] - gt[1]
     gx, gy = gt[0] + gw / 2, gt[1] + gh / 2
     return np.stack([(gx - px) / pw, (gy - py) / ph, np.log(gw / pw), np.log(gh / ph)], axis=1)
+
+
+def _ridge(x: NDArray[np.float64], t: NDArray[np.float64], lam: float) -> NDArray[np.float64]:
+    """``(x'x + lam I)^-1 x't`` for ``x (N, D)``, ``t (N, K)``, bit-identical whatever the
+    thread settings: numpy's BLAS (OpenBLAS) sums ``x'x`` in an order that depends on its
+    thread count (fixed by ``OMP_NUM_THREADS`` at start-up), so the products and the solve
+    run in torch float64 on one thread."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        xt, tt = torch.from_numpy(x), torch.from_numpy(t)
+        eye = torch.eye(x.shape[1], dtype=torch.float64)
+        return torch.linalg.solve(xt.T @ xt + lam * eye, xt.T @ tt).numpy()
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _bbreg_apply(samples: NDArray[np.float64], d: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -178,9 +198,7 @@ class MDNetTracker(SOTTracker):
             if len(cand) >= 20:
                 x = self._features(img, cand).numpy().astype(np.float64)
                 x = np.hstack([x, np.ones((len(x), 1))])
-                t = _bbreg_targets(cand, box)
-                lam = 1000.0
-                self._reg = np.linalg.solve(x.T @ x + lam * np.eye(x.shape[1]), x.T @ t)
+                self._reg = _ridge(x, _bbreg_targets(cand, box), lam=1000.0)
         keep = max(cfg.long_frames, cfg.short_frames)
         self._pos_mem: deque[Any] = deque([fp[: cfg.update_pos * 2]], maxlen=keep)
         self._neg_mem: deque[Any] = deque([fn[: cfg.update_neg * 2]], maxlen=cfg.short_frames)

@@ -49,6 +49,8 @@ class SiamFCConfig(NetTrackerConfig):
         template_lr: rate of the exponential-average template update (0 disables it).
         update_score: peak probability needed for a template update.
         min_size: smallest box side in pixels.
+        lost_threshold: peak probability below which a frame is reported as lost (0.95:
+            chosen on the shared sequences, ``benchmarks/sot_lost.py``).
     """
 
     RANGES: ClassVar[str] = (
@@ -67,6 +69,7 @@ class SiamFCConfig(NetTrackerConfig):
     template_lr: float = 0.01
     update_score: float = 0.7
     min_size: float = 4.0
+    lost_threshold: float | None = 0.95
 
     def validate(self) -> None:
         require(self.num_scales >= 1 and self.num_scales % 2 == 1, "num_scales must be odd")

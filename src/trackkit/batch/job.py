@@ -1,0 +1,145 @@
+"""One batch task on a worker: track one source with :func:`trackkit.pipeline.track_video`.
+
+:class:`TrackJob` is the callable that :func:`trackkit.batch.engine.map_tasks` ships to each
+worker once. It runs the one MOT run path exactly as ``trackkit track`` does (same source
+reader, same detector choice, same tracker build, same writer), so a batch's results files
+are byte-identical to ``trackkit track``'s. What is expensive to load is loaded once per
+worker and kept: a detector named by a spec (``hog``, ``bgsub``, ``yolox:MODEL.onnx``) and the
+ReID embedder; :func:`~trackkit.pipeline.track_video` resets the detector for every video. A
+MOTChallenge sequence's own ``det/det.txt`` (``file:``) is read for its own task.
+
+Results are written to a temporary file of the worker and returned as bytes: the driver
+renames them into place, so only the inputs need to be on a filesystem every worker sees.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trackkit.errors import ConfigError
+
+__all__ = ["TrackJob", "TrackOutput", "TrackTask"]
+
+
+@dataclass(frozen=True)
+class TrackTask:
+    """One source tracked by one tracker.
+
+    Attributes:
+        key: the results file relative to the batch folder (``[tracker/]name.txt``).
+        source: the video file or folder.
+        name: the source's name.
+        tracker: the registered MOT tracker.
+    """
+
+    key: str
+    source: str
+    name: str
+    tracker: str
+
+
+@dataclass(frozen=True)
+class TrackOutput:
+    """What tracking one source gave: counts of :class:`trackkit.pipeline.PipelineSummary`
+    and the MOTChallenge results file's bytes."""
+
+    frames: int
+    seconds: float
+    detections: int
+    tracks: int
+    data: bytes
+
+
+class TrackJob:
+    """Track a :class:`TrackTask` (picklable; one copy per worker, models cached in it).
+
+    Args:
+        detector: a detector spec (``hog``, ``bgsub``, ``yolox:MODEL.onnx``, ``file:det.txt``)
+            or a picklable detector object (each worker gets its own copy); ``None``: a
+            sequence's own ``det/det.txt``, else ``hog`` (the rule of ``trackkit track``).
+        detector_options: the detector's options (``--set det.KEY=VALUE``).
+        reid: an embedder spec for appearance features (``--reid``), loaded once per worker.
+        tracker_options: the tracker's options (``--set KEY=VALUE``).
+        classes: keep only these classes.
+        offline: the offline linking pass's options (``None``: no offline pass).
+        fps: frame rate to assume instead of the stored one.
+    """
+
+    def __init__(
+        self,
+        detector: Any = None,
+        detector_options: dict[str, Any] | None = None,
+        reid: str | None = None,
+        tracker_options: dict[str, Any] | None = None,
+        classes: list[str | int] | None = None,
+        offline: dict[str, Any] | None = None,
+        fps: float | None = None,
+    ) -> None:
+        self.detector = detector
+        self.detector_options = dict(detector_options or {})
+        self.reid = reid
+        self.tracker_options = dict(tracker_options or {})
+        self.classes = list(classes) if classes else None
+        self.offline = offline
+        self.fps = fps
+        self._detectors: dict[str, Any] = {}
+        self._embedder: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a copy sent to a worker starts without the models this one may have loaded
+        return {**self.__dict__, "_detectors": {}, "_embedder": None}
+
+    def _detector(self, source: Any) -> Any:
+        from trackkit.detectors import build_detector
+
+        if self.detector is not None and not isinstance(self.detector, str):
+            detector = self.detector
+        else:
+            spec = self.detector or (f"file:{source.detections}" if source.detections else "hog")
+            if spec.startswith("file:") or spec.lower().endswith(".txt"):
+                detector = build_detector(spec, **self.detector_options)
+            else:
+                if spec not in self._detectors:
+                    self._detectors[spec] = build_detector(spec, **self.detector_options)
+                detector = self._detectors[spec]
+        if self.reid:
+            from trackkit.detectors import EmbeddingDetector
+
+            if self._embedder is None:
+                from trackkit.reid.embedder import load_embedder
+
+                self._embedder = load_embedder(self.reid)
+            detector = EmbeddingDetector(detector, self._embedder)
+        return detector
+
+    def __call__(self, task: TrackTask) -> TrackOutput:
+        from trackkit.pipeline import open_sources, track_video
+
+        found = open_sources(task.source, self.fps)
+        if len(found) != 1:
+            raise ConfigError(f"{task.source}: holds {len(found)} sequences; expected one")
+        source = found[0]
+        fd, name = tempfile.mkstemp(prefix=f"trackkit-{source.name}-", suffix=".txt")
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            summary = track_video(
+                source,
+                self._detector(source),
+                task.tracker,
+                results=tmp,
+                classes=self.classes,
+                progress=False,
+                tracker_options=self.tracker_options,
+                offline=self.offline,
+            )
+            data = tmp.read_bytes()
+        finally:
+            tmp.unlink(missing_ok=True)
+        return TrackOutput(
+            summary.frames, summary.seconds, summary.detections, summary.tracks, data
+        )
