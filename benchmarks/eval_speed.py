@@ -143,9 +143,10 @@ def whole_process(gt_root: Path, metrics_dir: Path, pairs: int) -> int:
         tk.append(_timed(trackkit_cmd))
         te.append(_timed(official_cmd))
     mt, me = statistics.median(tk), statistics.median(te)
-    print(f"whole process, {pairs} alternating pairs (wall s): " + ", ".join(
-        f"{a:.2f}/{b:.2f}" for a, b in zip(tk, te)
-    ))
+    print(
+        f"whole process, {pairs} alternating pairs (wall s): "
+        + ", ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(tk, te))
+    )
     print(f"{'tool':<26}{'median s':>10}")
     print(f"{'trackkit eval mot':<26}{mt:>10.3f}")
     print(f"{'TrackEval (official kit)':<26}{me:>10.3f}")

@@ -95,12 +95,30 @@ def _has_kind(value: Any, kind: str) -> bool:
     return kind == "a number" or float(value).is_integer()
 
 
+def _check_tuple(config: Any, name: str, default: tuple[Any, ...], value: Any) -> None:
+    """A tuple field: a tuple or list (kept), or — for a tuple of strings — a comma-separated
+    string (``--set features=hog,cn`` becomes ``("hog", "cn")``)."""
+    if isinstance(value, (tuple, list)):
+        if isinstance(value, list):
+            object.__setattr__(config, name, tuple(value))
+        return
+    if isinstance(value, str) and all(isinstance(v, str) for v in default):
+        parts = tuple(p.strip() for p in value.split(",") if p.strip())
+        object.__setattr__(config, name, parts)
+        return
+    example = ",".join(str(v) for v in default) or "a,b"
+    raise ConfigError(f"{name} must be a list such as {example!r}, got {value!r}")
+
+
 def check_types(config: Any) -> None:
     """Check that every field whose default is a boolean, a number or a string holds a value
-    of that kind (``None`` always passes: an optional value left unset).
+    of that kind (``None`` only where the field's type allows it, ``float | None``).
 
     Values from the command line are parsed by :func:`parse_value`, so ``--set padding=abc``
     arrives as the string ``'abc'``; this turns it into one line that names the option.
+
+    A field whose default is a tuple takes a tuple or a list; a tuple of strings also takes a
+    comma-separated string (``"hog,cn"``), stored as a tuple.
 
     Raises:
         ConfigError: ``"padding must be a number, got 'abc'"``.
@@ -108,7 +126,12 @@ def check_types(config: Any) -> None:
     for f in dataclasses.fields(config):
         kind = _expected_kind(f.default)
         value = getattr(config, f.name)
-        if kind is None or value is None or _has_kind(value, kind):
+        if isinstance(f.default, tuple):
+            _check_tuple(config, f.name, f.default, value)
+            continue
+        if kind is None or _has_kind(value, kind):
+            continue
+        if value is None and ("None" in str(f.type) or "Optional" in str(f.type)):
             continue
         raise ConfigError(f"{f.name} must be {kind}, got {value!r}")
 

@@ -12,12 +12,17 @@ and one loop. Images are decoded only when something needs them (a detector that
 them, the annotated video): a motion-only tracker runs a MOTChallenge sequence from its
 detections alone, frames ``None``.
 
-Everything streams: one frame is read, detected, tracked, written to the MOTChallenge
-results file (flushed every frame, so an interrupted or failed run keeps every finished frame)
-and drawn into the annotated mp4 before the next one is read; memory does not grow with the
-length of the video. With ``offline`` the per-frame tracks are kept instead and linked across
-gaps (:class:`trackkit.mot.offline.OfflineLinker`) before they are written: a post-processing
-stage of the same loop. A progress bar shows frames per second.
+Everything streams: one frame is read, detected, tracked (``class_aware``: one tracker per
+class), its identities renumbered in order of first report, written to the results file
+(MOTChallenge text, JSON lines or CSV flushed every frame, so an interrupted or failed run
+keeps every finished frame; COCO at the end: :mod:`trackkit.io.export`), counted by the line
+and zone counters (:mod:`trackkit.analytics`) and drawn into the annotated mp4 before the next
+one is read; memory does not grow with the length of the video. With ``offline`` the per-frame
+tracks are kept instead and linked across gaps, class by class
+(:class:`trackkit.mot.offline.OfflineLinker`), before they are written, counted and drawn (the
+source is read a second time for the video): a post-processing stage of the same loop. A
+progress bar shows frames per second. A detector whose output does not fit the video (a
+``file:`` of another video) stops the run in one line (:mod:`trackkit.detectors.checks`).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from numpy.typing import NDArray
 
 from trackkit.analytics.counting import Counter
 from trackkit.analytics.report import CountReport
+from trackkit.core.boxes import clip_boxes
 from trackkit.core.detections import Detections
 from trackkit.core.tracks import IdCompactor, Tracks
 from trackkit.detectors.base import (
@@ -308,7 +314,8 @@ def _link_per_class(linker: Any, frames: list[Tracks]) -> list[Tracks]:
         return list(linker.run(frames))
     parts = []
     for c in sorted(classes):
-        subset = [t[np.flatnonzero(t.class_ids == c)] if t.class_ids is not None else t[[]]
+        none = np.zeros(0, np.int64)
+        subset = [t[np.flatnonzero(t.class_ids == c) if t.class_ids is not None else none]
                   for t in frames]  # fmt: skip
         parts.append((c, linker.run(subset)))
     out = []
@@ -345,6 +352,20 @@ def _offline_pass(
             out.emit(frame_id, frame, final.pop(frame_id))
     for frame_id, tracks in sorted(final.items()):  # frames the second reading did not give
         out.emit(frame_id, None, tracks)
+
+
+def _inside_frame(tracks: Tracks, width: int, height: int) -> Tracks:
+    """The tracks as the image shows them: boxes clipped to it, those wholly outside dropped
+    (a motion model runs a box past the border while its object leaves the view)."""
+    b = tracks.xyxy
+    if len(b) == 0 or (
+        b.min() >= 0 and (b[:, [0, 2]] <= width).all() and (b[:, [1, 3]] <= height).all()
+    ):
+        return tracks
+    c = clip_boxes(b, width, height)
+    keep = (c[:, 2] > c[:, 0]) & (c[:, 3] > c[:, 1])
+    cls = None if tracks.class_ids is None else tracks.class_ids[keep]
+    return Tracks(c[keep], tracks.track_ids[keep], tracks.scores[keep], tracks.det_index[keep], cls)
 
 
 def track_video(
@@ -449,7 +470,10 @@ def track_video(
         info.update(width=src.size[0], height=src.size[1])
     writer = open_writer(results, format, class_names, info) if results is not None else None
     if video is not None:
-        annotator = annotator or TrackAnnotator(class_names=class_names)
+        # class names on the boxes only where they tell tracks apart
+        one_class = isinstance(det, ClassFilter) and len(det.class_ids) == 1
+        labels = None if one_class or len(class_names or ()) < 2 else class_names
+        annotator = annotator or TrackAnnotator(class_names=labels)
         if counters and not annotator.counters:
             annotator.counters = list(counters)
     vwriter = AnnotatedVideoWriter(video, src.fps, annotator, codec) if video is not None else None
@@ -473,6 +497,8 @@ def track_video(
             if frame is not None:
                 check_inside(dets, frame, frame_id, what)
             tracks = trk.update(dets, frame)
+            if frame is not None:
+                tracks = _inside_frame(tracks, frame.shape[1], frame.shape[0])
             if linker is not None:
                 kept.append((frame_id, tracks))
             else:

@@ -90,5 +90,7 @@ def test_render_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
         err = capsys.readouterr().err.strip()
         assert err.startswith("trackkit: error:") and "\n" not in err, err
     assert main(["render", str(res), "--source", str(video), "--video", str(tmp_path / "o.mp4"),
-                 "--count-line", "0,15,100,15"]) == 0  # fmt: skip
+                 "--count-line", "0,100,100,100"]) == 0  # fmt: skip
     assert "count line 1: in 0, out 0" in capsys.readouterr().out
+    first = next(iter(open_video(tmp_path / "o.mp4")))[1]
+    assert _near(first, 60, 101, (0, 220, 255))  # the counting line is drawn

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -198,13 +199,13 @@ def test_offline_on_a_video_with_annotated_video(
 def test_builtin_detectors_are_functions_and_tracks_repr(video: Path) -> None:
     from trackkit.detectors import build_detector
 
-    det = build_detector("bgsub")
+    det: Any = build_detector("bgsub")  # (the Detector protocol only promises detect())
     frames = [f for _, f in open_video(video)][:3]
     out = [det(f) for f in frames]
-    assert all(isinstance(d, Detections) for d in out)
+    assert all(isinstance(d, Detections) for d in out) and callable(det)
     # so the README's "any function from a frame to boxes" holds for them too
-    summary = track_video(video, build_detector("hog").__call__, "sort", progress=False,
-                          max_frames=2)  # fmt: skip
+    hog: Any = build_detector("hog")
+    summary = track_video(video, hog.__call__, "sort", progress=False, max_frames=2)
     assert summary.frames == 2
     t = Tracks([[0, 0, 1, 1]], [7], class_ids=[2])
     assert repr(t) == "Tracks(n=1, track_ids=[7], class_ids=[2])"
@@ -351,3 +352,21 @@ def test_offline_keeps_classes_and_never_links_across_them(tmp_path: Path, video
     table = read_results(tmp_path / "r.csv")
     pairs = set(zip(table.ids.tolist(), table.class_ids.tolist(), strict=True))
     assert {c for _, c in pairs} == {0, 1} and len(pairs) == len({i for i, _ in pairs}) == 2
+
+
+def test_per_class_tracker_rows_align_with_its_input() -> None:
+    from trackkit.mot import build
+    from trackkit.mot.per_class import PerClassTracker
+
+    trk = PerClassTracker(lambda: build("sort", min_hits=1))
+    for k in range(1, 6):  # a person and a car on the same spot, rows in varying order
+        boxes = [[10 + k, 10, 50 + k, 90], [12 + k, 11, 52 + k, 91], [200, 50, 240, 90]]
+        order = [2, 0, 1] if k % 2 else [0, 1, 2]
+        dets = Detections(np.array(boxes)[order], None, np.array([0, 2, 2])[order])
+        tracks = trk.update(dets)
+    assert len(tracks) == 3 and sorted(tracks.track_ids.tolist()) == [1, 2, 3]
+    assert tracks.class_ids is not None
+    for cls, row in zip(tracks.class_ids.tolist(), tracks.det_index.tolist(), strict=True):
+        assert dets.class_ids is not None and dets.class_ids[row] == cls
+    trk.reset()
+    assert len(trk.update(Detections.empty())) == 0

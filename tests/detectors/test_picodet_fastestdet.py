@@ -125,7 +125,7 @@ def test_picodet_decoding_by_hand(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     frame = np.zeros((32, 128, 3), np.uint8)  # plain resize: x scale 0.5, y scale 2
     d = det.detect(frame)
     assert len(d) == 1 and d.class_ids.tolist() == [2] and d.scores[0] == pytest.approx(0.9)
-    x1, y1, x2, y2 = 40 - 16, 24 - 32, 40 + 8, 24 + 48  # input pixels
+    x1, x2, y2 = 40 - 16, 40 + 8, 24 + 48  # input pixels (y1 = 24 - 32 < 0: clipped)
     np.testing.assert_allclose(d.xyxy[0], [x1 * 2, 0, x2 * 2, min(y2 / 2, 32)], atol=1e-6)
     with pytest.raises(FormatError, match="not PicoDet's"):
         _fake(monkeypatch, tmp_path, PicoDetDetector, cls + reg[:3], size)

@@ -86,6 +86,7 @@ def test_loads_without_errors_and_numbers_equal_eval_mot(
 ) -> None:
     load = browser.open(page)
     assert load.errors == []
+    assert load.requests == [page.resolve().as_uri()]  # nothing but the file itself
     cells = table_cells(browser)
     from trackkit.metrics.mot import SUMMARY_FIELDS
 
@@ -128,6 +129,20 @@ def test_clicking_an_id_switch_shows_its_thumbnail(browser: Browser, page: Path)
     browser.evaluate("document.querySelector('#mot-frag tbody tr').click()")
     cap = browser.evaluate("document.querySelector('#mot-viewer .cap').textContent")
     assert "frame 9" in cap and "no frame image" in cap
+    assert browser.errors() == []
+
+
+def test_clicking_the_timeline_selects_the_switch(browser: Browser, page: Path) -> None:
+    browser.open(page)
+    # rows: gt 1, 2, 3 (by first frame), 8 px each; 12 frames over 900 px; switch: gt 2, frame 5
+    browser.evaluate(
+        "(() => { const c = document.querySelector('#mot-timeline canvas');"
+        " const r = c.getBoundingClientRect(); c.dispatchEvent(new MouseEvent('click',"
+        " {clientX: r.left + 4 * 75 + 3, clientY: r.top + 8 + 4, bubbles: true})); })()"
+    )
+    assert browser.evaluate("document.querySelector('#mot-idsw tr.active') !== null")
+    cap = browser.evaluate("document.querySelector('#mot-viewer .cap').textContent")
+    assert "frame 5, gt 2 switches" in cap
     assert browser.errors() == []
 
 
@@ -175,3 +190,13 @@ def test_bad_input_is_one_line(mot_data: dict[str, Path], tmp_path: Path, capsys
         ]
     )
     assert rc == 2 and "given twice" in capsys.readouterr().err
+
+
+def test_check_and_screenshot_options(
+    browser: Browser, mot_data: dict[str, Path], tmp_path: Path, capsys: Any
+) -> None:
+    png = tmp_path / "shot.png"
+    assert build(mot_data, tmp_path / "r.html", "--check", "--screenshot", str(png)) == 0
+    out = capsys.readouterr().out
+    assert "0 console error(s)" in out and "loaded in" in out
+    assert cv2.imread(str(png)) is not None

@@ -32,8 +32,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("TRACKKIT_MIRROR", raising=False)
     one = ModelInfo("tiny-det", "detect", (_spec("tiny.onnx", PAYLOAD),), "MIT", "none",
                     "none", folder="tiny_det", kind="yolox")  # fmt: skip
-    two = ModelInfo("tiny-pair", "sot", (_spec("a_backbone.onnx", PAYLOAD),
-                    _spec("a_head.onnx", PAYLOAD2)), "MIT", "none", "none", folder="tiny_pair")  # fmt: skip
+    files = (_spec("a_backbone.onnx", PAYLOAD), _spec("a_head.onnx", PAYLOAD2))
+    two = ModelInfo("tiny-pair", "sot", files, "MIT", "none", "none", folder="tiny_pair")
     for m in (one, two):
         monkeypatch.setitem(catalog.MODELS, m.name, m)
         monkeypatch.setitem(catalog._BY_KEY, m.name, m)
@@ -181,3 +181,38 @@ def test_registry_matches_the_files(shared: Path) -> None:
             from trackkit.detectors import DETECTORS
 
             assert m.kind in DETECTORS and m.person_rank > 0
+
+
+def test_default_detector_is_the_best_cached_one(
+    shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trackkit.detectors.defaults import default_person_detector
+
+    monkeypatch.setenv("TRACKKIT_HOME", str(tmp_path / "home"))
+    chosen = default_person_detector()  # nothing cached (../shared does not count)
+    assert chosen.spec == "hog" and "trackkit models fetch yolox-nano" in chosen.note
+    zoo.fetch("fastestdet", shared / "weights", progress=False)
+    chosen = default_person_detector()
+    assert chosen.spec == "fastestdet" and chosen.options == {"classes": ("person",)}
+    zoo.fetch("yolox-nano", (shared / "weights").as_uri(), progress=False)
+    chosen = default_person_detector()
+    assert chosen.spec == "yolox-nano" and "best person detector" in chosen.note
+
+
+def test_track_without_detector_or_cache_falls_back_to_hog(
+    shared: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from trackkit.cli.main import main
+
+    video = shared / "data" / "videos" / "room_entrance_one_by_one.mp4"
+    if not video.is_file():
+        pytest.skip(f"{video} not in the shared folder")
+    monkeypatch.setenv("TRACKKIT_HOME", str(tmp_path / "home"))
+    out = tmp_path / "room.txt"
+    assert main(["track", str(video), "--out", str(out), "--max-frames", "2", "-q"]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[0].startswith("detector: hog") and "trackkit models fetch yolox-nano" in said[0]
+    assert "tracked 2 frames with hog" in said[1] and "frames/s" in said[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -71,7 +72,13 @@ def add_eval_parser(sub: Any) -> None:
     parser.add_argument("--seqs", nargs="+", metavar="NAME", help="evaluate only these sequences")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write all metrics as JSON")
     parser.add_argument("--csv", type=Path, metavar="FILE", help="write all metrics as CSV")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true", help="(kept for old command lines)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="processes reading and scoring sequences in parallel (default: 2, or 1 on a "
+        "single core); the values do not depend on it",
+    )
     parser.set_defaults(func=run)
 
 
@@ -107,7 +114,6 @@ def _load(gt_dir: Path, pred_file: Path, preprocessing: Any, name: str) -> Any:
     """One sequence read once (the same steps as ``trackkit.io.mot_sequence.load_mot_sequence``),
     with a warning (stderr) when its result boxes do not fit the image size: x1, y1, x2, y2
     written instead of x, y, w, h scores as nonsense without any error."""
-    from trackkit.errors import TrackkitError
     from trackkit.io.export import box_format_problem
     from trackkit.io.mot_sequence import _check_rows
     from trackkit.io.mot_txt import read_mot_txt, read_seqinfo
@@ -127,24 +133,85 @@ def _load(gt_dir: Path, pred_file: Path, preprocessing: Any, name: str) -> Any:
         raise TrackkitError(f"{gt.path}: {exc}") from None
 
 
+def _size(gt: Path, pred: Path, name: str) -> int:
+    """Bytes to read for a sequence (its share of the work)."""
+    return sum(p.stat().st_size for p in (gt / name / "gt" / "gt.txt", pred / f"{name}.txt"))
+
+
+def _balance(names: list[str], sizes: list[int], workers: int) -> list[list[str]]:
+    """``names`` in ``workers`` groups of similar total size (largest first, greedily)."""
+    groups: list[list[str]] = [[] for _ in range(max(1, min(workers, len(names))))]
+    load = [0] * len(groups)
+    for size, name in sorted(zip(sizes, names), reverse=True):
+        k = load.index(min(load))
+        groups[k].append(name)
+        load[k] += size
+    return groups
+
+
+def _evaluate_group(job: tuple[Path, Path, Any, list[str]]) -> dict[str, Any]:
+    """Read and evaluate some sequences: ``{name: MOTMetrics}``."""
+    from trackkit.metrics.mot import evaluate_mot_sequence
+
+    gt, pred, preprocessing, names = job
+    return {
+        n: evaluate_mot_sequence(_load(gt / n, pred / f"{n}.txt", preprocessing, n)) for n in names
+    }
+
+
+def _map_forked(fn: Any, jobs: list[Any]) -> list[Any]:
+    """``[fn(job) for job in jobs]``, the jobs after the first in forked child processes
+    (POSIX; elsewhere, or with one job, in this process). An error of a child is raised here."""
+    if len(jobs) <= 1 or not hasattr(os, "fork"):
+        return [fn(job) for job in jobs]
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    children = []
+    for job in jobs[1:]:
+        receive, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_child, args=(fn, job, send), daemon=True)
+        proc.start()
+        send.close()
+        children.append((proc, receive))
+    results = [fn(jobs[0])]
+    for proc, receive in children:
+        ok, value = receive.recv()
+        proc.join()
+        if not ok:
+            raise value
+        results.append(value)
+    return results
+
+
+def _child(fn: Any, job: Any, send: Any) -> None:
+    try:
+        send.send((True, fn(job)))
+    except Exception as exc:  # sent to the parent, which raises it
+        send.send((False, exc))
+    finally:
+        send.close()
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate every sequence, print the table, write --json / --csv."""
     from trackkit.io.mot_sequence import discover_sequences
-    from trackkit.metrics.mot import evaluate_mot
+    from trackkit.metrics.mot import MOTEvaluation, MOTMetrics, combine_mot
     from trackkit.metrics.mot_preprocess import resolve_benchmark
 
     names = discover_sequences(args.gt, args.pred, args.seqs)
     benchmark = args.benchmark or _infer_benchmark(names)
     preprocessing = resolve_benchmark(benchmark)
-    items: Any = names
-    if not args.quiet and sys.stderr.isatty():  # a progress bar only for a person watching
-        from tqdm import tqdm
-
-        items = tqdm(names, desc="loading", unit="seq", file=sys.stderr)
-    data = [
-        _load(args.gt / name, args.pred / f"{name}.txt", preprocessing, name) for name in items
-    ]
-    evaluation = evaluate_mot(data)
+    workers = args.workers if args.workers is not None else min(2, os.cpu_count() or 1)
+    if workers < 1:
+        raise TrackkitError(f"--workers {workers}: must be >= 1")
+    groups = _balance(names, [_size(args.gt, args.pred, n) for n in names], workers)
+    jobs = [(args.gt, args.pred, preprocessing, g) for g in groups if g]
+    per_seq: dict[str, MOTMetrics] = {}
+    for part in _map_forked(_evaluate_group, jobs):
+        per_seq.update(part)
+    sequences = {n: per_seq[n] for n in names}
+    evaluation = MOTEvaluation(sequences, combine_mot(list(sequences.values())))
     rows = {name: m.as_dict() for name, m in evaluation.sequences.items()}
     rows["COMBINED"] = evaluation.combined.as_dict()
     print(f"benchmark {benchmark}, {len(names)} sequence(s)")

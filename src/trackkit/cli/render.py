@@ -86,9 +86,12 @@ def _run(args: argparse.Namespace) -> int:
             f"warning: {args.results} runs to frame {results.num_frames}, the source has "
             f"{source.num_frames} frames: results of another video?"
         )
+    span = min(last, source.num_frames) if source.num_frames is not None else last
+    skipped = span - written if args.max_frames is None else 0
     print(
         f"rendered {written} frames ({len(results)} boxes, {len(set(results.ids.tolist()))} "
         f"tracks{', ground truth' if truth is not None else ''}) -> {path}"
+        + (f"; {skipped} frames without an image left out" if skipped > 0 else "")
     )
     for c in counters:
         print(f"count {c.name}: in {c.total('in')}, out {c.total('out')}")

@@ -289,6 +289,9 @@ def _check_reid(args: argparse.Namespace, options: dict[str, Any]) -> None:
 
 
 def _handler(args: argparse.Namespace) -> int:
+    from trackkit.tune.best import apply_config_option
+
+    apply_config_option(args)  # --config FILE (trackkit tune's best.json) or KEY=VALUE
     if args.list:
         return _list_trackers()
     if args.options:
@@ -377,7 +380,17 @@ def add_parser(sub: Any) -> None:
     parser = add_verb(sub, "track", HELP, DESCRIPTION, EPILOG)
     parser.add_argument("source", nargs="?", metavar="SOURCE", help="video, folder or sequence(s)")
     parser.add_argument(
-        "--tracker", default="botsort", help="tracker name (see --list; default: botsort)"
+        "--tracker", default=None, help="tracker name (see --list; default: botsort)"
+    )
+    parser.add_argument(
+        "--config",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="FILE",
+        # trackkit tune's OUT/best.json (tracker, options, offline pass; --set overrides
+        # them) or KEY=VALUE items (an old alias of --set); documented by trackkit tune
+        help=argparse.SUPPRESS,
     )
     parser.add_argument(
         "--out", metavar="FILE|DIR", help="results file (.txt, .jsonl, .csv, .json) or folder"
@@ -391,7 +404,7 @@ def add_parser(sub: Any) -> None:
     add_set_argument(
         parser,
         "options: tracker KEY=VALUE, detector det.KEY=VALUE, offline pass offline.KEY=VALUE",
-        deprecated={"--config": "", "--det-config": "det."},
+        deprecated={"--det-config": "det."},
     )
     parser.add_argument(
         "--options",

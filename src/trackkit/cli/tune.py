@@ -162,8 +162,9 @@ def run(args: argparse.Namespace) -> int:
     held = summary(c.held_out) if c.held_out is not None else None
     print(f"held-out, {kind}: {_fmt(held)}")
     if not args.val:
-        print("  fold -> trial chosen without it: " + ", ".join(
-            f"{s}:{k}" for s, k in c.fold_trials.items()
-        ))
+        print(
+            "  fold -> trial chosen without it: "
+            + ", ".join(f"{s}:{k}" for s, k in c.fold_trials.items())
+        )
     print(f"wrote {best} (trackkit track SOURCE --config {best})")
     return 0

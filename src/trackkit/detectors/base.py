@@ -10,10 +10,11 @@ video. ``class_names`` (optional) maps class ids to names so that users can filt
 Built-in detectors register in :data:`DETECTORS` and are made from a *spec* string by
 :func:`build_detector`: ``"hog"``, ``"bgsub"``, ``"yolox:PATH.onnx"``, ``"picodet:PATH.onnx"``,
 ``"fastestdet:PATH.onnx"``, ``"file:PATH/det.txt"``, a model name of :mod:`trackkit.zoo`
-(``"picodet-s"``, ``"yolox-nano"``) (a bare ``*.onnx`` or ``*.txt`` path works too). Any callable ``frame -> Detections`` (or
-``frame -> (N, 4|5|6) array`` of ``x1, y1, x2, y2[, score[, class]]``) becomes a detector with
-:class:`CallableDetector`; :class:`ClassFilter` keeps chosen classes and
-:class:`EmbeddingDetector` adds appearance embeddings from a ReID embedder.
+(``"picodet-s"``, ``"yolox-nano"``) (a bare ``*.onnx`` or ``*.txt`` path works too). Any
+callable ``frame -> Detections`` (or ``frame -> (N, 4|5|6) array`` of
+``x1, y1, x2, y2[, score[, class]]``) becomes a detector with :class:`CallableDetector`;
+:class:`ClassFilter` keeps chosen classes and :class:`EmbeddingDetector` adds appearance
+embeddings from a ReID embedder.
 """
 
 from __future__ import annotations
@@ -283,7 +284,6 @@ def build_detector(spec: str, **cfg: Any) -> Detector:
         ConfigError: unknown name (the message lists the valid ones) or bad options.
     """
     import trackkit.detectors  # noqa: F401  (registers the built-in detectors)
-
     from trackkit.zoo import get_model, is_model_name
 
     name, sep, arg = spec.partition(":")

@@ -116,7 +116,9 @@ def rank_matches(
     if len(det) == 0:
         return out
     iou = iou_matrix(det, pos) if len(pos) else np.zeros((len(det), 0))
-    inside = ioa_matrix(det, ign).max(axis=1) >= iou_threshold if len(ign) else np.zeros(len(det), bool)
+    inside = (
+        ioa_matrix(det, ign).max(axis=1) >= iou_threshold if len(ign) else np.zeros(len(det), bool)
+    )
     taken = np.zeros(len(pos), bool)
     for i in np.argsort(-np.asarray(scores, np.float64), kind="stable"):
         cand = np.where(taken, -1.0, iou[i]) if len(pos) else np.zeros(0)

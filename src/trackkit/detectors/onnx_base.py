@@ -202,7 +202,9 @@ class OnnxDetector:
         self._sess = _session(self.model_path, self.config.num_threads)
         inputs, outputs = self._sess.get_inputs(), self._sess.get_outputs()
         if len(inputs) != 1:
-            raise FormatError(str(self.model_path), f"expected 1 input, the model has {len(inputs)}")
+            raise FormatError(
+                str(self.model_path), f"expected 1 input, the model has {len(inputs)}"
+            )
         shape = list(inputs[0].shape)
         if len(shape) != 4 or shape[1] not in (3, "3"):
             raise FormatError(str(self.model_path), f"expected an input [1, 3, H, W], got {shape}")

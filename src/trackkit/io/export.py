@@ -141,11 +141,14 @@ class MOTTextWriter(ResultsWriter):
     format = "mot"
 
     def write(self, frame: int, tracks: Tracks) -> None:
-        lines = [
-            f"{frame},{tid},{b[0]:.3f},{b[1]:.3f},{b[2]:.3f},{b[3]:.3f},{s:.5g},{c},-1,-1\n"
-            for tid, b, s, c in _rows(tracks)
-        ]
-        self._flush("".join(lines))
+        b = tracks.xyxy
+        cls = tracks.class_ids if tracks.class_ids is not None else np.full(len(b), -1)
+        rows = zip(tracks.track_ids.tolist(), b[:, :2].tolist(), (b[:, 2:] - b[:, :2]).tolist(),
+                   tracks.scores.tolist(), cls.tolist())  # fmt: skip
+        self._flush("".join(
+            f"{frame},{i},{x:.3f},{y:.3f},{w:.3f},{h:.3f},{s:.5g},{c},-1,-1\n"
+            for i, (x, y), (w, h), s, c in rows
+        ))  # fmt: skip
 
 
 class JSONLinesWriter(ResultsWriter):

@@ -22,8 +22,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 from numpy.typing import NDArray
-from trackkit.metrics.lsap import linear_sum_assignment
 
+from trackkit.metrics.lsap import linear_sum_assignment
 from trackkit.metrics.mot_data import EPS, MOTSequenceData, matching_frames
 
 __all__ = ["CLEARMatches", "CLEARResult", "clear_matches", "clear_metrics", "combine_clear"]

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from trackkit.metrics.lsap import linear_sum_assignment
 
+from trackkit.metrics.lsap import linear_sum_assignment
 from trackkit.metrics.mot_data import EPS, MOTSequenceData, matching_frames
 
 __all__ = ["ALPHAS", "HOTAResult", "combine_hota", "hota_metrics"]

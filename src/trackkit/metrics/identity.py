@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from trackkit.metrics.lsap import linear_sum_assignment
 
+from trackkit.metrics.lsap import linear_sum_assignment
 from trackkit.metrics.mot_data import MOTSequenceData
 
 __all__ = ["IdentityResult", "combine_identity", "identity_metrics"]

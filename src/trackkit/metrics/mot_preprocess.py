@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from trackkit.metrics.lsap import linear_sum_assignment
 
 from trackkit.core.boxes import as_boxes
 from trackkit.errors import TrackkitError
+from trackkit.metrics.lsap import linear_sum_assignment
 from trackkit.metrics.mot_data import (
     EPS,
     MOTSequenceData,

@@ -90,8 +90,15 @@ def scaled_age(max_age: int, frame_rate: float) -> int:
     return max(1, int(round(max_age * frame_rate / 30.0)))
 
 
+#: Most detections one frame may hold: association builds ``(tracks, detections)`` cost
+#: matrices, so 5,000 against 5,000 tracks is about 0.4 GB and a few seconds a frame; more
+#: (100,000 is 150 GB) is refused with a clear error instead of exhausting the memory.
+MAX_DETECTIONS_PER_FRAME = 5000
+
+
 def check_detections(detections: object, frame_id: int) -> Detections:
-    """Validate a tracker's input; boxes must have positive width and height.
+    """Validate a tracker's input; boxes must have positive width and height, and a frame
+    holds at most :data:`MAX_DETECTIONS_PER_FRAME` detections.
 
     Raises:
         InvalidDetectionsError: naming the frame and the detection row.
@@ -99,6 +106,12 @@ def check_detections(detections: object, frame_id: int) -> Detections:
     if not isinstance(detections, Detections):
         raise TrackkitError(
             f"frame {frame_id}: expected trackkit.core.Detections, got {type(detections).__name__}"
+        )
+    if len(detections) > MAX_DETECTIONS_PER_FRAME:
+        raise InvalidDetectionsError(
+            f"frame {frame_id}: {len(detections)} detections, more than the "
+            f"{MAX_DETECTIONS_PER_FRAME} a frame may hold (raise the detector's score "
+            "threshold or apply non-maximum suppression)"
         )
     b = detections.xyxy
     # x2 <= x1 is width <= 0 for the finite boxes Detections holds (one array op per frame)

@@ -17,9 +17,19 @@ person comes back with a new id. Once the whole sequence is known, the pieces ca
    per frame of gap for the uncertainty of the extrapolated velocity); among admissible
    pairs the Hungarian algorithm picks one successor per tracklet at minimum total error,
    and chains of links become one track;
-3. **interpolation**: every gap of at most ``max_gap`` frames inside a track is filled
-   linearly between the boxes on either side (``det_index = -1``, the lower neighbouring
-   score);
+3. **interpolation, only on strong evidence**: a gap inside a track is filled linearly
+   between the boxes on either side (``det_index = -1``, the lower neighbouring score) only
+   when it is at most ``max_fill`` long (in thirtieths of a second, so the same time span at
+   any frame rate), the video itself shows that gaps of that length are interpolated well
+   (``fill_reliability``: hide ``L`` boxes inside this sequence's own unbroken tracklets,
+   interpolate across, count how often the middle box keeps IoU >= ``fill_test_iou`` with
+   the hidden one — this shortens the filled gaps for low frame rates, a moving camera and
+   small or fast boxes, from what the video tells), and optionally the scores, box heights
+   and both sides' velocities agree (``fill_min_score``, ``fill_min_height``,
+   ``fill_max_shift``, ``fill_max_error``). With ``refill`` the boxes an online tracker
+   reported without a detection (a lost track's predictions) are removed first and their
+   gaps go through the same gates: an offline pass that adds a box only where it is more
+   likely a hit than a false positive;
 4. tracks shorter than ``min_length`` boxes are dropped (0 keeps everything).
 """
 
@@ -285,8 +295,15 @@ class OfflineLinker:
         if not np.isfinite(cfg.fill_max_error):
             return True
         k = cfg.fit_frames
-        left = Tracklet(0, f[max(0, h - k + 1) : h + 1], b[max(0, h - k + 1) : h + 1], s, s)
-        right = Tracklet(0, f[h + 1 : h + 1 + k], b[h + 1 : h + 1 + k], s, s)
+        lo = max(0, h - k + 1)
+        left = Tracklet(0, f[lo : h + 1], b[lo : h + 1], s[lo : h + 1], f[lo : h + 1])
+        right = Tracklet(
+            0,
+            f[h + 1 : h + 1 + k],
+            b[h + 1 : h + 1 + k],
+            s[h + 1 : h + 1 + k],
+            f[h + 1 : h + 1 + k],
+        )
         (pl, vl), (pr, vr) = left._fit(False, k), right._fit(True, k)
         half = (f[h + 1] - f[h]) / 2.0
         mid = (pl + pr) / 2.0

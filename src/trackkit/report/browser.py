@@ -146,10 +146,12 @@ class PageLoad:
         seconds: from the navigation request to the page's load event and its script having
             run (``body[data-ready]``), wall clock.
         errors: console errors, uncaught exceptions and failed requests, one line each.
+        requests: the URLs the page asked for (the page itself included).
     """
 
     seconds: float
     errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
 
 
 class Browser:
@@ -213,7 +215,7 @@ class Browser:
             targets = json.loads(resp.read())
         page = next(t for t in targets if t.get("type") == "page")
         self.ws = _WebSocket(page["webSocketDebuggerUrl"], self.timeout)
-        for domain in ("Page", "Runtime", "Log"):
+        for domain in ("Page", "Runtime", "Log", "Network"):
             self.call(f"{domain}.enable")
 
     def call(self, method: str, **params: Any) -> dict[str, Any]:
@@ -273,7 +275,12 @@ class Browser:
         else:
             raise TrackkitError(f"{path}: the page did not finish loading in {self.timeout:.0f} s")
         seconds = time.perf_counter() - start
-        return PageLoad(seconds, self._errors())
+        requests = [
+            e["params"]["request"]["url"]
+            for e in self._events
+            if e["method"] == "Network.requestWillBeSent"
+        ]
+        return PageLoad(seconds, self._errors(), requests)
 
     def errors(self) -> list[str]:
         """Console errors and exceptions since the last :meth:`open`."""

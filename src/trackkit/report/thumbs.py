@@ -60,6 +60,10 @@ def crop_thumbnail(
         x1, y1 = xy[:, 0].min(), xy[:, 1].min()
         x2, y2 = xy[:, 2].max(), xy[:, 3].max()
         mx, my = margin * max(x2 - x1, 16.0), margin * max(y2 - y1, 16.0)
+        # widen (or heighten) the crop to an aspect ratio between 1:1 and 16:10 (context)
+        bw, bh = x2 - x1 + 2 * mx, y2 - y1 + 2 * my
+        mx += max(0.0, bh - bw) / 2
+        my += max(0.0, bw / 1.6 - bh) / 2
         cx1, cy1 = int(max(0, np.floor(x1 - mx))), int(max(0, np.floor(y1 - my)))
         cx2, cy2 = int(min(w, np.ceil(x2 + mx))), int(min(h, np.ceil(y2 + my)))
         if cx2 - cx1 < 2 or cy2 - cy1 < 2:

@@ -144,15 +144,17 @@ def engine_mapper(data: Sequence[TuneSequence], engine: str, workers: int) -> Ma
 def _defaults(tracker: str, space: Mapping[str, Param]) -> dict[str, Any]:
     from trackkit.mot.base import MOT_TRACKERS
 
-    config = getattr(MOT_TRACKERS.get(tracker), "config_class")()
+    cls: Any = MOT_TRACKERS.get(tracker)
+    config = cls.config_class()
     return {name: getattr(config, name) for name in space}
 
 
 def _valid(tracker: str, params: Mapping[str, Any]) -> bool:
     from trackkit.mot.base import MOT_TRACKERS, make_tracker_config
 
+    cls: Any = MOT_TRACKERS.get(tracker)
     try:
-        make_tracker_config(getattr(MOT_TRACKERS.get(tracker), "config_class"), **params)
+        make_tracker_config(cls.config_class, **params)
     except TrackkitError:
         return False
     return True
@@ -244,9 +246,7 @@ def tune(
                 f"{r.get('tracker')} on other sequences; use another --out or --no-resume"
             )
     params = [dict(r["params"]) for r in records]
-    metrics = [
-        {s: metrics_from_state(st) for s, st in r["state"].items()} for r in records
-    ]
+    metrics = [{s: metrics_from_state(st) for s, st in r["state"].items()} for r in records]
     history = [(p, float(r["objective"])) for p, r in zip(params, records)]
     sampler_cls = SAMPLERS[settings.sampler]
     sampler = sampler_cls(settings.space, seed=settings.seed * 100003 + len(records))
@@ -277,9 +277,7 @@ def tune(
                             "rejected by the config's rules; narrow the space"
                         )
                 todo.append(cand)
-            jobs = [
-                (settings.tracker, {**settings.fixed, **c}, offline, benchmark) for c in todo
-            ]
+            jobs = [(settings.tracker, {**settings.fixed, **c}, offline, benchmark) for c in todo]
             results = mapper(_trial_job, jobs) if mapper else [_trial_job(j) for j in jobs]
             for cand, res in zip(todo, results):
                 m = {s: metrics_from_state(st) for s, st in res["state"].items()}

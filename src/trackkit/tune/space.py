@@ -181,7 +181,9 @@ class RandomSampler:
 class LocalSampler(RandomSampler):
     """Random draws for the first ``startup`` trials, then mostly perturbations of one of the
     best ``top`` configurations so far (a simple evolutionary search: with probability
-    ``explore`` a fresh random draw; the step shrinks from ``scale`` as trials accumulate)."""
+    ``explore`` a fresh random draw). A perturbation changes a few parameters (each with
+    probability ``2 / len(space)``, at least one), so that a good configuration is improved
+    one or two settings at a time; the step shrinks from ``scale`` as trials accumulate."""
 
     def __init__(
         self,
@@ -202,10 +204,17 @@ class LocalSampler(RandomSampler):
         best = sorted(done, key=lambda pv: -pv[1])[: self.top]
         parent = best[int(self.rng.integers(len(best)))][0]
         scale = self.scale * max(0.3, 1.0 / math.sqrt(1.0 + len(done) / 50.0))
+        names = list(self.space)
+        change = self.rng.random(len(names)) < min(1.0, 2.0 / max(1, len(names)))
+        change[int(self.rng.integers(len(names)))] = True
         out = {}
-        for name, p in self.space.items():
-            value = parent.get(name)
-            out[name] = p.sample(self.rng) if value is None else p.perturb(value, self.rng, scale)
+        for name, moved in zip(names, change.tolist()):
+            p, value = self.space[name], parent.get(name)
+            if value is None:
+                out[name] = p.sample(self.rng)
+            else:
+                step = 1.0 if p.kind == "choice" else scale
+                out[name] = p.perturb(value, self.rng, step) if moved else value
         return out
 
 

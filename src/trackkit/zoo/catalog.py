@@ -18,9 +18,7 @@ from dataclasses import dataclass
 
 from trackkit.errors import ConfigError
 
-__all__ = [
-    "MODELS", "TASKS", "ModelFile", "ModelInfo", "get_model", "is_model_name", "model_names"
-]
+__all__ = ["MODELS", "TASKS", "ModelFile", "ModelInfo", "get_model", "is_model_name", "model_names"]
 
 TASKS = ("detect", "sot", "reid")
 
@@ -68,8 +66,19 @@ class ModelInfo:
         return len(self.files) > 1
 
 
-def _det(name: str, file: ModelFile, folder: str, kind: str, rank: int, **kw: str) -> ModelInfo:
-    return ModelInfo(name, "detect", (file,), folder=folder, kind=kind, person_rank=rank, **kw)
+def _det(
+    name: str,
+    file: ModelFile,
+    folder: str,
+    kind: str,
+    rank: int,
+    *,
+    licence: str,
+    release: str,
+    convention: str,
+) -> ModelInfo:
+    return ModelInfo(name, "detect", (file,), licence, release, convention, folder=folder,
+                     kind=kind, person_rank=rank)  # fmt: skip
 
 
 MODELS: dict[str, ModelInfo] = {m.name: m for m in (

@@ -186,7 +186,9 @@ def fetch(
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"cannot create the model cache {folder} ({exc}); set TRACKKIT_HOME")
+        raise ConfigError(
+            f"cannot create the model cache {folder} ({exc}); set TRACKKIT_HOME"
+        ) from None
     staging = Path(tempfile.mkdtemp(prefix=f".{info.name}.", suffix=".part", dir=folder))
     try:
         origins = [_fetch_file(info, spec, src, staging, progress) for spec in info.files]

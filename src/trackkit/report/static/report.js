@@ -67,6 +67,7 @@
     var body = el('tbody');
     rows.forEach(function (r) {
       var tr = el('tr', r.cls ? { cls: r.cls } : {});
+      if (r.key) { tr.setAttribute('data-key', r.key); }
       r.cells.forEach(function (c, i) {
         var attrs = Object.assign({}, c.attrs || {});
         if (columns[i].txt) { attrs.cls = 'txt'; }
@@ -239,7 +240,7 @@
       el('span', {}, el('i', { style: 'background:hsl(200,62%,45%)' }), 'matched (colour = tracker id)'),
       el('span', {}, el('i', { style: 'background:#111' }), 'identity switch'),
       el('span', {}, el('i', { style: 'background:#d64545' }), 'fragmentation (tracking resumes)'));
-    root.appendChild(el('div', { cls: 'row' }, el('div', {}, legend, timelineBox, tip), view));
+    root.appendChild(el('div', { cls: 'row' }, el('div', { cls: 'tl' }, legend, timelineBox, tip), view));
     root.appendChild(lists);
     function draw() {
       var seq = seqSel.value;
@@ -250,8 +251,8 @@
       lists.textContent = '';
       var base = tr.name + ' / ' + seq;
       var c = ev.counts;
-      var sw = ev.idsw.map(function (e) {
-        return { data: e, cells: [{ text: String(e[0]) }, { text: String(e[1]) }, { text: String(e[2]) }, { text: String(e[3]) },
+      var sw = ev.idsw.map(function (e, k) {
+        return { data: e, key: 'sw' + k, cells: [{ text: String(e[0]) }, { text: String(e[1]) }, { text: String(e[2]) }, { text: String(e[3]) },
           { text: String(e[4]) }, { text: e[5] ? '\u25CF' : '', sort: e[5] ? '1' : '0' }], cls: e[5] ? 'has-thumb' : '' };
       });
       lists.appendChild(el('div', { cls: 'card' }, el('h3', { text: 'Identity switches (' + c.idsw + ')' }),
@@ -260,8 +261,8 @@
           view.show(e[5], base + ': frame ' + e[0] + ', gt ' + e[1] + ' switches from id ' + e[2] + ' to id ' + e[3] +
             ' (green: ground truth, orange: new id, blue: old id)');
         }))));
-      var fr = ev.frag.map(function (e) {
-        return { data: e, cells: [{ text: String(e[0]) }, { text: String(e[1]) }, { text: String(e[2]) }, { text: String(e[3]) },
+      var fr = ev.frag.map(function (e, k) {
+        return { data: e, key: 'fr' + k, cells: [{ text: String(e[0]) }, { text: String(e[1]) }, { text: String(e[2]) }, { text: String(e[3]) },
           { text: String(e[4]) }, { text: e[5] ? '\u25CF' : '', sort: e[5] ? '1' : '0' }], cls: e[5] ? 'has-thumb' : '' };
       });
       lists.appendChild(el('div', { cls: 'card' }, el('h3', { text: 'Fragmentations (' + c.frag + ')' }),
@@ -316,6 +317,21 @@
           if (item[1][k] <= f && f <= item[1][k + 1]) { state = item[1][k + 2] < 0 ? 'missed' : 'matched to id ' + item[1][k + 2]; }
         }
         tip.textContent = 'gt ' + item[0] + ', frame ' + f + ': ' + state;
+      });
+      // a click near a switch or fragmentation mark selects it in its list (and shows it)
+      cv.addEventListener('click', function (evt) {
+        var rect = cv.getBoundingClientRect();
+        var item = ev.timeline[Math.floor((evt.clientY - rect.top) / rowH)];
+        var f = (evt.clientX - rect.left) / sx + 1;
+        if (!item) { return; }
+        var best = null, dist = Math.max(3, 6 / sx);
+        [['sw', ev.idsw], ['fr', ev.frag]].forEach(function (kind) {
+          kind[1].forEach(function (e, k) {
+            if (e[1] === item[0] && Math.abs(e[0] - f) <= dist) { dist = Math.abs(e[0] - f); best = kind[0] + k; }
+          });
+        });
+        var row = best && lists.querySelector('tr[data-key="' + best + '"]');
+        if (row) { row.click(); row.scrollIntoView({ block: 'nearest' }); }
       });
     }
     draw();
