@@ -11,11 +11,12 @@ mot`` on the same boxes, not rounded to a result file's 3 decimals):
    loses HOTA or MOTA (if none, the one whose worst loss is smallest). The held-out
    sequence's online and offline scores are printed side by side; the setting chosen on all
    seven is the default of :class:`trackkit.mot.offline.OfflineConfig`.
-2. **tracker search** (``--trials N``): ``trackkit tune``'s search for every tracker, the LOO
-   score of its choice beside the in-sample score and the defaults'.
+2. **tracker search** (``--trials N``): ``trackkit tune``'s search for every tracker
+   (objective ``0.5*HOTA+0.25*MOTA+0.25*IDF1`` over the frame-rate variants), the LOO score
+   of its choice beside the in-sample score and the defaults'.
 
     OMP_NUM_THREADS=1 python benchmarks/mot_cv.py --offline-grid
-    OMP_NUM_THREADS=1 python benchmarks/mot_cv.py --trials 100 --trackers bytetrack
+    OMP_NUM_THREADS=1 python benchmarks/mot_cv.py --trials 24 --params max_age report_lost min_hits
 """
 
 from __future__ import annotations
@@ -128,13 +129,16 @@ def offline_cv(tracker: str, seqs: list[TuneSequence], settings: list[dict[str, 
     print(f"\nsetting {k} (chosen on all seven): {settings[k]}")
 
 
-def tracker_cv(tracker: str, root: Path, trials: int, strides: str, workers: int) -> None:
+def tracker_cv(
+    tracker: str, root: Path, trials: int, strides: str, workers: int, params: list[str]
+) -> None:
     from trackkit.cli.main import main as cli
 
     with tempfile.TemporaryDirectory() as tmp:
         args = ["tune", "--tracker", tracker, "--gt", str(root), "--trials", str(trials),
                 "--strides", strides, "--out", str(Path(tmp) / tracker), "--workers",
-                str(workers), "-q"]  # fmt: skip
+                str(workers), "-q", "--objective", "0.5*HOTA+0.25*MOTA+0.25*IDF1",
+                *(["--params", *params] if params else [])]  # fmt: skip
         print(f"\n### {tracker}: trackkit {' '.join(args)}\n")
         sys.stdout.flush()
         cli(args)
@@ -149,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--strides", default="1,2,3", help="frame-rate variants (part 1 and 2)")
     ap.add_argument("--trials", type=int, default=0, help="part 2: trials per tracker")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--params", nargs="*", default=[], help="part 2: search only these")
     args = ap.parse_args(argv)
     if args.data is None or not Path(args.data).is_dir():
         print("MOT17 train folder not found (give --data)", file=sys.stderr)
@@ -165,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             offline_cv(name, seqs, grid)
     if args.trials:
         for name in names:
-            tracker_cv(name, args.data, args.trials, args.strides, args.workers)
+            tracker_cv(name, args.data, args.trials, args.strides, args.workers, args.params)
     return 0
 
 

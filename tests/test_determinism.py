@@ -99,7 +99,10 @@ def main(threads: int) -> None:
     root = shared_dir()
     assert root is not None
     out: dict[str, dict[str, Any]] = {"mot": {}, "sot": {}}
-    for kind, run, names in (("mot", _run_mot, mot.available()), ("sot", _run_sot, sot.available())):
+    for kind, run, names in (
+        ("mot", _run_mot, mot.available()),
+        ("sot", _run_sot, sot.available()),
+    ):
         for name in names:
             try:
                 out[kind][name] = [_digest(run(root, name, threads)) for _ in range(2)]

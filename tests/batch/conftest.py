@@ -7,6 +7,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -76,7 +77,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "seq": root / "seqs" / "SYN-01", "corrupt": root / "corrupt.avi"}  # fmt: skip
 
 
-def track_reference(source: Path, out: Path, tracker: str, detector: str | None) -> bytes:
+def _track_reference(source: Path, out: Path, tracker: str, detector: str | None) -> bytes:
     """What ``trackkit track`` writes for one source (``detector`` with ``DET_OPTIONS``)."""
     args = ["track", str(source), "--tracker", tracker, "--out", str(out), "-q"]
     if detector:
@@ -89,14 +90,21 @@ def track_reference(source: Path, out: Path, tracker: str, detector: str | None)
 
 
 @pytest.fixture(scope="session")
+def track_reference() -> Any:
+    """``track_reference(source, out, tracker, detector) -> bytes``: ``trackkit track``'s
+    results for one source."""
+    return _track_reference
+
+
+@pytest.fixture(scope="session")
 def reference(sources: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
     """``trackkit track``'s results (bytes) per source name: the videos and the image folder
     with bgsub + ocsort, the sequence with its det.txt + ocsort."""
     out = tmp_path_factory.mktemp("reference")
-    refs = {p.stem: track_reference(p, out / "r", "ocsort", "bgsub")
+    refs = {p.stem: _track_reference(p, out / "r", "ocsort", "bgsub")
             for p in sorted(sources["videos"].iterdir())}  # fmt: skip
-    refs["cam-img"] = track_reference(sources["images"], out / "r", "ocsort", "bgsub")
-    refs["SYN-01"] = track_reference(sources["seq"], out / "r", "ocsort", None)
+    refs["cam-img"] = _track_reference(sources["images"], out / "r", "ocsort", "bgsub")
+    refs["SYN-01"] = _track_reference(sources["seq"], out / "r", "ocsort", None)
     return refs
 
 

@@ -197,3 +197,14 @@ def test_ray_not_imported_by_the_core() -> None:
         "trackkit.cli.main.build_parser(); assert 'ray' not in sys.modules, 'ray imported'"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def test_default_detector_as_track(
+    sources: dict[str, Path], track_reference: Any, tmp_path: Path
+) -> None:
+    """Without --detector a video gets trackkit track's default detector and options."""
+    video = sources["videos"] / "cam2.avi"
+    expected = track_reference(video, tmp_path / "ref", "sort", None)
+    summary = batch.run(video, tmp_path / "out", tracker="sort", engine="local", progress=False)
+    assert summary.complete
+    assert (tmp_path / "out" / "cam2.txt").read_bytes() == expected

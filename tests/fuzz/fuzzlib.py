@@ -43,8 +43,26 @@ token = st.one_of(
     st.floats(-1e5, 1e5, allow_nan=False).map(repr),
     st.floats(0, 2000, allow_nan=False).map(lambda x: f"{x:.2f}"),
     st.sampled_from(
-        ["nan", "NaN", "inf", "-inf", "1e400", "0x10", "", "-", ".", "1.2.3", "abc", "1e",
-         "\u00e9", "9" * 30, "0", "-0", "1_000", "  3  "]
+        [
+            "nan",
+            "NaN",
+            "inf",
+            "-inf",
+            "1e400",
+            "0x10",
+            "",
+            "-",
+            ".",
+            "1.2.3",
+            "abc",
+            "1e",
+            "\u00e9",
+            "9" * 30,
+            "0",
+            "-0",
+            "1_000",
+            "  3  ",
+        ]
     ),
 )
 

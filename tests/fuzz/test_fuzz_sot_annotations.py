@@ -151,8 +151,9 @@ def test_got10k_sequence(tmp_path: Path, gt: str, absence: str | None, n_images:
 @FUZZ
 @given(
     st.dictionaries(
-        st.sampled_from(["groundtruth_rect.txt", "groundtruth_rect.1.txt",
-                         "groundtruth_rect.2.txt"]),  # fmt: skip
+        st.sampled_from(
+            ["groundtruth_rect.txt", "groundtruth_rect.1.txt", "groundtruth_rect.2.txt"]
+        ),  # fmt: skip
         table(st.sampled_from([4, 4, 4, 2]), [",", "\t", " "], max_rows=5),
         min_size=1,
     ),
@@ -205,7 +206,9 @@ def test_random_bytes_in_got10k_and_vot_files(
 
 
 json_value = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.floats(-10, 500), st.integers(-5, 500), st.text(max_size=3)),
+    st.one_of(
+        st.none(), st.booleans(), st.floats(-10, 500), st.integers(-5, 500), st.text(max_size=3)
+    ),
     lambda inner: st.one_of(
         st.lists(inner, max_size=5), st.dictionaries(st.sampled_from(["res", "x"]), inner)
     ),

@@ -68,8 +68,17 @@ structure = st.recursive(
         st.dictionaries(
             st.one_of(
                 st.sampled_from(
-                    ["format", "arch", "config", "state_dict", "model", "weights", "task",
-                     "width", "features.0.weight"]
+                    [
+                        "format",
+                        "arch",
+                        "config",
+                        "state_dict",
+                        "model",
+                        "weights",
+                        "task",
+                        "width",
+                        "features.0.weight",
+                    ]
                 ),  # fmt: skip
                 st.integers(0, 2),
             ),

@@ -17,7 +17,9 @@ from trackkit.errors import TrackkitError
 from trackkit.mot.base import MAX_DETECTIONS_PER_FRAME
 
 #: MDNet with fewer samples and iterations (the same code path; the defaults take ~10 s)
-FAST = {"mdnet": {"init_iters": 1, "init_pos": 50, "init_neg": 100, "hard_pool": 96, "candidates": 32}}
+FAST = {
+    "mdnet": {"init_iters": 1, "init_pos": 50, "init_neg": 100, "hard_pool": 96, "candidates": 32}
+}
 
 
 def _many(n: int, seed: int = 0) -> Detections:
@@ -37,11 +39,18 @@ def test_100000_detections_in_one_frame(name: str) -> None:
     assert np.all(np.isfinite(out.xyxy))
 
 
-def test_100000_detections_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_100000_detections_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     seq = tmp_path / "MOT-flood"
     (seq / "det").mkdir(parents=True)
     d = _many(100_000)
-    x, y, w, h = d.xyxy[:, 0], d.xyxy[:, 1], d.xyxy[:, 2] - d.xyxy[:, 0], d.xyxy[:, 3] - d.xyxy[:, 1]
+    x, y, w, h = (
+        d.xyxy[:, 0],
+        d.xyxy[:, 1],
+        d.xyxy[:, 2] - d.xyxy[:, 0],
+        d.xyxy[:, 3] - d.xyxy[:, 1],
+    )
     rows = np.column_stack([np.ones(len(d)), -np.ones(len(d)), x, y, w, h, d.scores])
     np.savetxt(seq / "det" / "det.txt", rows, fmt="%.2f", delimiter=",")
     out = tmp_path / "out"

@@ -9,7 +9,7 @@ import trackkit.mot as mot
 from trackkit.core.detections import Detections
 from trackkit.core.tracks import Tracks
 from trackkit.errors import ConfigError
-from trackkit.mot.offline import OfflineLinker, collect_tracklets, track_offline
+from trackkit.mot.offline import OfflineLinker, collect_tracklets, fill_test, track_offline
 
 
 def _box(cx: float, cy: float = 200.0) -> list[float]:
@@ -76,3 +76,62 @@ def test_overlapping_tracklets_never_merge_and_min_length() -> None:
     with pytest.raises(ConfigError):
         OfflineLinker(max_gap=0)
     assert OfflineLinker().run([Tracks.empty(), Tracks.empty()])[1].xyxy.shape == (0, 4)
+
+
+def _track(
+    boxes: dict[int, list[float]], n: int, tid: int = 1, pred: frozenset[int] = frozenset()
+) -> list[Tracks]:
+    """One track over ``n`` frames; frames in ``pred`` carry det_index -1 (predictions)."""
+    out = []
+    for t in range(n):
+        if t in boxes:
+            d = -1 if t in pred else 0
+            out.append(Tracks(np.array([boxes[t]]), [tid], [0.9], [d]))
+        else:
+            out.append(Tracks.empty())
+    return out
+
+
+def test_refill_drops_unconfirmed_predictions_and_refills_gaps() -> None:
+    # a walker seen in 0..39, then 3 predicted boxes at the end (the track never comes back)
+    seq = {t: _box(100 + 3 * t) for t in range(43)}
+    online = _track(seq, 60, pred=frozenset({40, 41, 42}))
+    out = OfflineLinker().run(online)
+    assert all(len(out[t]) == 1 for t in range(40)) and all(len(out[t]) == 0 for t in (40, 41, 42))
+    kept = OfflineLinker(refill=False).run(online)
+    assert all(len(kept[t]) == 1 for t in (40, 41, 42))  # the old behaviour keeps them
+    # predictions inside a gap the tracker bridged itself are replaced by interpolation
+    online2 = _track(
+        {t: _box(100 + 3 * t) if t not in range(20, 25) else _box(0) for t in range(50)},
+        50,
+        pred=frozenset(range(20, 25)),
+    )
+    out2 = OfflineLinker().run(online2)
+    for t in range(20, 25):
+        np.testing.assert_allclose(out2[t].xyxy[0], _box(100 + 3 * t), atol=1e-6)
+
+
+def test_fill_test_adapts_to_how_predictable_the_video_is() -> None:
+    rng = np.random.default_rng(0)
+    straight = collect_tracklets(_track({t: _box(100 + 3 * t) for t in range(80)}, 80))
+    assert (fill_test(straight, 20, 0.6) == 1.0).all()
+    # a box jumping by half its width every frame (erratic motion / moving camera)
+    walk = 300 + 20 * np.cumsum(rng.choice([-1, 1], 80))
+    jumpy = {t: _box(float(walk[t])) for t in range(80)}
+    rate = fill_test(collect_tracklets(_track(jumpy, 80)), 20, 0.6)
+    assert rate[0] > rate[9] and rate[9] < 0.85
+    # the gap in the jumpy track is left open; the straight one is filled
+    gap = {t: b for t, b in jumpy.items() if t not in range(40, 50)}
+    out = OfflineLinker().run(_track(gap, 80))
+    assert all(len(out[t]) == 0 for t in range(40, 50))
+    ok = OfflineLinker().run(
+        _track({t: _box(100 + 3 * t) for t in range(80) if t not in range(40, 50)}, 80)
+    )
+    assert all(len(ok[t]) == 1 for t in range(40, 50))
+
+
+def test_fill_length_is_in_seconds() -> None:
+    walker = {t: _box(100 + 3 * t) for t in range(80) if t not in range(30, 42)}  # 12 frames
+    at30 = OfflineLinker(max_fill=15, frame_rate=30).run(_track(walker, 80))
+    at10 = OfflineLinker(max_fill=15, frame_rate=10).run(_track(walker, 80))  # 15/30 s = 5 frames
+    assert len(at30[35]) == 1 and len(at10[35]) == 0

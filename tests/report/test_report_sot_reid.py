@@ -183,3 +183,23 @@ def test_reid_page(browser: Browser, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     assert main(["report", "--reid", str(bad), "--out", str(out)]) == 2
+
+
+@pytest.mark.shared
+def test_reid_eval_report_file(shared: Path, browser: Browser, tmp_path: Path) -> None:
+    """`trackkit reid eval --report` holds the numbers of its --json and the worst queries."""
+    root = shared / "data" / "reid" / "cuhk03-labeled"
+    report, scores = tmp_path / "eval.json", tmp_path / "scores.json"
+    args = ["reid", "eval", "--dataset", "cuhk03", "--root", str(root), "--model", "histogram"]
+    assert main([*args, "--json", str(scores), "--report", str(report)]) == 0
+    data, want = json.loads(report.read_text()), json.loads(scores.read_text())
+    assert data["metrics"] == {k: want[k] for k in data["metrics"]} and data["cmc"] == want["cmc"]
+    aps = [w["ap"] for w in data["worst"]]
+    assert len(aps) == 10 and aps == sorted(aps) and aps[0] < want["mAP"]
+    for w in data["worst"]:
+        assert len(w["gallery"]) == 10 and Path(w["query"]["path"]).is_file()
+        assert all(g["correct"] == (g["pid"] == w["query"]["pid"]) for g in w["gallery"])
+    out = tmp_path / "reid.html"
+    assert main(["report", "--reid", str(report), "--out", str(out)]) == 0
+    assert browser.open(out).errors == []
+    assert browser.evaluate("document.querySelectorAll('.gallery').length") == 10

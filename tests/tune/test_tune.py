@@ -150,6 +150,10 @@ def test_cli_tune_and_variants(
     best = json.loads((out / "best.json").read_text())
     assert best["tracker"] == "sort" and set(best["options"]) == {"iou_threshold", "min_hits"}
     assert best["held_out_kind"] == "loo" and best["held_out"]["HOTA"] >= 0
+    # one trial per task on trackkit.batch's engine (local: in this process)
+    engine = ["--engine", "local", "--no-resume", "--params", "min_hits"]
+    assert main([*args, *engine, "--out", str(tmp_path / "eng"), "-q"]) == 0
+    assert len((tmp_path / "eng" / "trials.jsonl").read_text().splitlines()) == 3
     assert main([*args, "--params", "nope"]) == 2
     assert "not tunable" in capsys.readouterr().err
     assert main([*args, "--objective", "AssA"]) == 2

@@ -216,3 +216,27 @@ def test_track_without_detector_or_cache_falls_back_to_hog(
     said = capsys.readouterr().out.splitlines()
     assert said[0].startswith("detector: hog") and "trackkit models fetch yolox-nano" in said[0]
     assert "tracked 2 frames with hog" in said[1] and "frames/s" in said[1]
+
+
+def test_sot_weights_and_reid_models_by_name(
+    shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--weights / --reid NAME: the cached copy once fetched, ../shared before, as today."""
+    pytest.importorskip("onnxruntime")
+    from trackkit.reid.embedder import load_embedder
+    from trackkit.sot.nets import resolve_weights
+
+    monkeypatch.setenv("TRACKKIT_HOME", str(tmp_path / "home"))
+    before = resolve_weights("nanotrack-v3", "nanotrack_v2")
+    assert before == shared / "weights" / "nanotrack_v3"  # read in place
+    zoo.fetch("nanotrack-v3", shared / "weights", progress=False)
+    zoo.fetch("omz-0248", (shared / "weights").as_uri(), progress=False)
+    cached = tmp_path / "home" / "models"
+    assert resolve_weights("nanotrack_v3", "nanotrack_v2") == cached / "nanotrack-v3"
+    assert resolve_weights(None, "nanotrack_v3") == cached / "nanotrack-v3"
+    assert resolve_weights("vit-tracker", "udt").name == "object_tracking_vittrack_2023sep.onnx"
+    emb = load_embedder("omz-0248", threads=1)
+    assert getattr(emb, "path", cached / "omz-0248").parent == cached / "omz-0248"
+    assert emb.dim == 256
+    with pytest.raises(ConfigError, match="unknown reid model 'yolox-nano'"):
+        load_embedder("yolox-nano")

@@ -289,6 +289,19 @@ def map_tasks(
 ) -> Iterator[TaskResult]:
     """Run ``fn(item)`` for every item and yield a :class:`TaskResult` as each one finishes.
 
+    The engine of ``trackkit batch`` (one item = one source) and of any other job of many
+    independent tasks, e.g. a parameter search with one trial per item::
+
+        class Trial:                       # module level: picklable
+            def __init__(self, data_dir): self.data_dir, self.data = data_dir, None
+            def __call__(self, params):    # runs on a worker; returns something picklable
+                if self.data is None:      # loaded once per worker, kept for its next items
+                    self.data = load(self.data_dir)
+                return score(self.data, params)
+
+        for r in map_tasks(Trial("data/"), grid, engine="ray", workers=4):
+            print(grid[r.index], r.value if r.ok else r.error)
+
     Args:
         fn: a picklable callable (a module-level function, or an instance of a module-level
             class: each Ray worker gets its own copy once, so it may cache models in its

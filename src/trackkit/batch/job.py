@@ -67,6 +67,10 @@ class TrackJob:
         classes: keep only these classes.
         offline: the offline linking pass's options (``None``: no offline pass).
         fps: frame rate to assume instead of the stored one.
+        video_default: ``(spec, options)`` of the detector for a source without detections
+            when ``detector`` is ``None`` (``trackkit track``'s choice:
+            :func:`trackkit.detectors.defaults.default_person_detector`, made once by the
+            driver); ``None``: ``hog``.
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class TrackJob:
         classes: list[str | int] | None = None,
         offline: dict[str, Any] | None = None,
         fps: float | None = None,
+        video_default: tuple[str, dict[str, Any]] | None = None,
     ) -> None:
         self.detector = detector
         self.detector_options = dict(detector_options or {})
@@ -86,6 +91,7 @@ class TrackJob:
         self.classes = list(classes) if classes else None
         self.offline = offline
         self.fps = fps
+        self.video_default = video_default or ("hog", {})
         self._detectors: dict[str, Any] = {}
         self._embedder: Any = None
 
@@ -93,18 +99,35 @@ class TrackJob:
         # a copy sent to a worker starts without the models this one may have loaded
         return {**self.__dict__, "_detectors": {}, "_embedder": None}
 
+    def check(self) -> None:
+        """Build the detector named by a spec once (not a per-source ``file:``), so that a
+        bad name, model file or option fails before any task; the detector is kept (a local
+        run uses it, a copy sent to a worker does not carry it)."""
+        from trackkit.detectors import build_detector
+
+        spec = self.detector if isinstance(self.detector, str) else None
+        if spec is None or spec.startswith("file:") or spec.lower().endswith(".txt"):
+            return
+        if spec not in self._detectors:
+            self._detectors[spec] = build_detector(spec, **self.detector_options)
+
     def _detector(self, source: Any) -> Any:
         from trackkit.detectors import build_detector
 
         if self.detector is not None and not isinstance(self.detector, str):
             detector = self.detector
         else:
-            spec = self.detector or (f"file:{source.detections}" if source.detections else "hog")
+            options = self.detector_options
+            spec = self.detector or (f"file:{source.detections}" if source.detections else None)
+            if spec is None:  # as trackkit track: the default options, unless --classes
+                spec = self.video_default[0]
+                if not self.classes:
+                    options = {**self.video_default[1], **options}
             if spec.startswith("file:") or spec.lower().endswith(".txt"):
-                detector = build_detector(spec, **self.detector_options)
+                detector = build_detector(spec, **options)
             else:
                 if spec not in self._detectors:
-                    self._detectors[spec] = build_detector(spec, **self.detector_options)
+                    self._detectors[spec] = build_detector(spec, **options)
                 detector = self._detectors[spec]
         if self.reid:
             from trackkit.detectors import EmbeddingDetector

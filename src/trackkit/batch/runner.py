@@ -72,6 +72,18 @@ def _absolute(spec: Any) -> Any:
     return str(path.absolute()) if path.suffix and path.exists() else spec
 
 
+def _video_default() -> tuple[str, dict[str, Any]]:
+    """``trackkit track``'s detector for a video when none is named (the best person
+    detector in the model cache, else ``hog``), chosen once for the whole batch."""
+    try:
+        from trackkit.detectors.defaults import default_person_detector
+    except ImportError:
+        return "hog", {}
+    chosen = default_person_detector()
+    logger.info("%s", chosen.note)
+    return chosen.spec, dict(chosen.options)
+
+
 def run(
     sources: Iterable[str | Path] | str | Path,
     out: str | Path,
@@ -134,7 +146,10 @@ def run(
         raise ConfigError(f"--out {folder}: a batch writes a folder (results + manifest.jsonl)")
     manifest = Manifest(folder)
     detector, reid = _absolute(detector), _absolute(reid)
-    job = TrackJob(detector, detector_options, reid, options, classes, offline, fps)
+    video_default = _video_default() if detector is None else None
+    job = TrackJob(detector, detector_options, reid, options, classes, offline, fps,
+                   video_default)  # fmt: skip
+    job.check()
     det_key = detector if detector is None or isinstance(detector, str) else (
         f"{type(detector).__module__}.{type(detector).__qualname__}")  # fmt: skip
     results: list[SourceResult] = []
@@ -144,8 +159,8 @@ def run(
     for name in trackers:
         configs[name] = fingerprint({
             "tracker": name, "tracker_options": options, "detector": det_key,
-            "detector_options": job.detector_options, "reid": reid, "classes": classes,
-            "offline": offline, "fps": fps,
+            "detector_options": job.detector_options, "video_default": video_default,
+            "reid": reid, "classes": classes, "offline": offline, "fps": fps,
         })  # fmt: skip
         for src in found:
             key = f"{name}/{src.name}.txt" if len(trackers) > 1 else f"{src.name}.txt"
@@ -182,7 +197,7 @@ def run(
             bar.update(1)
             bar.set_postfix_str(f"{frames / (time.perf_counter() - started):.1f} frames/s")
             if entry.status == "failed":
-                logger.warning("%s (%s) failed: %s", entry.name, entry.tracker, entry.error)
+                logger.info("%s (%s) failed: %s", entry.name, entry.tracker, entry.error)
             if on_result is not None:
                 on_result(entry)
     except KeyboardInterrupt:

@@ -57,18 +57,15 @@ examples:
 
 
 def _check_detector(spec: str | None, options: dict[str, Any]) -> None:
-    """Fail fast, in one line, on an unknown detector or a bad ``det.`` option."""
+    """Fail fast, in one line, on an unknown detector or a bad ``det.`` option (the checks
+    of ``trackkit track``)."""
     if spec is None:
         return
-    from trackkit.detectors.base import DETECTORS
+    from trackkit.cli.track import _detector_config
 
-    name, sep, _ = spec.partition(":")
-    if not sep or len(name) == 1:
-        lowered = spec.lower()
-        name = "file" if lowered.endswith(".txt") else spec
-        name = "yolox" if lowered.endswith(".onnx") else name
-    factory = DETECTORS.get(name)
-    check_options(f"detector {name}", getattr(factory, "config_class", None), options, "det.")
+    name, config = _detector_config(spec)
+    if config is not None:
+        check_options(f"detector {name}", config, options, "det.")
 
 
 def _handler(args: argparse.Namespace) -> int:

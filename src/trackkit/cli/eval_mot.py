@@ -13,6 +13,7 @@ from typing import Any
 
 from trackkit.cli.options import add_verb
 from trackkit.errors import TrackkitError
+from trackkit.io.atomic import atomic_open, write_text
 
 BENCHMARKS = ("MOT15", "MOT16", "MOT17", "MOT20")
 
@@ -219,12 +220,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {"benchmark": benchmark, **evaluation.as_dict()}
-        args.json.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        write_text(args.json, json.dumps(payload, indent=2, sort_keys=True) + "\n")
         print(f"wrote {args.json}")
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
         fields = sorted(rows["COMBINED"])
-        with args.csv.open("w", newline="") as fh:
+        with atomic_open(args.csv, "w", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(["sequence", *fields])
             for name, metrics in rows.items():

@@ -12,6 +12,7 @@ from typing import Any
 from trackkit.cli.options import add_key_values
 from trackkit.config import parse_overrides
 from trackkit.errors import ConfigError, DataNotFoundError
+from trackkit.io.atomic import write_text
 
 __all__ = ["add_eval_parser"]
 
@@ -85,7 +86,7 @@ def _write_scores(path: Path, run: Any) -> None:
     reported the target lost; the OTB file keeps its last box on that frame)."""
     lost = run.lost if run.lost is not None else [False] * len(run.scores)
     rows = [f"{i},{s:.4f},{int(bool(x))}" for i, (s, x) in enumerate(zip(run.scores, lost))]
-    path.write_text("frame,score,lost\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    write_text(path, "frame,score,lost\n" + "\n".join(rows) + "\n")
 
 
 def _trackers(args: argparse.Namespace, cfg: dict[str, Any]) -> list[str]:
@@ -169,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
         else:
             out = {"trackers": reports}
         out["protocol"] = args.protocol
-        args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+        write_text(args.json, json.dumps(out, indent=2) + "\n")
         print(f"scores: {args.json}", file=sys.stderr)
     if args.plot is not None:
         from trackkit.viz.plots import plot_otb

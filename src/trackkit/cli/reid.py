@@ -14,6 +14,7 @@ from typing import Any
 
 from trackkit.cli.options import add_key_values, add_train_flag, from_args
 from trackkit.errors import ConfigError
+from trackkit.io.atomic import write_text
 from trackkit.reid.embedder import default_model_path, load_embedder
 
 __all__ = ["add_parser"]
@@ -343,7 +344,7 @@ def _eval(args: argparse.Namespace) -> int:
             "rerank": bool(args.rerank),
             "adapt": bool(args.adapt),
         }
-        args.json.write_text(json.dumps(payload, indent=2))
+        write_text(args.json, json.dumps(payload, indent=2))
     if args.plot:
         from trackkit.viz.cmc import plot_cmc
 

@@ -92,8 +92,9 @@ def check_page(path: Path, screenshot: Path | None, check: bool) -> int:
     with Browser() as browser:
         load = browser.open(path)
         if screenshot is not None:
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            screenshot.write_bytes(browser.screenshot())
+            from trackkit.io.atomic import write_bytes
+
+            write_bytes(screenshot, browser.screenshot())
             print(f"screenshot: {screenshot}")
     if check:
         print(f"loaded in {load.seconds:.2f} s, {len(load.errors)} console error(s)")

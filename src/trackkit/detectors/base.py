@@ -300,4 +300,12 @@ def build_detector(spec: str, **cfg: Any) -> Detector:
         if not arg:
             raise ConfigError(f"detector spec {spec!r}: nothing after ':'")
         return DETECTORS.build(name, path=arg, **cfg)
+    if name.lower() not in DETECTORS:
+        from trackkit.zoo import model_names
+
+        raise ConfigError(
+            f"unknown detector {spec!r}: give one of {', '.join(DETECTORS.available())}, a model "
+            f"name ({', '.join(model_names('detect'))}; trackkit models list) or a file "
+            "(MODEL.onnx, det.txt)"
+        )
     return DETECTORS.build(name, **cfg)

@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from trackkit.core.boxes import as_boxes, xywh_to_xyxy, xyxy_to_xywh
 from trackkit.errors import DataNotFoundError, FormatError
+from trackkit.io.atomic import write_text
 from trackkit.io.images import SOTSequence, list_images
 from trackkit.io.numtext import read_text
 
@@ -117,15 +118,12 @@ def read_otb_boxes(path: str | Path, one_based: bool = True) -> NDArray[np.float
 
 
 def write_otb_boxes(path: str | Path, boxes: ArrayLike, one_based: bool = True) -> None:
-    """Write ``(N, 4)`` ``xyxy`` boxes as OTB ``x,y,w,h`` lines (1-based by default)."""
+    """Write ``(N, 4)`` ``xyxy`` boxes as OTB ``x,y,w,h`` lines (1-based by default),
+    atomically (:mod:`trackkit.io.atomic`)."""
     xywh = xyxy_to_xywh(as_boxes(boxes))
     if one_based:
         xywh[:, :2] += 1.0
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    with p.open("w", encoding="utf-8") as fh:
-        for row in xywh:
-            fh.write(",".join(f"{v:.2f}" for v in row) + "\n")
+    write_text(path, "".join(",".join(f"{v:.2f}" for v in row) + "\n" for row in xywh))
 
 
 def _gt_files(folder: Path) -> list[tuple[str, Path]]:

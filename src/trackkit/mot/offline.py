@@ -115,10 +115,10 @@ class OfflineConfig(Config):
     fill_min_height: float = 0.0
     fill_max_shift: float = float("inf")
     fill_max_error: float = float("inf")
-    fill_reliability: float = 0.0
-    fill_test_iou: float = 0.5
+    fill_reliability: float = 0.85
+    fill_test_iou: float = 0.6
     drop_tail: bool = False
-    refill: bool = False
+    refill: bool = True
     frame_rate: float = 30.0
     image_height: float | None = None
 

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trackkit.errors import TrackkitError
-from trackkit.io.mot_sequence import discover_sequences
+from trackkit.io.mot_sequence import _check_rows, discover_sequences  # eval mot's checks
 from trackkit.io.mot_txt import MOTTable, SeqInfo, read_mot_txt, read_seqinfo
 from trackkit.metrics.hota import ALPHAS
 from trackkit.metrics.mot import MOTEvaluation, evaluate_mot
@@ -298,6 +298,8 @@ def mot_section(
     cfg = resolve_benchmark(bench)
     infos = {n: read_seqinfo(gt_root / n / "seqinfo.ini") for n in names}
     gts = {n: read_mot_txt(gt_root / n / "gt" / "gt.txt", "gt") for n in names}
+    for n in names:
+        _check_rows(gts[n], infos[n].seq_length)
     folders = {}
     for n in names:
         base = Path(images) / n if images is not None else gt_root / n
@@ -308,6 +310,7 @@ def mot_section(
         data, tables = [], {}
         for n in names:
             pred = read_mot_txt(run.pred_dir / f"{n}.txt", "result")
+            _check_rows(pred, infos[n].seq_length)
             tables[n] = pred
             data.append(preprocess_mot(n, infos[n].seq_length, gts[n], pred, cfg))
         evaluation = evaluate_mot(data)

@@ -67,11 +67,8 @@ def write_page(
     thumbs: Mapping[str, str],
     title: str = "trackkit report",
 ) -> int:
-    """Write the page to ``path`` (folders created); returns its size in bytes."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    text = render_page(sections, thumbs, title)
-    tmp = out.with_name(out.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
+    """Write the page to ``path`` atomically (folders created); returns its size in bytes."""
+    from trackkit.io.atomic import write_text
+
+    out = write_text(path, render_page(sections, thumbs, title))
     return out.stat().st_size

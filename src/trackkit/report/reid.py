@@ -138,9 +138,9 @@ def write_reid_eval(
     data = reid_eval_json(
         report.result, len(report.trials), trial.query, trial.gallery, distmat, meta
     )
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    from trackkit.io.atomic import write_text
+
+    write_text(path, json.dumps(data, indent=1) + "\n")
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -14,36 +14,29 @@ torch is imported inside the functions.
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from trackkit.errors import DataNotFoundError, FormatError
+from trackkit.io.atomic import atomic_path
 
 __all__ = ["atomic_save", "load_trusted", "rng_state", "set_rng_state"]
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save(obj)`` to ``path`` through a temporary file and ``os.replace``.
+    """``torch.save(obj)`` to ``path`` through a temporary file and ``os.replace``
+    (:func:`trackkit.io.atomic.atomic_path`, the one atomic-write helper).
 
     The parent folder is created when missing. Returns ``path``.
     """
     import torch
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

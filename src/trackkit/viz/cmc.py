@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
+from trackkit.io.atomic import atomic_path
+
 __all__ = ["plot_cmc"]
 
 
@@ -37,6 +39,7 @@ def plot_cmc(
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
     return out

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from trackkit.io.atomic import atomic_path
 from trackkit.metrics.otb import PRECISION_THRESHOLDS, SUCCESS_THRESHOLDS
 
 if TYPE_CHECKING:
@@ -163,6 +164,7 @@ def plot_otb(
     fig = otb_figure(curves, title, highlight)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return out

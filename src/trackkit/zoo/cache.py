@@ -135,10 +135,13 @@ def find_installed(info: ModelInfo) -> Path | None:
 
 
 def fetch_command(info: ModelInfo) -> str:
-    """The command that installs ``info`` into the cache."""
+    """The command that installs ``info`` into the cache, quoted, with what DIR is."""
     if any(f.url is None for f in info.files):
-        return f"trackkit models fetch {info.name} --from DIR (a folder holding {info.folder}/)"
-    return f"trackkit models fetch {info.name} (offline: add --from DIR)"
+        return f"'trackkit models fetch {info.name} --from DIR' (DIR holding {info.folder}/)"
+    return (
+        f"'trackkit models fetch {info.name}' (offline: add --from DIR, a folder laid out "
+        "like ../shared/weights)"
+    )
 
 
 def _checked_cache(info: ModelInfo, cached: Path) -> Path:
@@ -194,7 +197,7 @@ def resolve(name_or_path: str | Path, task: str | None = None) -> Path:
     if shared is not None:
         return shared
     raise DataNotFoundError(
-        f"model {info.name} is not in the cache ({cache_dir()}): run '{fetch_command(info)}'"
+        f"model {info.name} is not in the cache ({cache_dir()}): run {fetch_command(info)}"
     )
 
 

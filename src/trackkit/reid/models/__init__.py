@@ -181,6 +181,13 @@ def export_onnx(model: ReIDNet, path: str | Path, opset: int = 17) -> None:
 
 
 def _export(model: ReIDNet, dummy: torch.Tensor, path: str | Path, opset: int) -> None:
+    from trackkit.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:  # a killed export never leaves half a model
+        _export_to(model, dummy, tmp, opset)
+
+
+def _export_to(model: ReIDNet, dummy: torch.Tensor, path: str | Path, opset: int) -> None:
     torch.onnx.export(
         model,
         (dummy,),
