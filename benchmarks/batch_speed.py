@@ -98,8 +98,10 @@ def main() -> int:
 
     import ray
 
+    from trackkit.batch.engine import start_ray
+
     t0 = time.perf_counter()
-    ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
+    start_ray(None, args.workers)  # the local Ray trackkit batch starts (workers at nice 0)
     t_init = time.perf_counter() - t0
     runs: dict[str, list[batch.BatchSummary]] = {"local": [], "ray": []}
     try:

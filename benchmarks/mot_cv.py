@@ -6,9 +6,10 @@ mot`` on the same boxes, not rounded to a result file's 3 decimals):
 1. **offline pass** (``--offline-grid``): every tracker runs online with its defaults; a grid
    of offline settings (``OFFLINE_GRID``) is applied to its output on every sequence, at the
    native frame rate and at 1/2 and 1/3 of it (``--strides``). For each held-out sequence the
-   setting is chosen on the other six (all their frame-rate variants) by the "never hurts"
-   rule: the largest combined HOTA gain among the settings under which no training sequence
-   loses HOTA or MOTA (if none, the one whose worst loss is smallest). The held-out
+   setting is chosen on the other six (all their frame-rate variants, every tracker pooled:
+   one default serves all trackers) by the "never hurts" rule: the largest mean combined
+   HOTA gain among the settings under which no training sequence of any tracker loses HOTA
+   or MOTA (if none, the one whose worst loss is smallest). The held-out
    sequence's online and offline scores are printed side by side; the setting chosen on all
    seven is the default of :class:`trackkit.mot.offline.OfflineConfig`.
 2. **tracker search** (``--trials N``): ``trackkit tune``'s search for every tracker
@@ -59,74 +60,93 @@ def hma(m: MOTMetrics) -> tuple[float, float, float]:
     return 100 * float(m.hota.HOTA.mean()), 100 * float(m.clear.MOTA), 100 * float(m.identity.IDF1)
 
 
-def never_hurts_choice(
-    online: dict[str, MOTMetrics], offline: list[dict[str, MOTMetrics]], train: list[str]
-) -> int:
-    """The offline setting chosen on ``train`` (see the module docstring)."""
-    best: tuple[int, float, float] | None = None  # (feasible, key, -index)
+Scores = dict[tuple[str, str], MOTMetrics]  # (tracker, sequence) -> metrics
+
+
+def never_hurts_choice(online: Scores, offline: list[Scores], train: list[str]) -> int:
+    """The offline setting chosen on the ``train`` sequences of every tracker: the largest
+    mean (over trackers) combined HOTA gain among the settings under which no training
+    sequence of any tracker loses HOTA or MOTA; if there is none, the smallest worst loss."""
+    trackers = sorted({tr for tr, _ in online})
+    keys = [(tr, s) for tr in trackers for s in train]
+    base = {tr: hma(combine_mot([online[tr, s] for s in train]))[0] for tr in trackers}
+    best: tuple[int, float, int] | None = None
     pick = 0
-    base = hma(combine_mot([online[s] for s in train]))[0]
     for k, res in enumerate(offline):
         worst = min(
-            min(hma(res[s])[0] - hma(online[s])[0], hma(res[s])[1] - hma(online[s])[1])
-            for s in train
+            min(hma(res[key])[0] - hma(online[key])[0], hma(res[key])[1] - hma(online[key])[1])
+            for key in keys
         )
-        gain = hma(combine_mot([res[s] for s in train]))[0] - base
-        key = (int(worst >= 0.0), gain if worst >= 0.0 else worst, -k)
-        if best is None or key > best:
-            best, pick = key, k
+        gain = sum(
+            hma(combine_mot([res[tr, s] for s in train]))[0] - base[tr] for tr in trackers
+        ) / len(trackers)
+        key3 = (int(worst >= 0.0), gain if worst >= 0.0 else worst, -k)
+        if best is None or key3 > best:
+            best, pick = key3, k
     return pick
 
 
-def offline_cv(tracker: str, seqs: list[TuneSequence], settings: list[dict[str, Any]]) -> None:
-    t0 = time.perf_counter()
-    outputs = {s.name: track_sequence(tracker, {}, s) for s in seqs}
-    online = {s.name: score_sequence(s, outputs[s.name]) for s in seqs}
-    offline = []
-    for opts in settings:
-        res = {}
+def offline_cv(
+    trackers: list[str], seqs: list[TuneSequence], settings: list[dict[str, Any]]
+) -> None:
+    """Run every tracker online, every setting offline, and print the LOO tables."""
+    online: Scores = {}
+    offline: list[Scores] = [{} for _ in settings]
+    for tracker in trackers:
+        t0 = time.perf_counter()
         for s in seqs:
-            linker = OfflineLinker(
-                frame_rate=s.frame_rate, image_height=float(s.image_size[1]), **opts
-            )
-            res[s.name] = score_sequence(s, linker.run(outputs[s.name]))
-        offline.append(res)
+            out = track_sequence(tracker, {}, s)
+            online[tracker, s.name] = score_sequence(s, out)
+            for k, opts in enumerate(settings):
+                linker = OfflineLinker(
+                    frame_rate=s.frame_rate, image_height=float(s.image_size[1]), **opts
+                )
+                offline[k][tracker, s.name] = score_sequence(s, linker.run(out))
+        print(f"{tracker}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     native = [s.name for s in seqs if "@" not in s.name]
-    took = time.perf_counter() - t0
-    print(f"\n### {tracker}: offline pass, leave-one-sequence-out ({took:.0f} s)\n")
-    print("| held-out | setting | online HOTA | offline HOTA | online MOTA | offline MOTA "
-          "| online IDF1 | offline IDF1 | variants 1/2, 1/3 fps: min dHOTA / dMOTA |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|")
-    held_on, held_off = [], []
-    for held in native:
-        train = [s.name for s in seqs if base_name(s.name) != held]
-        k = never_hurts_choice(online, offline, train)
-        on, off = hma(online[held]), hma(offline[k][held])
-        var = [s.name for s in seqs if base_name(s.name) == held and s.name != held]
-        d_var = (
-            f"{min(hma(offline[k][v])[0] - hma(online[v])[0] for v in var):+.2f} / "
-            f"{min(hma(offline[k][v])[1] - hma(online[v])[1] for v in var):+.2f}"
-            if var
-            else "-"
+    folds = {
+        held: never_hurts_choice(
+            online, offline, [s.name for s in seqs if base_name(s.name) != held]
         )
-        held_on.append(online[held])
-        held_off.append(offline[k][held])
+        for held in native
+    }
+    k_all = never_hurts_choice(online, offline, [s.name for s in seqs])
+    print(
+        "\nsetting chosen without each held-out sequence (all trackers pooled): "
+        + ", ".join(f"{h[6:8]}: {k}" for h, k in folds.items())
+    )
+    print(f"setting chosen on all seven: {k_all} = {settings[k_all]}")
+    for tracker in trackers:
+        print(f"\n### {tracker}: offline pass, leave-one-sequence-out\n")
+        print("| held-out | online HOTA | offline HOTA | online MOTA | offline MOTA "
+              "| online IDF1 | offline IDF1 | 1/2, 1/3 fps: min dHOTA / dMOTA |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|")
+        held_on, held_off = [], []
+        for held in native:
+            k = folds[held]
+            on, off = hma(online[tracker, held]), hma(offline[k][tracker, held])
+            var = [s.name for s in seqs if base_name(s.name) == held and s.name != held]
+            dv = [
+                [hma(offline[k][tracker, v])[i] - hma(online[tracker, v])[i] for v in var]
+                for i in (0, 1)
+            ]
+            d_var = f"{min(dv[0]):+.2f} / {min(dv[1]):+.2f}" if var else "-"
+            held_on.append(online[tracker, held])
+            held_off.append(offline[k][tracker, held])
+            print(
+                f"| {held[6:8]} | {on[0]:.2f} | {off[0]:.2f} | {on[1]:.2f} | {off[1]:.2f} "
+                f"| {on[2]:.2f} | {off[2]:.2f} | {d_var} |"
+            )
+        c_on, c_off = hma(combine_mot(held_on)), hma(combine_mot(held_off))
         print(
-            f"| {held[6:8]} | {k} | {on[0]:.2f} | {off[0]:.2f} | {on[1]:.2f} | {off[1]:.2f} "
-            f"| {on[2]:.2f} | {off[2]:.2f} | {d_var} |"
+            f"| combined (LOO) | {c_on[0]:.2f} | {c_off[0]:.2f} | {c_on[1]:.2f} | {c_off[1]:.2f} "
+            f"| {c_on[2]:.2f} | {c_off[2]:.2f} | |"
         )
-    c_on, c_off = hma(combine_mot(held_on)), hma(combine_mot(held_off))
-    print(
-        f"| combined (LOO) | | {c_on[0]:.2f} | {c_off[0]:.2f} | {c_on[1]:.2f} | {c_off[1]:.2f} "
-        f"| {c_on[2]:.2f} | {c_off[2]:.2f} | |"
-    )
-    k = never_hurts_choice(online, offline, [s.name for s in seqs])
-    c_in = hma(combine_mot([offline[k][s] for s in native]))
-    print(
-        f"| in-sample (chosen on all 7) | {k} | {c_on[0]:.2f} | {c_in[0]:.2f} | {c_on[1]:.2f} "
-        f"| {c_in[1]:.2f} | {c_on[2]:.2f} | {c_in[2]:.2f} | |"
-    )
-    print(f"\nsetting {k} (chosen on all seven): {settings[k]}")
+        c_in = hma(combine_mot([offline[k_all][tracker, s] for s in native]))
+        print(
+            f"| in-sample (setting {k_all}) | {c_on[0]:.2f} | {c_in[0]:.2f} | {c_on[1]:.2f} "
+            f"| {c_in[1]:.2f} | {c_on[2]:.2f} | {c_in[2]:.2f} | |"
+        )
 
 
 def tracker_cv(
@@ -166,8 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         print("offline settings:")
         for k, opts in enumerate(grid):
             print(f"  {k}: {opts}")
-        for name in names:
-            offline_cv(name, seqs, grid)
+        offline_cv(names, seqs, grid)
     if args.trials:
         for name in names:
             tracker_cv(name, args.data, args.trials, args.strides, args.workers, args.params)

@@ -24,6 +24,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
 
 from trackkit.io.images import read_image  # noqa: E402
 from trackkit.metrics.otb import overlaps  # noqa: E402
@@ -51,7 +52,8 @@ def _scores(name: str, seqs: list[Any], present: int, absent: int) -> tuple[Any,
                 pres.append(res.score)
         for t in range(min(absent, len(other))):
             img = cv2.resize(read_image(other.frames[t]), (w, h), interpolation=cv2.INTER_AREA)
-            gone.append(tracker.update(img).score)
+            frame: NDArray[np.uint8] = np.asarray(img, dtype=np.uint8)
+            gone.append(tracker.update(frame).score)
     return np.asarray(pres), np.asarray(gone)
 
 

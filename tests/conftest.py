@@ -8,6 +8,7 @@ the folder is always present.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,3 +25,17 @@ def shared() -> Path:
             pytest.fail("CI runs need the shared data folder beside the repository")
         pytest.skip("shared data folder not found (set TRACKKIT_SHARED)")
     return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _empty_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test starts with an empty model cache (``TRACKKIT_HOME``), whatever the user's
+    own cache holds, so defaults such as the best cached detector are the same everywhere."""
+    home = tmp_path_factory.mktemp("trackkit_home")
+    old = os.environ.get("TRACKKIT_HOME")
+    os.environ["TRACKKIT_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("TRACKKIT_HOME", None)
+    else:
+        os.environ["TRACKKIT_HOME"] = old

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import math
 import numbers
 import operator
 import os
@@ -110,6 +111,13 @@ def _check_tuple(config: Any, name: str, default: tuple[Any, ...], value: Any) -
     raise ConfigError(f"{name} must be a list such as {example!r}, got {value!r}")
 
 
+def _finite_like(value: Any, default: Any) -> bool:
+    """``value`` is finite, or infinite where the default is too (``inf`` meaning "no
+    limit")."""
+    v = float(value)
+    return math.isfinite(v) or (not math.isnan(v) and not math.isfinite(float(default)))
+
+
 def check_types(config: Any) -> None:
     """Check that every field whose default is a boolean, a number or a string holds a value
     of that kind (``None`` only where the field's type allows it, ``float | None``).
@@ -130,6 +138,8 @@ def check_types(config: Any) -> None:
             _check_tuple(config, f.name, f.default, value)
             continue
         if kind is None or _has_kind(value, kind):
+            if kind in ("a number", "an integer") and not _finite_like(value, f.default):
+                raise ConfigError(f"{f.name} must be a finite number, got {value!r}")
             continue
         if value is None and ("None" in str(f.type) or "Optional" in str(f.type)):
             continue

@@ -137,6 +137,13 @@ def test_local_interrupted_then_rerun(
 
 def test_failed_source_recorded(sources: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "out"
+    for bad, match in (({"detector": "nope"}, "unknown detector 'nope'"),
+                       ({"tracker": "nope"}, "unknown MOT tracker 'nope'"),
+                       ({"detector": "bgsub", "detector_options": {"min_area": -1.0}},
+                        "min_area")):  # fmt: skip
+        with pytest.raises(ConfigError, match=match):
+            batch.run(sources["videos"], out, engine="local", progress=False, **bad)
+    assert not out.exists(), "a bad option fails before any work"
     summary = batch.run([sources["corrupt"], sources["videos"] / "cam0.avi"], out,
                         tracker="ocsort", detector="bgsub", detector_options=DET_OPTIONS,
                         engine="local", progress=False)  # fmt: skip

@@ -4,6 +4,7 @@ number-like tokens, and the one property every reader must have — a valid resu
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -22,6 +23,7 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     database=None,
+    derandomize=bool(os.environ.get("CI")),  # CI: the same examples every run
 )
 
 

@@ -7,12 +7,15 @@ import itertools
 from pathlib import Path
 
 import numpy as np
+import pytest
 from fuzzlib import FUZZ, clean, table
 from hypothesis import given
 from hypothesis import strategies as st
 
 from trackkit.io.mot_sequence import load_mot_sequence
 from trackkit.io.mot_txt import read_detections, read_mot_txt, read_seqinfo
+
+pytestmark = pytest.mark.timeout(60)  # the whole fuzz folder runs in well under a minute
 
 _names = itertools.count()
 

@@ -16,6 +16,8 @@ from trackkit.config import parse_overrides
 from trackkit.errors import ConfigError, TrackkitError
 from trackkit.reid.data.names import PARSERS
 
+pytestmark = pytest.mark.timeout(60)  # the whole fuzz folder runs in well under a minute
+
 name_chars = st.sampled_from(list("0123456789_-abcsfx.") + ["jpg", "png", ".jpeg", "c", "s"])
 names = st.one_of(
     st.lists(name_chars, max_size=14).map("".join),

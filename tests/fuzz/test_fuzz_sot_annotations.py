@@ -10,6 +10,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from fuzzlib import FUZZ, clean, table
 from hypothesis import given
 from hypothesis import strategies as st
@@ -23,6 +24,8 @@ from trackkit.io.otb import (
     write_otb_boxes,
 )
 from trackkit.io.vot import load_vot_sequence, read_vot_regions
+
+pytestmark = pytest.mark.timeout(60)  # the whole fuzz folder runs in well under a minute
 
 _names = itertools.count()
 

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 
 from trackkit.io.video import open_video
 
+pytestmark = pytest.mark.timeout(60)  # the whole fuzz folder runs in well under a minute
+
 _names = itertools.count()
 FEW = settings(FUZZ, max_examples=12)
 

@@ -18,6 +18,8 @@ from trackkit.sot.nets.siamfc_net import SiamFCNet  # noqa: E402
 from trackkit.sot.nets.weights import load_weights  # noqa: E402
 from trackkit.training.weights import read_weights  # noqa: E402
 
+pytestmark = pytest.mark.timeout(60)  # the whole fuzz folder runs in well under a minute
+
 ASSETS = Path(__file__).resolve().parents[2] / "src" / "trackkit" / "assets"
 _names = itertools.count()
 

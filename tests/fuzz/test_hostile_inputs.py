@@ -16,6 +16,8 @@ from trackkit.core.detections import Detections
 from trackkit.errors import TrackkitError
 from trackkit.mot.base import MAX_DETECTIONS_PER_FRAME
 
+pytestmark = pytest.mark.timeout(60)  # the whole fuzz folder runs in well under a minute
+
 #: MDNet with fewer samples and iterations (the same code path; the defaults take ~10 s)
 FAST = {
     "mdnet": {"init_iters": 1, "init_pos": 50, "init_neg": 100, "hard_pool": 96, "candidates": 32}

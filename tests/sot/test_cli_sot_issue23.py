@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from trackkit.cli.main import main
+from trackkit.io.images import read_image
 from trackkit.io.otb import read_otb_boxes
 from trackkit.sot import available
 
@@ -28,9 +29,9 @@ def _cut_sequence(shared: Path, root: Path) -> Path:
     gt = (src / "groundtruth_rect.txt").read_text().splitlines()[:12] + ["0,0,0,0"] * 8
     for i in range(12):
         shutil.copy(src / "img" / f"{i + 1:04d}.jpg", seq / "img" / f"{i + 1:04d}.jpg")
-    h, w = cv2.imread(str(src / "img" / "0001.jpg")).shape[:2]
+    h, w = read_image(src / "img" / "0001.jpg").shape[:2]
     for i in range(8):
-        img = cv2.resize(cv2.imread(str(other / "img" / f"{i + 101:04d}.jpg")), (w, h))
+        img = cv2.resize(read_image(other / "img" / f"{i + 101:04d}.jpg"), (w, h))
         cv2.imwrite(str(seq / "img" / f"{i + 13:04d}.jpg"), img)
     (seq / "groundtruth_rect.txt").write_text("\n".join(gt) + "\n")
     return seq
@@ -99,7 +100,7 @@ def test_video_draws_the_ground_truth(shared: Path, tmp_path: Path) -> None:
     x1, y1, x2, _ = np.round(gt[0]).astype(int)
     edge = frame[y1, x1 + 5 : x2 - 5].astype(int)  # the top edge of the ground-truth box
     assert edge.min() > 170, edge.min()  # drawn in white
-    raw = cv2.imread(str(seq / "img" / "0001.jpg"))[y1, x1 + 5 : x2 - 5].astype(int)
+    raw = read_image(seq / "img" / "0001.jpg")[y1, x1 + 5 : x2 - 5].astype(int)
     assert raw.min() < 120  # ... over pixels that are not white in the frame
 
 
@@ -144,7 +145,8 @@ def _toy(root: Path, n: int = 8) -> Path:
     seq = root / "Toy"
     (seq / "img").mkdir(parents=True)
     for t in range(n):
-        shifted = cv2.warpAffine(img, np.float64([[1, 0, 2 * t], [0, 1, 0]]), (160, 120))
+        shift = np.array([[1, 0, 2 * t], [0, 1, 0]], dtype=np.float64)
+        shifted = cv2.warpAffine(img, shift, (160, 120))
         cv2.imwrite(str(seq / "img" / f"{t + 1:04d}.png"), shifted)
     lines = [f"{61 + 2 * t},41,30,30" for t in range(n)]
     (seq / "groundtruth_rect.txt").write_text("\n".join(lines) + "\n")
@@ -198,7 +200,7 @@ def test_plot_colour_is_the_trackers_in_both_panels() -> None:
     try:
         colours = []
         for ax in fig.axes:
-            colours.append({ln.get_label().split(" ")[0]: ln.get_color() for ln in ax.lines})
+            colours.append({str(ln.get_label()).split(" ")[0]: ln.get_color() for ln in ax.lines})
         assert colours[0] == colours[1]
         assert len(set(colours[0].values())) == 3
     finally:

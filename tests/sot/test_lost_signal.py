@@ -24,7 +24,7 @@ def _scene_cut(shared: Path) -> tuple[list[np.ndarray], np.ndarray]:
     """Frames (PRESENT of Crossing, then ABSENT of Car4 at Crossing's size), init box."""
     seq = load_otb_sequences(shared / "data" / "otb" / "Crossing")[0]
     other = load_otb_sequences(shared / "data" / "otb" / "Car4")[0]
-    frames = [read_image(f) for f in seq.frames[:PRESENT]]
+    frames: list[np.ndarray] = [read_image(f) for f in seq.frames[:PRESENT]]
     h, w = frames[0].shape[:2]
     frames += [cv2.resize(read_image(f), (w, h)) for f in other.frames[100 : 100 + ABSENT]]
     return frames, seq.boxes[0]

@@ -240,3 +240,22 @@ def test_sot_weights_and_reid_models_by_name(
     assert emb.dim == 256
     with pytest.raises(ConfigError, match="unknown reid model 'yolox-nano'"):
         load_embedder("yolox-nano")
+
+
+def test_fetch_all_from_the_shared_folder(
+    shared: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One command fills the cache from ../shared/weights; every file then verifies."""
+    from trackkit.cli.main import main
+
+    monkeypatch.setenv("TRACKKIT_HOME", str(tmp_path / "home"))
+    assert main(["models", "fetch", "--all", "--from", str(shared / "weights"), "-q"]) == 0
+    out = capsys.readouterr().out
+    fetched = [m for m in zoo.MODELS.values() if not m.packaged]
+    assert out.count("installed from") == len(fetched)
+    assert all(zoo.status(m)[0] == "cached" for m in fetched)
+    assert main(["models", "verify"]) == 0
+    assert "0 with problems" in capsys.readouterr().out

@@ -40,7 +40,15 @@ from typing import Any
 
 from trackkit.errors import ConfigError, TrackkitError
 
-__all__ = ["ENGINES", "TaskResult", "default_engine", "error_text", "map_tasks", "ray_available"]
+__all__ = [
+    "ENGINES",
+    "TaskResult",
+    "default_engine",
+    "error_text",
+    "map_tasks",
+    "ray_available",
+    "start_ray",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -154,9 +162,11 @@ def import_ray() -> Any:
 
 
 def start_ray(address: str | None, cpus: int | None, gpus: float | None = None) -> bool:
-    """Initialise Ray unless it already is: a new local Ray with ``cpus`` CPUs, or the
-    running cluster at ``address`` (``"auto"``: the one this machine belongs to). Returns
-    whether this call started it (and should shut it down)."""
+    """Initialise Ray unless it already is: a new local Ray with ``cpus`` CPUs (``None``:
+    all) whose workers run at the caller's priority, or the running cluster at ``address``
+    (``"auto"``: the one this machine belongs to). Returns whether this call started it (and
+    should shut it down). Call it once before many :func:`map_tasks` calls (a search, batch
+    after batch) so that they share one Ray instead of starting one each."""
     ray = import_ray()
     if ray.is_initialized():
         return False
@@ -169,6 +179,9 @@ def start_ray(address: str | None, cpus: int | None, gpus: float | None = None) 
         kwargs["address"] = address
     else:
         kwargs["num_cpus"] = cpus
+        # Ray runs its workers at niceness 15 by default: on a machine busy with other work
+        # they would get a fraction of the CPU that `--engine local` (niceness 0) gets
+        kwargs["_system_config"] = {"worker_niceness": 0}
         if gpus:
             kwargs["num_gpus"] = None  # let Ray find the GPUs of this machine
     try:

@@ -109,7 +109,12 @@ class TrackJob:
         if spec is None or spec.startswith("file:") or spec.lower().endswith(".txt"):
             return
         if spec not in self._detectors:
-            self._detectors[spec] = build_detector(spec, **self.detector_options)
+            try:
+                self._detectors[spec] = build_detector(spec, **self.detector_options)
+            except (TypeError, ValueError) as exc:
+                if isinstance(exc, ConfigError):
+                    raise
+                raise ConfigError(f"--set: bad option for detector {spec}: {exc}") from None
 
     def _detector(self, source: Any) -> Any:
         from trackkit.detectors import build_detector

@@ -144,12 +144,12 @@ def run(
     folder = Path(out)
     if folder.suffix.lower() == ".txt":
         raise ConfigError(f"--out {folder}: a batch writes a folder (results + manifest.jsonl)")
-    manifest = Manifest(folder)
     detector, reid = _absolute(detector), _absolute(reid)
     video_default = _video_default() if detector is None else None
     job = TrackJob(detector, detector_options, reid, options, classes, offline, fps,
                    video_default)  # fmt: skip
     job.check()
+    manifest = Manifest(folder)
     det_key = detector if detector is None or isinstance(detector, str) else (
         f"{type(detector).__module__}.{type(detector).__qualname__}")  # fmt: skip
     results: list[SourceResult] = []

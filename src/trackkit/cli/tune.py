@@ -4,6 +4,7 @@ choosing by leave-one-sequence-out cross-validation (or a train/validation split
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
@@ -66,7 +67,10 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--out", type=Path, default=None, help="default: tune-TRACKER/")
     parser.add_argument("--no-resume", action="store_true", help="start afresh in OUT")
     parser.add_argument(
-        "--workers", type=int, default=1, help="parallel trial processes (default 1)"
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="parallel trial processes (default: the number of CPUs)",
     )
     parser.add_argument(
         "--engine",
@@ -141,15 +145,26 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"trial {trial:4d}  objective {value:7.3f}  best {best:7.3f}", file=sys.stderr)
 
-    result = tune(
-        settings,
-        data,
-        out,
-        resume=not args.no_resume,
-        benchmark=args.benchmark,
-        mapper=mapper,
-        progress=progress,
-    )
+    started = False
+    if args.engine == "ray":  # one Ray for the whole search (the engine reuses it per batch)
+        from trackkit.batch.engine import start_ray
+
+        started = start_ray(None, args.workers)
+    try:
+        result = tune(
+            settings,
+            data,
+            out,
+            resume=not args.no_resume,
+            benchmark=args.benchmark,
+            mapper=mapper,
+            progress=progress,
+        )
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
     command = "trackkit " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     best = write_best(out / "best.json", settings, result, command)
     c = result.choice

@@ -304,8 +304,8 @@ def build_detector(spec: str, **cfg: Any) -> Detector:
         from trackkit.zoo import model_names
 
         raise ConfigError(
-            f"unknown detector {spec!r}: give one of {', '.join(DETECTORS.available())}, a model "
-            f"name ({', '.join(model_names('detect'))}; trackkit models list) or a file "
+            f"unknown detector {spec!r}; valid names: {', '.join(DETECTORS.available())}, a "
+            f"model name ({', '.join(model_names('detect'))}; trackkit models list) or a file "
             "(MODEL.onnx, det.txt)"
         )
     return DETECTORS.build(name, **cfg)

@@ -53,11 +53,27 @@ def load_trusted(path: str | Path, what: str = "weights file", map_location: Any
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"{path}: {what} not found")
+    if path.stat().st_size == 0:
+        raise FormatError(path, f"empty file, not a {what} (re-download or re-train it)")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling problem is a format problem
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FormatError(path, f"cannot read the {what} safely ({reason[:200]})") from None
+        raise FormatError(path, _load_problem(exc, what)) from None
+
+
+def _load_problem(exc: Exception, what: str) -> str:
+    """One line saying why ``torch.load(weights_only=True)`` refused a file, and what to do."""
+    text = " ".join(str(exc).split())
+    if "Unsupported global" in text or "Unsupported class" in text:
+        return (
+            f"cannot read the {what} safely: it holds pickled Python objects, which trackkit "
+            "never loads (only tensors and plain types); re-save it as a state dict"
+        )
+    if "central directory" in text or isinstance(exc, EOFError) or "truncated" in text:
+        return f"truncated or corrupt {what} (re-download or re-train it)"
+    if isinstance(exc, (KeyError, UnicodeDecodeError)) or "Unsupported operand" in text:
+        return f"not a torch {what} (not a file written by torch.save)"
+    return f"cannot read the {what} safely ({(text or type(exc).__name__)[:200]})"
 
 
 def rng_state(numpy_rng: np.random.Generator | None = None) -> dict[str, Any]:

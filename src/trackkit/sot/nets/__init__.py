@@ -134,7 +134,7 @@ def load_network(path: str | Path, kind: str, net_class: Any, **arch_defaults: A
         net = net_class(**{k: type(v)(arch.get(k, v)) for k, v in arch_defaults.items()})
         floats = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
         net.load_state_dict(floats)
-    except (RuntimeError, ValueError) as exc:
+    except (RuntimeError, ValueError, TypeError, OverflowError, MemoryError) as exc:
         reason = " ".join(str(exc).split())[:200]  # one line: torch's message has several
         raise FormatError(str(path), f"{kind} weights do not fit: {reason}") from None
     return net

@@ -8,6 +8,7 @@ Every format goes through :func:`trackkit.training.weights.read_weights` (the on
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,14 @@ from trackkit.errors import DataNotFoundError, FormatError
 from trackkit.training.weights import read_weights
 
 __all__ = ["load_weights"]
+
+
+def _finite(value: bool | int | float | str) -> bool:
+    """A number (or a string that reads as one) is finite; other strings pass."""
+    try:
+        return math.isfinite(float(value))
+    except (ValueError, OverflowError):
+        return isinstance(value, str)
 
 
 def load_weights(path: str | Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -39,8 +48,8 @@ def load_weights(path: str | Path, kind: str) -> tuple[dict[str, Any], dict[str,
             )
     for key, value in w.config.items():
         if not isinstance(key, str) or not isinstance(value, (bool, int, float, str)):
-            raise FormatError(
-                p, f"not {kind} weights: architecture option {key!r} is {value!r}"
-            )
+            raise FormatError(p, f"not {kind} weights: architecture option {key!r} is {value!r}")
+        if not _finite(value):
+            raise FormatError(p, f"not {kind} weights: architecture option {key!r} is {value!r}")
     arch = {"model": w.arch, **w.config} if w.arch else dict(w.config)
     return arch, w.state_dict
