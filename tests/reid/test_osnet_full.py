@@ -151,6 +151,7 @@ def test_msmt17_release_known_answer_on_viper(shared: Path, tmp_path: Path) -> N
     assert 100 * result.mAP == pytest.approx(40.8, abs=0.5)
 
 
+@pytest.mark.slow
 def test_cli_osnet_file_in_eval_export_and_train_init_teacher(tmp_path: Path) -> None:
     """``--model osnet:PATH`` in eval/export, ``--init`` and ``--teacher`` in train."""
     import json
