@@ -13,7 +13,10 @@ tracked with the demo's detector (``bgsub``, ``min_area=200``): detector-bound v
 
 Every results file is compared byte for byte with step 1. The speed-up is wall-clock local /
 ray on the synthetic videos (best run of each), with and without Ray's start-up, measured in
-this one run. "task s" sums the workers' own seconds per video: with 2 workers it exceeds the
+this one run. A third anchor, run in the same rounds, is the ceiling of the machine at that
+moment: ``--workers`` plain OS processes (``multiprocessing``, no Ray, no manifest) tracking
+the same videos; on a machine shared with other work it can be far below ``--workers`` x.
+"task s" sums the workers' own seconds per video: with 2 workers it exceeds the
 wall time by up to 2x; per-video times longer than local's mean the two workers were slowed
 by other load on the machine's cores.
 
@@ -69,6 +72,29 @@ def reference(videos: list[Path], mot: Path, tracker: str, out: Path) -> float:
     return time.perf_counter() - start
 
 
+def _track_plain(job: tuple[str, str]) -> None:
+    """One video with track_video in a plain process (the ceiling anchor)."""
+    cv2.setNumThreads(1)
+    from trackkit.detectors import build_detector
+    from trackkit.pipeline import track_video
+
+    video, out = job
+    track_video(video, build_detector("bgsub", **DETECTOR), "ocsort", results=out, progress=False)
+
+
+def plain_pool(videos: list[Path], workers: int, out: Path) -> float:
+    """Seconds for ``workers`` plain OS processes (multiprocessing, no Ray) to track the
+    videos: what the machine allows at that moment, whatever the engine."""
+    import multiprocessing
+
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        jobs = [(str(v), str(out / f"{v.stem}.txt")) for v in videos]
+        list(pool.imap_unordered(_track_plain, jobs, chunksize=1))
+    return time.perf_counter() - start
+
+
 def identical(out: Path, ref: Path, names: list[str]) -> int:
     """How many of ``names`` have results byte-identical to the reference's."""
     return sum((out / f"{n}.txt").read_bytes() == (ref / f"{n}.txt").read_bytes() for n in names)
@@ -104,6 +130,7 @@ def main() -> int:
     start_ray(None, args.workers)  # the local Ray trackkit batch starts (workers at nice 0)
     t_init = time.perf_counter() - t0
     runs: dict[str, list[batch.BatchSummary]] = {"local": [], "ray": []}
+    plain: list[float] = []
     try:
         # alternate the engines, so that both see the same share of the machine's other load
         for rep in range(args.repeat):
@@ -113,6 +140,7 @@ def main() -> int:
                 run = batch.run(videos, out, engine=engine, workers=workers, threads=1, **det,
                                 **common)  # fmt: skip
                 runs[engine].append(run)
+            plain.append(plain_pool(videos, args.workers, work / f"plain-{rep}"))
         mot_runs = {e: batch.run(mot, work / f"{e}-0", engine=e, threads=1,
                                  workers=1 if e == "local" else args.workers, **common)
                     for e in ("local", "ray")}  # fmt: skip
@@ -141,9 +169,17 @@ def main() -> int:
             cells = [label, str(rep + 1), f"{run.seconds:.1f}", f"{frames / run.seconds:.1f}",
                      f"{task_s:.1f}", f"{seq_run.seconds:.1f}", f"{same}/{total}"]  # fmt: skip
             print("| " + " | ".join(cells) + " |")
+    for rep, seconds in enumerate(plain):
+        cells = [f"{args.workers} plain processes (no Ray)", str(rep + 1), f"{seconds:.1f}",
+                 f"{frames / seconds:.1f}", "", "", ""]  # fmt: skip
+        print("| " + " | ".join(cells) + " |")
     best_local = min(r.seconds for r in runs["local"])
     best_ray = min(r.seconds for r in runs["ray"])
     print()
+    print(
+        f"machine ceiling now, local 1 worker / {args.workers} plain processes (best of "
+        f"{args.repeat}): {best_local / min(plain):.2f}x"
+    )
     print(
         f"speed-up on the detector-bound videos, local 1 worker / ray {args.workers} workers "
         f"(best of {args.repeat}): {best_local / best_ray:.2f}x (Ray running), "

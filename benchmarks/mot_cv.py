@@ -6,10 +6,11 @@ mot`` on the same boxes, not rounded to a result file's 3 decimals):
 1. **offline pass** (``--offline-grid``): every tracker runs online with its defaults; a grid
    of offline settings (``OFFLINE_GRID``) is applied to its output on every sequence, at the
    native frame rate and at 1/2 and 1/3 of it (``--strides``). For each held-out sequence the
-   setting is chosen on the other six (all their frame-rate variants, every tracker pooled:
-   one default serves all trackers) by the "never hurts" rule: the largest mean combined
-   HOTA gain among the settings under which no training sequence of any tracker loses HOTA
-   or MOTA (if none, the one whose worst loss is smallest). The held-out
+   setting is chosen on the other six (all their frame-rate variants) with the default
+   tracker's output (``--choose-on botsort``; a list pools trackers) by the "never hurts"
+   rule: the largest combined HOTA gain among the settings under which no training
+   sequence loses HOTA or MOTA (if none, the one whose worst loss is smallest); every
+   tracker is then scored with that choice. The held-out
    sequence's online and offline scores are printed side by side; the setting chosen on all
    seven is the default of :class:`trackkit.mot.offline.OfflineConfig`.
 2. **tracker search** (``--trials N``): ``trackkit tune``'s search for every tracker
@@ -48,7 +49,7 @@ from trackkit.tune.trial import (  # noqa: E402
 TRACKERS = ["sort", "deepsort", "bytetrack", "ocsort", "botsort"]
 #: the offline settings compared (every combination)
 OFFLINE_GRID: dict[str, list[Any]] = {
-    "max_fill": [20, 60],
+    "max_fill": [30, 60],
     "fill_reliability": [0.85, 0.95],
     "fill_test_iou": [0.6, 0.7, 0.8],
     "refill": [True],
@@ -63,11 +64,14 @@ def hma(m: MOTMetrics) -> tuple[float, float, float]:
 Scores = dict[tuple[str, str], MOTMetrics]  # (tracker, sequence) -> metrics
 
 
-def never_hurts_choice(online: Scores, offline: list[Scores], train: list[str]) -> int:
-    """The offline setting chosen on the ``train`` sequences of every tracker: the largest
-    mean (over trackers) combined HOTA gain among the settings under which no training
-    sequence of any tracker loses HOTA or MOTA; if there is none, the smallest worst loss."""
-    trackers = sorted({tr for tr, _ in online})
+def never_hurts_choice(
+    online: Scores, offline: list[Scores], train: list[str], choose_on: list[str]
+) -> int:
+    """The offline setting chosen on the ``train`` sequences of the ``choose_on`` trackers:
+    the largest mean (over those trackers) combined HOTA gain among the settings under which
+    no training sequence of theirs loses HOTA or MOTA; if there is none, the smallest worst
+    loss."""
+    trackers = choose_on
     keys = [(tr, s) for tr in trackers for s in train]
     base = {tr: hma(combine_mot([online[tr, s] for s in train]))[0] for tr in trackers}
     best: tuple[int, float, int] | None = None
@@ -87,7 +91,10 @@ def never_hurts_choice(online: Scores, offline: list[Scores], train: list[str]) 
 
 
 def offline_cv(
-    trackers: list[str], seqs: list[TuneSequence], settings: list[dict[str, Any]]
+    trackers: list[str],
+    seqs: list[TuneSequence],
+    settings: list[dict[str, Any]],
+    choose_on: list[str],
 ) -> None:
     """Run every tracker online, every setting offline, and print the LOO tables."""
     online: Scores = {}
@@ -106,13 +113,13 @@ def offline_cv(
     native = [s.name for s in seqs if "@" not in s.name]
     folds = {
         held: never_hurts_choice(
-            online, offline, [s.name for s in seqs if base_name(s.name) != held]
+            online, offline, [s.name for s in seqs if base_name(s.name) != held], choose_on
         )
         for held in native
     }
-    k_all = never_hurts_choice(online, offline, [s.name for s in seqs])
+    k_all = never_hurts_choice(online, offline, [s.name for s in seqs], choose_on)
     print(
-        "\nsetting chosen without each held-out sequence (all trackers pooled): "
+        f"\nsetting chosen without each held-out sequence (on {', '.join(choose_on)}): "
         + ", ".join(f"{h[6:8]}: {k}" for h, k in folds.items())
     )
     print(f"setting chosen on all seven: {k_all} = {settings[k_all]}")
@@ -170,6 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=default / "data/MOT17/train" if default else None)
     ap.add_argument("--trackers", default=",".join(TRACKERS))
     ap.add_argument("--offline-grid", action="store_true", help="part 1: the offline pass")
+    ap.add_argument(
+        "--choose-on",
+        default="botsort",
+        help="part 1: trackers whose training sequences choose the setting (default: botsort, "
+        "the default tracker; a comma list pools them)",
+    )
     ap.add_argument("--strides", default="1,2,3", help="frame-rate variants (part 1 and 2)")
     ap.add_argument("--trials", type=int, default=0, help="part 2: trials per tracker")
     ap.add_argument("--workers", type=int, default=2)
@@ -186,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         print("offline settings:")
         for k, opts in enumerate(grid):
             print(f"  {k}: {opts}")
-        offline_cv(names, seqs, grid)
+        offline_cv(names, seqs, grid, [c for c in args.choose_on.split(",") if c])
     if args.trials:
         for name in names:
             tracker_cv(name, args.data, args.trials, args.strides, args.workers, args.params)

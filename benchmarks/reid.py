@@ -15,7 +15,7 @@ OSNet rows and the teacher/student comparison (issue 14):
 ``osnet-msmt17`` / ``osnet-market1501`` are the torchreid OSNet x0.25 releases in
 ../shared/weights (scored as released: 256x128, their 512-d feature); ``NAME+onnx`` runs a
 torch model through onnxruntime (exported in memory, same embeddings, other speed);
-``old-default`` is the previous default (ResNet, CUHK03 only, 128x48). caviar4reid and
+``old-default`` is the previous default (ResNet, CUHK03 only, 160x64). caviar4reid and
 ilids (``--datasets``) are scored all-vs-all (every image queries all the others); the new
 default model trains on them, so its numbers there are not held out.
 
@@ -116,9 +116,9 @@ def _embedder(spec: str, threads: int) -> Embedder:
             raise SystemExit(f"{name}: not found in the shared weights folder")
         name = f"osnet:{found}"
     elif name == "old-default":
-        from trackkit.reid.embedder import default_model_path
+        from trackkit.reid.embedder import previous_default_model_path
 
-        name = str(default_model_path().with_name("reid_resnet_w32_parts_cuhk03.pt"))
+        name = str(previous_default_model_path())
     embedder = load_embedder(name, threads=threads, embedding=embedding or None)
     if not onnx or not isinstance(embedder, TorchEmbedder):
         return embedder

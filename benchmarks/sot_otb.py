@@ -15,6 +15,17 @@ against OpenCV's KCF and, when it ran, OpenCV's TrackerNano in this run.
     python benchmarks/sot_otb.py --trackers static cv-nano siamrpn-v2 siamrpn-v3 --seqs Car4,bag
     python benchmarks/sot_otb.py --trackers siamrpn-v3 --init-shift 1,0   # stability check
 
+Held-out scores (``--folds K``): the sequences are split into K folds by video
+(:func:`trackkit.sot.train.folds.make_folds`); a trainable tracker (siamfc, goturn, mdnet:
+:data:`trackkit.sot.train.folds.RECIPES`, the documented commands) is trained on the other
+folds (``--epochs`` / ``--steps`` shrink the budget; runs kept under ``--runs``, a finished
+fold is reused) and scored on the held-out fold, and also on its own training sequences
+(in-sample, for comparison; ``--no-in-sample`` skips it); other trackers are just scored per
+fold. Printed: one row per fold and a mean row, then the usual per-sequence table of the
+held-out runs (every sequence scored once, by a model that never saw it):
+
+    nice -n 10 python benchmarks/sot_otb.py --folds 3 --trackers static kcf siamfc --epochs 4
+
 Add a tracker: append its registry name (and options) to ``TRACKERS``.
 """
 
@@ -207,6 +218,104 @@ def with_deep_anchor(table: str, rows: dict[str, dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def score(
+    factory: Any, seqs: list[Any], frames: dict[str, list[Any]], shift: np.ndarray
+) -> list[SequenceEval]:
+    """One pass of a fresh tracker per sequence, evaluated."""
+    out = []
+    for s in seqs:
+        run = run_sequence(factory(), frames[s.name], s.init_box + shift)
+        out.append(SequenceEval(s.name, run, evaluate_sequence(run.boxes, s.boxes)))
+    return out
+
+
+def _auc(results: list[SequenceEval]) -> float:
+    return float(report(results)["mean"]["success_auc"]) if results else float("nan")
+
+
+def _num(x: float) -> str:
+    return "-" if np.isnan(x) else f"{x:.3f}"
+
+
+def cross_validate(
+    args: argparse.Namespace, seqs: list[Any], frames: dict[str, list[Any]], shift: np.ndarray
+) -> int:
+    """``--folds K``: per fold, train the trainable trackers on the other folds and score the
+    held-out fold (and the training sequences: in-sample); print the fold table and the
+    per-sequence table of the held-out runs."""
+    import dataclasses
+
+    from trackkit.config import parse_overrides
+    from trackkit.sot.train.folds import RECIPES, make_folds, train_fold
+
+    overrides = parse_overrides(args.train_set)
+    tag = "".join(f"-{k}{v}" for k, v in sorted(overrides.items()))
+
+    names = [s.name for s in seqs]
+    by_name = {s.name: s for s in seqs}
+    folds = make_folds(names, args.folds, args.fold_seed)
+    lines = [
+        "| tracker | fold | held-out sequences | training | held-out AUC | in-sample AUC |",
+        "|---|---|---|---|---|---|",
+    ]
+    rows: dict[str, dict[str, Any]] = {}
+    for label in args.trackers:
+        reg, cfg = next(((r, c) for n, r, c in TRACKERS if n == label), ("", {}))
+        recipe = RECIPES.get(reg)
+        if recipe is not None and overrides:
+            recipe = dataclasses.replace(recipe, extra={**recipe.extra, **overrides})
+        held_all: list[SequenceEval] = []
+        ins: list[float] = []
+        t0 = time.perf_counter()
+        try:
+            base = None if recipe is not None else make(label)
+            for k, fold in enumerate(folds):
+                test = [by_name[n] for n in fold]
+                train = [s for s in seqs if s.name not in fold]
+                if recipe is None:
+                    held = score(base, test, frames, shift)
+                    note, in_auc = "none", float("nan")
+                else:
+                    budget = f"e{args.epochs or recipe.epochs}s{args.steps or recipe.steps}"
+                    out = args.runs / f"{label}-k{args.folds}-seed{args.fold_seed}-{budget}{tag}"
+                    path = train_fold(
+                        recipe, train, fold, out / f"fold{k + 1}", args.epochs, args.steps
+                    )
+                    fcfg = {**cfg, "weights": str(path)}
+                    factory = lambda fcfg=fcfg, reg=reg: build(reg, **fcfg)  # noqa: E731
+                    held = score(factory, test, frames, shift)
+                    note = f"{len(train)} seqs, {budget}{tag}"
+                    in_auc = (
+                        float("nan") if args.no_in_sample
+                        else _auc(score(factory, train, frames, shift))
+                    )  # fmt: skip
+                ins.append(in_auc)
+                held_all += held
+                lines.append(
+                    f"| {label} | {k + 1} | {', '.join(fold)} | {note} | {_auc(held):.3f} | "
+                    f"{_num(in_auc)} |"
+                )
+                print(f"  {label} fold {k + 1}: held-out {_auc(held):.3f}, in-sample "
+                      f"{in_auc:.3f} ({time.perf_counter() - t0:.0f} s)",
+                      file=sys.stderr, flush=True)  # fmt: skip
+        except TrackkitError as exc:
+            print(f"  {label}: skipped ({exc})", file=sys.stderr, flush=True)
+            continue
+        held_all.sort(key=lambda r: names.index(r.name))
+        rows[f"{label} (held-out)"] = report(held_all)
+        mean_in = float(np.nanmean(ins)) if not np.all(np.isnan(ins)) else float("nan")
+        lines.append(
+            f"| {label} | all {args.folds} | {len(held_all)} sequences | | "
+            f"**{_auc(held_all):.3f}** | {_num(mean_in)} |"
+        )
+    print("\n".join(lines))
+    print()
+    print(format_report_table(rows, names))
+    if args.json is not None:
+        args.json.write_text(json.dumps({"folds": folds, "rows": rows}, indent=2) + "\n")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_root = shared_path("data")
@@ -225,6 +334,23 @@ def main() -> int:
     )
     ap.add_argument("--json", type=Path)
     ap.add_argument("--plot", type=Path)
+    ap.add_argument("--folds", type=int, help="K: k-fold by sequence (held-out scores)")
+    ap.add_argument("--fold-seed", type=int, default=0, help="seed of the fold split")
+    ap.add_argument("--epochs", type=int, help="--folds: training epochs (default: recipe's)")
+    ap.add_argument("--steps", type=int, help="--folds: steps per epoch (default: recipe's)")
+    ap.add_argument(
+        "--runs", type=Path, default=Path("runs/folds"), help="--folds: training runs folder"
+    )
+    ap.add_argument(
+        "--no-in-sample", action="store_true", help="--folds: skip the in-sample scores"
+    )
+    ap.add_argument(
+        "--train-set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="--folds: trainer options added to the recipe (e.g. backbone=nanotrack_v2)",
+    )
     args = ap.parse_args()
     if args.root is None:
         raise SystemExit("shared data folder not found; pass --root")
@@ -243,6 +369,8 @@ def main() -> int:
         seqs = [s for s in seqs if s.name in keep]
     frames = {s.name: list(s.iter_frames()) for s in seqs}
     print(f"{len(seqs)} sequences: {', '.join(s.name for s in seqs)}", file=sys.stderr)
+    if args.folds is not None:
+        return cross_validate(args, seqs, frames, shift)
     rows: dict[str, dict[str, Any]] = {}
     curves = {}
     for label in args.trackers:

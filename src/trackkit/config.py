@@ -111,6 +111,22 @@ def _check_tuple(config: Any, name: str, default: tuple[Any, ...], value: Any) -
     raise ConfigError(f"{name} must be a list such as {example!r}, got {value!r}")
 
 
+#: Largest magnitude of a number in a configuration (beyond it, arithmetic such as
+#: ``cell ** 2`` overflows): far above any meaningful setting.
+MAX_MAGNITUDE = 1e15
+
+
+def _check_magnitude(config: Any, name: str, value: Any, default: Any, kind: str) -> None:
+    """A numeric field: finite (unless its default is infinite) and at most
+    :data:`MAX_MAGNITUDE`; an integer field given a whole float (``30.0``) stores ``30``."""
+    if not _finite_like(value, default):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if math.isfinite(float(value)) and abs(float(value)) > MAX_MAGNITUDE:
+        raise ConfigError(f"{name} must be at most {MAX_MAGNITUDE:g} in size, got {value!r}")
+    if kind == "an integer" and not isinstance(value, numbers.Integral):
+        object.__setattr__(config, name, int(value))
+
+
 def _finite_like(value: Any, default: Any) -> bool:
     """``value`` is finite, or infinite where the default is too (``inf`` meaning "no
     limit")."""
@@ -138,8 +154,8 @@ def check_types(config: Any) -> None:
             _check_tuple(config, f.name, f.default, value)
             continue
         if kind is None or _has_kind(value, kind):
-            if kind in ("a number", "an integer") and not _finite_like(value, f.default):
-                raise ConfigError(f"{f.name} must be a finite number, got {value!r}")
+            if kind in ("a number", "an integer"):
+                _check_magnitude(config, f.name, value, f.default, kind)
             continue
         if value is None and ("None" in str(f.type) or "Optional" in str(f.type)):
             continue

@@ -63,6 +63,20 @@ def test_map_tasks_local() -> None:
         map_tasks(_square, [1], engine="spark")
 
 
+def test_default_engine_without_ray(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from trackkit.batch import engine
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a)
+    )
+    assert engine.default_engine() == "local"
+    results = list(map_tasks(_square, [2], engine=None))
+    assert results[0].worker == "local" and results[0].value == 4
+
+
 def test_local_identical_to_track_and_resumed(
     sources: dict[str, Path], reference: dict[str, bytes], tmp_path: Path
 ) -> None:

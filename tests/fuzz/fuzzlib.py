@@ -18,8 +18,10 @@ T = TypeVar("T")
 
 #: Every fuzz test: few examples, no per-example deadline (the machine is shared), tmp_path
 #: reused across examples (each example writes its own file names).
+#: ``TRACKKIT_FUZZ_EXAMPLES=500`` runs a deeper search locally (default 40 a property).
+EXAMPLES = int(os.environ.get("TRACKKIT_FUZZ_EXAMPLES", "40"))
 FUZZ = settings(
-    max_examples=40,
+    max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     database=None,
@@ -35,7 +37,8 @@ def clean(fn: Callable[[], T], *names: str | Path) -> T | None:
     except TrackkitError as exc:
         message = str(exc)
         assert message and "\n" not in message, f"not one line: {message!r}"
-        assert any(str(n) in message for n in names), f"{message!r} names none of {names}"
+        shown = [str(n) for n in names] + [repr(str(n)) for n in names]  # odd names: repr
+        assert any(n in message for n in shown), f"{message!r} names none of {names}"
         return None
 
 
@@ -86,3 +89,25 @@ def table(
         return eol.join(rows) + draw(st.sampled_from(["", eol, eol + eol]))
 
     return build()
+
+
+ini_value = st.one_of(
+    st.integers(-5, 10**6).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.sampled_from(["", "abc", "1e9", "30.0", "img1", ".jpg", "0x1F", "%(x)s", "1e400"]),
+)
+ini_key = st.sampled_from(
+    ["name", "imDir", "frameRate", "seqLength", "imWidth", "imHeight", "imExt", "other"]
+)
+
+
+#: ``seqinfo.ini`` texts: odd sections, keys, values and separators, stray lines.
+@st.composite
+def ini_text(draw: st.DrawFn) -> str:
+    section = draw(st.sampled_from(["[Sequence]", "[sequence]", "[Other]", "", "[Sequence"]))
+    items = draw(st.dictionaries(ini_key, ini_value, max_size=8))
+    sep = draw(st.sampled_from(["=", ":", " = ", " "]))
+    lines = [section] + [f"{k}{sep}{v}" for k, v in items.items()]
+    if draw(st.booleans()):
+        lines.insert(draw(st.integers(0, len(lines))), draw(st.sampled_from(["x", "=", "[a]"])))
+    return "\n".join(lines)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fuzzlib import FUZZ, clean, table
+from fuzzlib import FUZZ, clean, ini_text, table
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -47,27 +47,6 @@ def test_ground_truth_files(tmp_path: Path, data: bytes | str) -> None:
     if t is not None:
         assert np.all(t.frames >= 1) and np.all(t.ids >= 0) and np.all(np.isfinite(t.xyxy))
         assert len(t.lines) == len(t) and np.all(np.diff(t.lines) > 0)
-
-
-ini_value = st.one_of(
-    st.integers(-5, 10**6).map(str),
-    st.floats(allow_nan=True, allow_infinity=True).map(str),
-    st.sampled_from(["", "abc", "1e9", "30.0", "img1", ".jpg", "0x1F", "%(x)s", "1e400"]),
-)
-ini_key = st.sampled_from(
-    ["name", "imDir", "frameRate", "seqLength", "imWidth", "imHeight", "imExt", "other"]
-)
-
-
-@st.composite
-def ini_text(draw: st.DrawFn) -> str:
-    section = draw(st.sampled_from(["[Sequence]", "[sequence]", "[Other]", "", "[Sequence"]))
-    items = draw(st.dictionaries(ini_key, ini_value, max_size=8))
-    sep = draw(st.sampled_from(["=", ":", " = ", " "]))
-    lines = [section] + [f"{k}{sep}{v}" for k, v in items.items()]
-    if draw(st.booleans()):
-        lines.insert(draw(st.integers(0, len(lines))), draw(st.sampled_from(["x", "=", "[a]"])))
-    return "\n".join(lines)
 
 
 @FUZZ

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from fuzzlib import FUZZ, clean
+from fuzzlib import EXAMPLES, FUZZ, clean, ini_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +19,7 @@ from trackkit.io.video import open_video
 pytestmark = pytest.mark.timeout(60)  # the whole fuzz folder runs in well under a minute
 
 _names = itertools.count()
-FEW = settings(FUZZ, max_examples=12)
+FEW = settings(FUZZ, max_examples=max(12, EXAMPLES // 3))
 
 
 def _read_all(source: Path) -> list[tuple[int, int]]:
@@ -93,3 +93,23 @@ def test_image_folders(tmp_path: Path, images: list[bytes]) -> None:
     for k, data in enumerate(images, start=1):
         (folder / f"{k:06d}.png").write_bytes(data)
     _check(folder, *folder.iterdir())
+
+
+@FUZZ
+@given(ini_text(), st.booleans())
+def test_mot_sequence_folders_as_video(tmp_path: Path, ini: str, via_img1: bool) -> None:
+    """A MOTChallenge sequence (``seqinfo.ini`` + ``img1/``) opened as a video: a random
+    ``seqinfo.ini`` gives frames at a positive frame rate or one error naming the file."""
+    seq = tmp_path / f"MOT-{next(_names)}"
+    (seq / "img1").mkdir(parents=True)
+    (seq / "img1" / "000001.png").write_bytes(_png(8, 8))
+    (seq / "seqinfo.ini").write_text(ini)
+    source = seq / "img1" if via_img1 else seq
+
+    def read() -> float:
+        with open_video(source) as reader:
+            list(reader)
+            return reader.info.fps
+
+    fps = clean(read, seq)
+    assert fps is None or 0 < fps < float("inf")

@@ -7,7 +7,7 @@ import itertools
 from pathlib import Path
 
 import pytest
-from fuzzlib import FUZZ, clean
+from fuzzlib import EXAMPLES, FUZZ, clean
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -134,7 +134,7 @@ def onnx_bytes(shared: Path) -> bytes:
     return (shared / "weights" / "nanotrack_v3" / "nanotrack_backbone.onnx").read_bytes()
 
 
-@settings(FUZZ, max_examples=15)
+@settings(FUZZ, max_examples=max(15, EXAMPLES // 3))
 @given(st.floats(0, 0.999), st.binary(max_size=64), st.sampled_from(["trunc", "random"]))
 def test_truncated_and_random_onnx(
     tmp_path: Path, onnx_bytes: bytes, frac: float, junk: bytes, kind: str

@@ -71,6 +71,7 @@ class TrackJob:
             when ``detector`` is ``None`` (``trackkit track``'s choice:
             :func:`trackkit.detectors.defaults.default_person_detector`, made once by the
             driver); ``None``: ``hog``.
+        class_aware: one tracker per class (``--class-aware``).
     """
 
     def __init__(
@@ -83,6 +84,7 @@ class TrackJob:
         offline: dict[str, Any] | None = None,
         fps: float | None = None,
         video_default: tuple[str, dict[str, Any]] | None = None,
+        class_aware: bool = False,
     ) -> None:
         self.detector = detector
         self.detector_options = dict(detector_options or {})
@@ -92,6 +94,7 @@ class TrackJob:
         self.offline = offline
         self.fps = fps
         self.video_default = video_default or ("hog", {})
+        self.class_aware = class_aware
         self._detectors: dict[str, Any] = {}
         self._embedder: Any = None
 
@@ -164,6 +167,8 @@ class TrackJob:
                 progress=False,
                 tracker_options=self.tracker_options,
                 offline=self.offline,
+                format="mot",
+                class_aware=self.class_aware,
             )
             data = tmp.read_bytes()
         finally:

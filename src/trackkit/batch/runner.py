@@ -96,6 +96,7 @@ def run(
     classes: list[str | int] | None = None,
     offline: dict[str, Any] | None = None,
     fps: float | None = None,
+    class_aware: bool = False,
     engine: str | None = None,
     workers: int | None = None,
     address: str | None = None,
@@ -118,8 +119,8 @@ def run(
         detector, detector_options, reid: see :class:`~trackkit.batch.job.TrackJob` (the
             defaults of ``trackkit track``: a sequence's ``det/det.txt``, else ``hog``).
         tracker_options: options of every tracker (``--set KEY=VALUE``).
-        classes, offline, fps: as ``trackkit track``'s ``--classes``, ``--offline``
-            options and ``--fps``.
+        classes, offline, fps, class_aware: as ``trackkit track``'s ``--classes``,
+            ``--offline`` options, ``--fps`` and ``--class-aware``.
         engine, workers, address, threads, gpus_per_worker, retries: how the tasks run
             (:func:`~trackkit.batch.engine.map_tasks`; ``workers=None``: one per ``threads``
             CPUs of the local machine or cluster).
@@ -147,7 +148,7 @@ def run(
     detector, reid = _absolute(detector), _absolute(reid)
     video_default = _video_default() if detector is None else None
     job = TrackJob(detector, detector_options, reid, options, classes, offline, fps,
-                   video_default)  # fmt: skip
+                   video_default, class_aware)  # fmt: skip
     job.check()
     manifest = Manifest(folder)
     det_key = detector if detector is None or isinstance(detector, str) else (
@@ -161,6 +162,7 @@ def run(
             "tracker": name, "tracker_options": options, "detector": det_key,
             "detector_options": job.detector_options, "video_default": video_default,
             "reid": reid, "classes": classes, "offline": offline, "fps": fps,
+            "class_aware": class_aware,
         })  # fmt: skip
         for src in found:
             key = f"{name}/{src.name}.txt" if len(trackers) > 1 else f"{src.name}.txt"

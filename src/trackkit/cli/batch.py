@@ -102,6 +102,7 @@ def _handler(args: argparse.Namespace) -> int:
         classes=args.classes,
         offline=offline,
         fps=args.fps,
+        class_aware=args.class_aware,
         engine=args.engine,
         workers=args.workers,
         address=args.address,
@@ -140,8 +141,9 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--detector",
         metavar="SPEC",
-        help="file:det.txt, hog, bgsub or yolox:MODEL.onnx (default: a sequence's "
-        "det/det.txt, else hog)",
+        help="as trackkit track: file:det.txt, hog, bgsub, yolox:MODEL.onnx, a model name "
+        "(default: a sequence's det/det.txt, else the best person detector in the model "
+        "cache, else hog)",
     )
     parser.add_argument("--reid", metavar="MODEL", help="appearance embeddings (as track)")
     add_set_argument(
@@ -149,6 +151,9 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--offline", action="store_true", help="link tracklets (as track)")
     parser.add_argument("--classes", nargs="+", metavar="NAME", help="keep only these classes")
+    parser.add_argument(
+        "--class-aware", action="store_true", help="one tracker per class (as track)"
+    )
     parser.add_argument("--fps", type=float, help="frame rate of image folders (default 30)")
     parser.add_argument(
         "--engine", choices=("local", "ray"), help="local or ray (default: ray when installed)"

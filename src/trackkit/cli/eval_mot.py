@@ -196,6 +196,8 @@ def _child(fn: Any, job: Any, send: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate every sequence, print the table, write --json / --csv."""
+    # what the workers use, imported once before they fork
+    import trackkit.io.export  # noqa: F401
     from trackkit.io.mot_sequence import discover_sequences
     from trackkit.metrics.mot import MOTEvaluation, MOTMetrics, combine_mot
     from trackkit.metrics.mot_preprocess import resolve_benchmark

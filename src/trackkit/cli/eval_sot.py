@@ -34,6 +34,12 @@ output: the table prints percentages; --json holds fractions:
   --reference, a summary table ranks them all (mean AUC and P@20 over the same sequences; the
   published reference results have no speed). Each tracker keeps its colour in both plots.
 
+seen sequences: a sequence the tracker's weights were trained on (the weights file's
+  trained_on record; trackkit's packaged siamfc/goturn/mdnet weights: the six sequences of
+  data/otb and data/vot) is scored but marked "seen" and left out of the mean (and of the
+  summary and plots: those use the sequences no tracker saw) unless --include-seen; the JSON
+  keeps every sequence ("seen": true) and adds "seen" and "mean_with_seen".
+
 examples:
   trackkit eval sot ../shared/data --tracker kcf --json kcf.json --plot kcf.png
   trackkit eval sot ../shared/data/otb --tracker kcf,udt,siamrpn --plot all.png
@@ -72,6 +78,11 @@ def add_eval_parser(sub: Any) -> None:
         "--results",
         type=Path,
         help="write <Seq>.txt boxes (OTB 1-based) and <Seq>.score.csv (frame,score,lost)",
+    )
+    parser.add_argument(
+        "--include-seen",
+        action="store_true",
+        help="count sequences the weights were trained on in the mean (default: held-out only)",
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.set_defaults(func=_run)
@@ -128,15 +139,18 @@ def _run(args: argparse.Namespace) -> int:
 
     reports: dict[str, dict[str, Any]] = {}
     results: dict[str, list[Any]] = {}
+    seen: dict[str, frozenset[str]] = {}
     for name in names:
         if len(names) > 1:
             print(f"== {name}")
         print(f"{'sequence':<20} {'frames':>6} {'AUC':>6} {'P@20':>6} {'fps':>7}")
+        seen[name] = _seen(name, cfg, seqs)
 
         def on_sequence(r: Any, name: str = name) -> None:
+            mark = "  seen" if r.name in seen[name] else ""
             print(
                 f"{r.name:<20} {len(r.run.boxes):>6} {_pct(r.otb.success_auc)} "
-                f"{_pct(r.otb.precision_20px)} {r.run.fps:>7.1f}",
+                f"{_pct(r.otb.precision_20px)} {r.run.fps:>7.1f}{mark}",
                 flush=True,
             )
             if args.results is not None:
@@ -149,6 +163,8 @@ def _run(args: argparse.Namespace) -> int:
 
         results[name] = evaluate(make, seqs, args.protocol, on_sequence)
         rep = reports[name] = report(results[name])
+        if not _held_out_mean(rep, results[name], seen[name], args.include_seen):
+            continue
         m = rep["mean"]
         print(
             f"{'mean':<20} {m['frames']:>6} {_pct(m['success_auc'])} "
@@ -159,7 +175,14 @@ def _run(args: argparse.Namespace) -> int:
                 f"VOT: accuracy {m['accuracy']:.3f}, failures {m['failures']}, "
                 f"robustness {m['robustness']:.2f} per 100 frames, EAO {m['eao']:.3f}"
             )
-    curves = _curves(args, seqs, results)
+    if not args.include_seen:  # the summary and plots compare the sequences no tracker saw
+        unseen = [s for s in seqs if not any(s.name in v for v in seen.values())]
+        if len(unseen) < len(seqs):
+            print(f"\n{len(seqs) - len(unseen)} sequence(s) seen in training left out below")
+        seqs = unseen
+        gone = set().union(*seen.values())
+        results = {k: [r for r in v if r.name not in gone] for k, v in results.items()}
+    curves = _curves(args, seqs, results) if seqs else {}
     if len(curves) > 1:
         _summary(curves, reports)
     if args.json is not None:
@@ -172,7 +195,7 @@ def _run(args: argparse.Namespace) -> int:
         out["protocol"] = args.protocol
         write_text(args.json, json.dumps(out, indent=2) + "\n")
         print(f"scores: {args.json}", file=sys.stderr)
-    if args.plot is not None:
+    if args.plot is not None and curves:
         from trackkit.viz.plots import plot_otb
 
         n = len(next(iter(results.values())))
@@ -183,13 +206,48 @@ def _run(args: argparse.Namespace) -> int:
             highlight=names[0] if len(names) == 1 else None,
         )
         print(f"plot: {args.plot}", file=sys.stderr)
-    if args.report is not None:
+    if args.report is not None and not seqs:
+        print("report: not written (no held-out sequence; --include-seen)", file=sys.stderr)
+    elif args.report is not None:
         from trackkit.report.sot import write_sot_report
 
         runs = {name: {r.name: r.run.boxes for r in res} for name, res in results.items()}
         write_sot_report(args.report, runs, seqs)
         print(f"report: {args.report}", file=sys.stderr)
     return 0
+
+
+def _seen(name: str, cfg: dict[str, Any], seqs: list[Any]) -> frozenset[str]:
+    """The sequences among ``seqs`` that tracker ``name``'s weights were trained on."""
+    from trackkit.sot import build
+    from trackkit.sot.train.seen import seen_sequences
+
+    return seen_sequences(name, build(name, **cfg).config, [s.name for s in seqs])
+
+
+def _held_out_mean(
+    rep: dict[str, Any], res: list[Any], seen: frozenset[str], include_seen: bool
+) -> bool:
+    """Mark ``rep``'s seen sequences and, unless ``include_seen``, make its mean the mean of
+    the others (the all-sequence mean kept as ``mean_with_seen``). False (and a line saying
+    so) when no sequence is left for the mean."""
+    from trackkit.sot.runner import report
+
+    if not seen:
+        return True
+    for n in seen:
+        rep["sequences"][n]["seen"] = True
+    rep["seen"] = sorted(seen)
+    if include_seen:
+        print(f"(mean includes {len(seen)} sequence(s) seen in training: --include-seen)")
+        return True
+    rep["mean_with_seen"] = rep["mean"]
+    rep["mean"] = report([r for r in res if r.name not in seen])["mean"]
+    if not rep["mean"]:
+        print(f"mean: none — all {len(res)} sequences were seen in training (--include-seen)")
+        return False
+    print(f"(mean over {len(res) - len(seen)} held-out sequences; {len(seen)} seen left out)")
+    return True
 
 
 def _curves(

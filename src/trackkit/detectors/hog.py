@@ -80,6 +80,11 @@ class HogDetector:
         img = frame
         if cfg.upscale != 1.0:
             img = np.asarray(cv2.resize(frame, None, fx=cfg.upscale, fy=cfg.upscale), np.uint8)
+        win_w, win_h = self._hog.winSize
+        if img.shape[0] < win_h or img.shape[1] < win_w:
+            # smaller than one detection window: nothing to find, and OpenCV's
+            # detectMultiScale corrupts its heap on such images (the process aborts)
+            return Detections(np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64))
         rects, weights = self._hog.detectMultiScale(
             img,
             hitThreshold=cfg.hit_threshold,

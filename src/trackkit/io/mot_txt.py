@@ -289,6 +289,8 @@ def read_seqinfo(path: str | Path) -> SeqInfo:
             raise FormatError(p, f"bad value {sec[key]!r} for {key!r}") from None
         if conv in (int, float) and not (value >= 0 and np.isfinite(value)):  # type: ignore[operator]
             raise FormatError(p, f"bad value {sec[key]!r} for {key!r}")
+        if key == "frameRate" and value == 0:
+            raise FormatError(p, "frameRate must be > 0, got 0")
         return value
 
     return SeqInfo(

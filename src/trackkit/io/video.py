@@ -132,11 +132,12 @@ def _refuse_text(path: Path) -> None:
 
 
 def _read_seqinfo(path: Path) -> dict[str, str]:
-    parser = configparser.ConfigParser()
+    parser = configparser.ConfigParser(interpolation=None)  # "%" is a plain character
     try:
         parser.read(path, encoding="utf-8")
     except (configparser.Error, UnicodeDecodeError) as exc:
-        raise FormatError(path, f"cannot parse seqinfo.ini: {exc}") from None
+        reason = " ".join(str(exc).split())[:200]  # one line
+        raise FormatError(path, f"cannot parse seqinfo.ini: {reason}") from None
     if not parser.has_section("Sequence"):
         raise FormatError(path, "no [Sequence] section")
     return {k.lower(): v for k, v in parser.items("Sequence")}
@@ -259,6 +260,8 @@ def open_video(source: str | Path, fps: float | None = None) -> VideoReader:
                     rate = float(info.get("framerate", "30"))
                 except ValueError:
                     raise FormatError(seq / "seqinfo.ini", "frameRate is not a number") from None
+                if not (0 < rate < float("inf")):
+                    raise FormatError(seq / "seqinfo.ini", f"frameRate must be > 0, got {rate}")
             img_dir = seq / info.get("imdir", "img1")
             return _open_folder(img_dir, rate, "mot", path)
         return _open_folder(path, 30.0 if fps is None else fps, "images", path)

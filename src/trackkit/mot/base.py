@@ -138,7 +138,8 @@ class LifeCycleConfig(Config):
             reaches this (after the first ``min_hits`` frames of the video); 1 reports every
             matched confirmed track at once.
         report_lost: also report a lost track, with its predicted box and ``det_index`` -1,
-            during its first ``report_lost`` unmatched frames (at 30 fps; 0: never).
+            during its first ``report_lost`` unmatched frames (at 30 fps; 0: never; at most
+            ``max_age`` of them, so lowering ``max_age`` alone is enough).
         frame_rate: frames per second of the video.
 
     ``ALIASES`` maps the names a tracker's paper uses to these fields (e.g. ByteTrack's
@@ -149,8 +150,7 @@ class LifeCycleConfig(Config):
     ALIASES: ClassVar[Mapping[str, str]] = {}
     #: numeric rules of :func:`~trackkit.config.check_ranges` (subclasses add theirs)
     RANGES: ClassVar[str] = (
-        "max_age >= 0; min_hits >= 1; report_streak >= 1; frame_rate > 0; "
-        "report_lost in [0, max_age]"
+        "max_age >= 0; min_hits >= 1; report_streak >= 1; frame_rate > 0; report_lost >= 0"
     )
 
     #: what ``trackkit tune`` searches (:mod:`trackkit.tune.space`); subclasses add theirs

@@ -122,7 +122,8 @@ class KalmanTracker(MOTTracker):
             fields.update(ObservationMemory.FIELDS)
         self.tracks = TrackStore(fields)
         self._max_age = scaled_age(cfg.max_age, cfg.frame_rate)
-        lost = scaled_age(cfg.report_lost, cfg.frame_rate) if cfg.report_lost else 0
+        shown = min(cfg.report_lost, cfg.max_age)  # a track is not reported beyond its life
+        lost = scaled_age(shown, cfg.frame_rate) if shown else 0
         #: report conditions as Python ints (cheap to test; :meth:`TrackStore.reported`)
         self._report_lost = lost
         # the per-frame comparison constants as 0-d arrays (see :func:`const`)

@@ -62,8 +62,10 @@ class OCSortConfig(LifeCycleConfig):
             second association; off in the paper's MOT17 setting).
         low_thresh: lowest score of a "low" detection when ``use_byte``.
         min_hits: consecutive matches, the birth detection included, that confirm a track
-            (tracks born in the first ``min_hits`` frames are confirmed at once). 4 is the
-            paper code's ``min_hits = 3``, which counts the matches after the birth.
+            (tracks born in the first ``min_hits`` frames are confirmed at once). 4 would be
+            the paper code's ``min_hits = 3``, which counts the matches after the birth;
+            trackkit: 3, with ``max_age`` 69 and ``report_lost`` 9 (0.3 s), chosen by
+            leave-one-sequence-out cross-validation (docs/benchmarks.md).
         max_age: frames a track survives unmatched, at 30 fps (scaled by ``frame_rate``);
             2 seconds as in all trackkit trackers (paper: 30).
         report_streak: 3 is the paper code's rule for a track found again after a miss
@@ -87,7 +89,9 @@ class OCSortConfig(LifeCycleConfig):
     inertia: float = 0.2
     use_byte: bool = False
     low_thresh: float = 0.1
-    min_hits: int = 4
+    min_hits: int = 3
+    max_age: int = 69
+    report_lost: int = 9
     report_streak: int = 3
 
 

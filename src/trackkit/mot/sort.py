@@ -35,11 +35,14 @@ class SortConfig(LifeCycleConfig):
         iou_threshold: minimum IoU of a match (paper: 0.3).
         min_score: detections scoring below are ignored (paper: none).
         min_hits: consecutive matches that confirm a track; tracks born in the first
-            ``min_hits`` frames are confirmed at once (paper code: 3).
+            ``min_hits`` frames are confirmed at once (paper code: 3; trackkit: 1, chosen by
+            leave-one-sequence-out cross-validation, docs/benchmarks.md).
         max_age: frames a track survives unmatched, at 30 fps (scaled by ``frame_rate``).
-            The paper uses 1 (with its strong private detector); trackkit keeps every lost
-            track for 2 seconds (60), which carries ids through typical pedestrian occlusions
-            (MOT17 train, docs/benchmarks.md: HOTA 47.7 with 30, 48.5 with 60).
+            The paper uses 1 (with its strong private detector); trackkit keeps a lost
+            track for about 2 seconds (56, chosen by cross-validation), which carries ids
+            through typical pedestrian occlusions.
+        report_lost: a lost track's prediction is reported during its first 5 unmatched
+            frames at 30 fps (a sixth of a second; chosen by cross-validation; paper: 0).
         report_streak: a track found again after a miss waits for a confirming match before
             it is reported — the paper code's ``hit_streak >= min_hits`` rule, milder.
             Default 2 (docs/benchmarks.md, "Id switches").
@@ -52,6 +55,9 @@ class SortConfig(LifeCycleConfig):
     iou_threshold: float = 0.3
     min_score: float = 0.0
     report_streak: int = 2
+    max_age: int = 56
+    min_hits: int = 1
+    report_lost: int = 5
 
 
 @MOT_TRACKERS.register("sort")

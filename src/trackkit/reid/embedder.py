@@ -33,6 +33,7 @@ __all__ = [
     "OnnxEmbedder",
     "TorchEmbedder",
     "default_model_path",
+    "previous_default_model_path",
     "l2_normalize",
     "load_embedder",
 ]
@@ -217,7 +218,17 @@ class HistogramEmbedder(Embedder):
 
 
 def default_model_path() -> Path:
-    """The project's default ReID model (trained on CUHK03 train by ``trackkit reid train``)."""
+    """The project's default ReID model: OSNet x0.25 (160x80 input, 512-d, cosine distance on
+    the L2-normalised feature centred on its training mean) fine-tuned from the torchreid
+    MSMT17 release with distillation from OMZ 0248 on CUHK03 train, Market-1501 train,
+    CAVIAR4REID and i-LIDS by ``trackkit reid train`` (docs/reid.md, "The default model").
+    The previous default (ResNet, CUHK03 train only) is :func:`previous_default_model_path`."""
+    return Path(__file__).resolve().parents[1] / "assets" / "reid_osnet_x0_25_distilled.pt"
+
+
+def previous_default_model_path() -> Path:
+    """The default model until issue 14: ResNet-style, widths 32-64-128-256, two stripes,
+    160x64, 768-d, trained on CUHK03 train only (still loadable by this path)."""
     return Path(__file__).resolve().parents[1] / "assets" / "reid_resnet_w32_parts_cuhk03.pt"
 
 

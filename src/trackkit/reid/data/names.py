@@ -68,9 +68,10 @@ _GRID = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)\.(?:jpeg|jpg|png
 def _match(pattern: re.Pattern[str], path: Path, convention: str) -> re.Match[str]:
     """``pattern``'s match of the file name; a :class:`FormatError` naming the ``convention``
     when it does not match."""
-    m = pattern.match(path.name)
+    m = pattern.fullmatch(path.name)  # not match: "$" also matches before a final newline
     if not m:
-        raise FormatError(path, f"file name does not follow the {convention} convention")
+        shown = path if str(path).isprintable() else repr(str(path))  # one line, always
+        raise FormatError(shown, f"file name does not follow the {convention} convention")
     return m
 
 

@@ -70,15 +70,13 @@ def load_feature_weights(path: str | Path) -> dict[str, Any]:
     ``module.feature.feature.*``) and trackkit checkpoints (a dict with ``"model"``). Only
     ``torch.load(weights_only=True)`` is used: pickled legacy files must be converted first.
     """
-    import torch
+    from trackkit.training.io import load_trusted
 
     p = Path(path)
     if not p.is_file():
         raise DataNotFoundError(f"{p}: no such weights file")
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling problem is a format problem
-        raise FormatError(p, f"cannot load as a weights-only state dict ({exc})") from None
+
+    obj = load_trusted(p, "weights file")  # weights_only=True, one-line errors
     if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
         obj = obj["model"]
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
@@ -87,6 +85,8 @@ def load_feature_weights(path: str | Path) -> dict[str, Any]:
         raise FormatError(p, "expected a state dict")
     out: dict[str, Any] = {}
     for key, value in obj.items():
+        if not isinstance(key, str) or not hasattr(value, "shape"):
+            continue
         short = key.split(".")
         if len(short) >= 2 and short[-2] in ("0", "2") and short[-1] in ("weight", "bias"):
             out[f"{short[-2]}.{short[-1]}"] = value

@@ -276,10 +276,9 @@ def load_nanotrack_state_dict(path: Path) -> NanoTrackModel:
     """
     if not path.is_file():
         raise DataNotFoundError(f"{path}: NanoTrack state_dict not found")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling / zip errors of all kinds
-        raise FormatError(path, f"not a torch state_dict ({exc})") from None
+    from trackkit.training.io import load_trusted
+
+    obj = load_trusted(path, "NanoTrack state_dict")  # weights_only=True, one-line errors
     sd = obj.get("state_dict", obj) if isinstance(obj, dict) else None
     if not isinstance(sd, dict) or "backbone.features.0.0.weight" not in sd:
         raise FormatError(path, "not a NanoTrack state_dict (no backbone.features.0.0.weight)")
@@ -289,5 +288,6 @@ def load_nanotrack_state_dict(path: Path) -> NanoTrackModel:
     try:
         model.load_state_dict(sd, strict=True)
     except RuntimeError as exc:
-        raise FormatError(path, f"state_dict does not fit NanoTrack {version}: {exc}") from None
+        reason = " ".join(str(exc).split())[:300]
+        raise FormatError(path, f"state_dict does not fit NanoTrack {version}: {reason}") from None
     return model.eval()

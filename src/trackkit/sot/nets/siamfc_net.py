@@ -8,7 +8,14 @@ cross-correlation a 17x17 response, followed by a batch-normalisation ``adjust``
 learned scale and bias of the response).
 ``width`` scales the channel counts (1.0 = the paper's 96-256-384-384-256).
 
-Input: ``(B, 3, H, W)`` float32 BGR 0..255 (normalised inside by /255 - 0.5).
+With ``backbone`` (e.g. ``"nanotrack_v2"``, :mod:`trackkit.sot.nets.backbones`) the embedding
+is that pretrained network (stride 16, BGR 0..255 in) followed by a 1x1 ``neck`` conv: a
+127x127 exemplar gives 8x8 features, a 255x255 search 16x16, the correlation 9x9 cells at
+stride 16, resampled (bilinear, corners aligned) to the same 17x17 response at stride 8, so the
+tracker is unchanged.
+
+Input: ``(B, 3, H, W)`` float32 BGR 0..255 (the AlexNet embedding normalises inside by
+/255 - 0.5).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SiamFCNet", "channels_for", "xcorr"]
+__all__ = ["BackboneEmbed", "SiamFCNet", "channels_for", "xcorr"]
 
 
 def channels_for(width: float) -> tuple[int, int, int, int, int]:
@@ -69,17 +76,51 @@ def xcorr(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return out.reshape(b, 1, out.shape[-2], out.shape[-1])
 
 
+class BackboneEmbed(nn.Module):
+    """A pretrained backbone (:mod:`trackkit.sot.nets.backbones`) + a 1x1 conv ``neck``:
+    ``(B, 3, H, W)`` BGR 0..255 -> ``(B, neck, ceil(H/16), ...)``."""
+
+    def __init__(self, backbone: str, neck: int) -> None:
+        super().__init__()
+        from trackkit.sot.nets.backbones import build_backbone
+
+        self.backbone = build_backbone(backbone)
+        self.neck = nn.Conv2d(self.backbone.out_channels, neck, 1)
+        self.out_channels = neck
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.neck(self.backbone(x))
+
+    def train(self, mode: bool = True) -> BackboneEmbed:
+        from trackkit.sot.nets.backbones import keep_frozen_eval
+
+        super().train(mode)
+        keep_frozen_eval(self.backbone)  # fixed blocks keep their batch-norm statistics
+        return self
+
+
 class SiamFCNet(nn.Module):
-    """Embedding + cross-correlation + BN adjust: ``(z, x) -> response (B, 1, 17, 17)``."""
+    """Embedding + cross-correlation + BN adjust: ``(z, x) -> response (B, 1, 17, 17)``.
+
+    Args:
+        width: channel multiplier of the AlexNet embedding (without ``backbone``).
+        backbone: ``""`` (the AlexNet embedding) or a backbone name of
+            :data:`trackkit.sot.nets.backbones.BACKBONES`.
+        neck: output channels of the backbone's 1x1 neck.
+    """
 
     total_stride = 8
 
-    def __init__(self, width: float = 1.0) -> None:
+    def __init__(self, width: float = 1.0, backbone: str = "", neck: int = 64) -> None:
         super().__init__()
         self.width = width
-        self.embed = AlexNetEmbed(width)
+        self.backbone = backbone
+        self.neck = neck
+        embed = BackboneEmbed(backbone, neck) if backbone else AlexNetEmbed(width)
+        self.embed: nn.Module = embed
         self.adjust = nn.BatchNorm2d(1)
-        for m in self.embed.modules():
+        convs = embed.neck if isinstance(embed, BackboneEmbed) else embed
+        for m in convs.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
                 if m.bias is not None:
@@ -87,7 +128,11 @@ class SiamFCNet(nn.Module):
 
     def correlate(self, zf: torch.Tensor, xf: torch.Tensor) -> torch.Tensor:
         """Response of exemplar features ``zf`` on search features ``xf``."""
-        return self.adjust(xcorr(zf, xf))
+        resp = xcorr(zf, xf)
+        if self.backbone:  # stride 16 -> the 17x17 stride-8 grid of the tracker
+            n = 2 * resp.shape[-1] - 1
+            resp = F.interpolate(resp, size=(n, n), mode="bilinear", align_corners=True)
+        return self.adjust(resp)
 
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self.correlate(self.embed(z), self.embed(x))
@@ -102,4 +147,4 @@ def load_siamfc(path: str | Path) -> SiamFCNet:
     """
     from trackkit.sot.nets import load_network
 
-    return load_network(path, "siamfc", SiamFCNet, width=1.0).eval()
+    return load_network(path, "siamfc", SiamFCNet, width=1.0, backbone="", neck=64).eval()

@@ -136,6 +136,9 @@ class SOTTrainer(Task):
         self.cfg: Any = make_config(self.config_class, **opts.extra)
         #: names of the training sequences (recorded in the weights file), set by setup
         self.sequence_names: list[str] = []
+        #: the pretrained file the model started from (``{"backbone", "file", "sha256"}``,
+        #: recorded as ``trained_on["pretrained"]``), set by setup
+        self.pretrained: dict[str, Any] = {}
 
     def start_from(self, load: Any, build: Any) -> Any:
         """``load(--init-weights)`` when given, else ``build()``."""
@@ -155,7 +158,7 @@ class SOTTrainer(Task):
         import torch
 
         opts = self.opts
-        params = self.model.parameters()
+        params = [p for p in self.model.parameters() if p.requires_grad]  # frozen: left out
         if adam:
             self.optimizer = torch.optim.Adam(params, lr=opts.lr, weight_decay=cfg.weight_decay)
         else:
@@ -199,10 +202,12 @@ class SOTTrainer(Task):
 
     def export(self) -> dict[str, Any]:
         opts = self.opts
-        trained_on = {
+        trained_on: dict[str, Any] = {
             "datasets": [p.name or str(p) for p in opts.data],
             "sequences": list(self.sequence_names),
         }
+        if self.pretrained:
+            trained_on["pretrained"] = dict(self.pretrained)
         return make_weights(
             self.kind, self.arch, self.arch_config(), self.export_state(), trained_on, opts.command
         )

@@ -8,6 +8,12 @@ crop pixels and stretched by up to ``stretch`` (both frames flipped together at 
 17x17 response is trained with the logistic loss against labels +1 within ``radius`` pixels
 (search-crop pixels, i.e. ``radius / 8`` response cells) of the target's true position and 0
 elsewhere, positives and negatives weighted to half of the loss each (class balancing).
+
+``--set backbone=nanotrack_v2`` (or ``nanotrack_v3``) starts the embedding from NanoTrack's
+pretrained MobileNetV3 backbone (:mod:`trackkit.sot.nets.backbones`, read from the shared
+folder) with a trained 1x1 ``neck``; ``train_blocks`` of its last blocks are fine-tuned, the
+others stay fixed (0: the whole backbone fixed). The weights file records the pretrained file
+and its sha256 (``trained_on["pretrained"]``).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from trackkit.config import require
 from trackkit.sot.ops.crops import context_size, crop_region, crop_square, mean_color
 from trackkit.sot.train.base import SOT_TRAINERS, OptimConfig, SOTTrainer, TrainOptions
 from trackkit.sot.train.pairs import FramePairs, to_tensor
@@ -47,15 +54,31 @@ class SiamFCTrainConfig(OptimConfig):
         max_shift: largest shift of the target from the search-crop centre (crop pixels).
         stretch: largest relative stretch of the search region (per axis).
         radius: positive radius of the labels (search-crop pixels).
+        backbone: ``""`` (AlexNet-style embedding from random weights) or a pretrained
+            backbone of :data:`trackkit.sot.nets.backbones.BACKBONES`.
+        train_blocks: with a backbone: its last blocks that are fine-tuned (0: all fixed).
+        neck: with a backbone: channels of the trained 1x1 neck.
     """
 
-    RANGES: ClassVar[str] = "width > 0; max_gap >= 1; max_shift >= 0; stretch >= 0; radius > 0"
+    RANGES: ClassVar[str] = (
+        "width > 0; max_gap >= 1; max_shift >= 0; stretch >= 0; radius > 0; "
+        "train_blocks >= 0; neck >= 1"
+    )
 
     width: float = 0.5
     max_gap: int = 100
     max_shift: float = 12.0
     stretch: float = 0.05
     radius: float = 16.0
+    backbone: str = ""
+    train_blocks: int = 0
+    neck: int = 64
+
+    def validate(self) -> None:
+        from trackkit.sot.nets.backbones import BACKBONES
+
+        valid = ", ".join(sorted(BACKBONES))
+        require(self.backbone in ("", *BACKBONES), f"backbone: '' or one of {valid}")
 
 
 def logistic_labels(
@@ -109,14 +132,30 @@ class SiamFCTrainer(SOTTrainer):
     max_grad_norm = 10.0
 
     def setup(self) -> None:
-        from trackkit.sot.nets.siamfc_net import SiamFCNet, load_siamfc
+        from trackkit.sot.nets.siamfc_net import load_siamfc
 
-        self.model = self.start_from(load_siamfc, lambda: SiamFCNet(width=self.cfg.width))
+        self.model = self.start_from(load_siamfc, self._new_model)
+        if self.model.backbone:
+            from trackkit.sot.nets.backbones import freeze
+
+            freeze(self.model.embed.backbone, self.cfg.train_blocks)
         self.make_optimizer(adam=False, cfg=self.cfg)
         self.load_pairs(self.cfg.max_gap)
         log.info(
             "siamfc: %d sequences, %d frames", len(self.pairs.sequences), self.pairs.num_frames
         )
+
+    def _new_model(self) -> Any:
+        """A new network: random, or the pretrained backbone + a random neck."""
+        from trackkit.sot.nets.siamfc_net import SiamFCNet
+
+        cfg = self.cfg
+        net = SiamFCNet(width=cfg.width, backbone=cfg.backbone, neck=cfg.neck)
+        if cfg.backbone:
+            from trackkit.sot.nets.backbones import load_pretrained
+
+            self.pretrained = load_pretrained(net.embed.backbone, cfg.backbone)
+        return net
 
     def make_batch(self, rng: np.random.Generator) -> tuple[Any, Any, Any, Any]:
         """``(exemplars, searches, labels, weights)`` tensors of one batch."""
@@ -147,7 +186,10 @@ class SiamFCTrainer(SOTTrainer):
         return total / len(z)
 
     def arch_config(self) -> dict[str, Any]:
-        return {"width": float(self.model.width)}
+        m = self.model
+        if not m.backbone:
+            return {"width": float(m.width)}
+        return {"width": float(m.width), "backbone": m.backbone, "neck": int(m.neck)}
 
 
 def train_siamfc(
