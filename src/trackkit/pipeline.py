@@ -224,9 +224,10 @@ class PipelineSummary:
     counts: CountReport | None = None
 
 
-def build_tracker(name: str, frame_rate: float | None = None, **cfg: Any) -> Any:
+def build_tracker(name: str, frame_rate: float | None = None, /, **cfg: Any) -> Any:
     """Build a registered MOT tracker, passing the video's frame rate when its config takes
-    one (:func:`trackkit.mot.takes_frame_rate`)."""
+    one (:func:`trackkit.mot.takes_frame_rate`) and ``cfg`` (``--set frame_rate=25``) does
+    not set its own (positional-only parameters: ``cfg`` may hold ``frame_rate``)."""
     from trackkit import mot
 
     if frame_rate is not None and "frame_rate" not in cfg and mot.takes_frame_rate(name):

@@ -88,6 +88,9 @@ CASES: dict[str, Case] = {
     "wrong option type (track)": lambda s, t: (
         ["track", str(_mot_seq(t, "1,-1,1,2,3,4,0.9\n")), "--tracker", "bytetrack", "--config",
          "track_buffer=sixty"], "track_buffer"),
+    "infinite frame rate": lambda s, t: (
+        ["track", str(_mot_seq(t, "1,-1,1,2,3,4,0.9\n")), "--tracker", "sort", "--set",
+         "frame_rate=1e400"], "frame_rate"),
     "unknown detector option": lambda s, t: (
         ["track", str(_mot_seq(t, "1,-1,1,2,3,4,0.9\n")), "--tracker", "sort", "--det-config",
          "score_thresh=0.3"], "score_thresh"),
@@ -142,3 +145,13 @@ def test_tiny_image_named_mp4_is_a_valid_one_frame_video(
     hog = build_detector("hog")  # the default detector may be another where a model is cached
     for h, w in ((9, 9), (127, 64), (128, 63), (1, 500)):
         assert len(hog.detect(np.zeros((h, w, 3), np.uint8))) == 0
+
+
+def test_frame_rate_can_be_set(tmp_path: Path) -> None:
+    """``--set frame_rate=25`` failed with "build_tracker() got multiple values for argument
+    'frame_rate'" (found by the infinite-frame-rate case)."""
+    out = tmp_path / "out"
+    seq = _mot_seq(tmp_path, "1,-1,1,2,3,4,0.9\n2,-1,1,2,3,4,0.9\n")
+    args = ["track", str(seq), "--tracker", "sort", "--set", "frame_rate=25", "--out", str(out)]
+    assert main([*args, "-q"]) == 0
+    assert (out / "MOT-X.txt").is_file()

@@ -126,3 +126,23 @@ def test_eval_with_every_sequence_seen(tmp_path: Path, capsys: pytest.CaptureFix
     rep = json.loads(js.read_text())
     assert rep["mean"] == {} and rep["mean_with_seen"]["sequences"] == 2
     assert not plot.exists()  # nothing held out to plot
+
+
+@pytest.mark.timeout(60)
+def test_eval_several_trackers_summarise_the_sequences_none_saw(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, seed in (("bag", 1), ("Other", 2)):  # "bag": seen by the packaged siamfc weights
+        images, boxes = moving_target(n=5, seed=seed)
+        write_otb(tmp_path / "data" / name, images, boxes)
+    js = tmp_path / "s.json"
+    args = ["eval", "sot", str(tmp_path / "data"), "--tracker", "kcf,siamfc", "--json", str(js)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "1 sequence(s) seen in training left out below" in out
+    rep = json.loads(js.read_text())["trackers"]
+    assert "seen" not in rep["kcf"] and rep["kcf"]["mean"]["sequences"] == 2
+    assert rep["siamfc"]["seen"] == ["bag"] and rep["siamfc"]["mean"]["sequences"] == 1
+    summary = out[out.index("ranked by mean AUC") :]
+    kcf_auc = float(summary.split("\nkcf ")[1].split()[0])
+    assert kcf_auc == pytest.approx(100 * rep["kcf"]["sequences"]["Other"]["success_auc"], abs=0.01)

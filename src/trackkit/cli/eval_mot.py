@@ -196,11 +196,14 @@ def _child(fn: Any, job: Any, send: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate every sequence, print the table, write --json / --csv."""
-    # what the workers use, imported once before they fork
+    # what the workers use, imported (and the solver loaded) once before they fork
     import trackkit.io.export  # noqa: F401
     from trackkit.io.mot_sequence import discover_sequences
+    from trackkit.metrics.lsap import linear_sum_assignment
     from trackkit.metrics.mot import MOTEvaluation, MOTMetrics, combine_mot
     from trackkit.metrics.mot_preprocess import resolve_benchmark
+
+    linear_sum_assignment([[0.0]])
 
     names = discover_sequences(args.gt, args.pred, args.seqs)
     benchmark = args.benchmark or _infer_benchmark(names)

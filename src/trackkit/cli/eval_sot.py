@@ -177,7 +177,8 @@ def _run(args: argparse.Namespace) -> int:
             )
     if not args.include_seen:  # the summary and plots compare the sequences no tracker saw
         unseen = [s for s in seqs if not any(s.name in v for v in seen.values())]
-        if len(unseen) < len(seqs):
+        later = len(names) > 1 or args.reference or args.plot or args.report
+        if len(unseen) < len(seqs) and later:
             print(f"\n{len(seqs) - len(unseen)} sequence(s) seen in training left out below")
         seqs = unseen
         gone = set().union(*seen.values())
