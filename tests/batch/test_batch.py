@@ -229,3 +229,15 @@ def test_default_detector_as_track(
     summary = batch.run(video, tmp_path / "out", tracker="sort", engine="local", progress=False)
     assert summary.complete
     assert (tmp_path / "out" / "cam2.txt").read_bytes() == expected
+
+
+def test_manifest_survives_a_cut_line(tmp_path: Path) -> None:
+    from trackkit.batch import Manifest
+
+    manifest = Manifest(tmp_path)
+    manifest.append({"key": "a.txt", "status": "done"})
+    with open(manifest.path, "a") as fh:
+        fh.write('{"key": "b.txt", "sta')  # the process died while writing
+    again = Manifest(tmp_path)
+    again.append({"key": "c.txt", "status": "failed"})
+    assert set(Manifest(tmp_path).last) == {"a.txt", "c.txt"}

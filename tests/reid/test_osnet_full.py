@@ -190,3 +190,25 @@ def test_cli_osnet_file_in_eval_export_and_train_init_teacher(tmp_path: Path) ->
     a = json.loads((tmp_path / "a.json").read_text())
     b = json.loads((tmp_path / "b.json").read_text())
     assert b["mAP"] == pytest.approx(a["mAP"], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_onnx_runtime_embedder_matches_torch(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from trackkit.reid.embedder import TorchEmbedder, load_embedder
+
+    torch.manual_seed(3)
+    model = build_model("osnet-x0.25", input_size=(64, 32), embedding="centered")
+    crops = np.random.default_rng(1).integers(0, 255, (5, 64, 32, 3), dtype=np.uint8)
+    onnx = TorchEmbedder(model, runtime="onnx")
+    assert np.allclose(
+        onnx.embed_resized(crops), TorchEmbedder(model).embed_resized(crops), atol=1e-5
+    )
+    onnx.flip = True
+    flipped = TorchEmbedder(model, flip=True).embed_resized(crops)
+    assert np.allclose(onnx.embed_resized(crops), flipped, atol=1e-5)
+    pth = tmp_path / "osnet.pth"
+    torch.save(_as_torchreid(model), pth)
+    assert load_embedder(f"osnet:{pth}").runtime == "onnx"  # type: ignore[attr-defined]
+    assert load_embedder(f"osnet:{pth}", runtime="torch").runtime == "torch"  # type: ignore[attr-defined]

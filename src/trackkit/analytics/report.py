@@ -16,6 +16,7 @@ row per counter with class ``all``.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 from trackkit.analytics.counting import Counter, CountEvent
 from trackkit.core.tracks import Tracks
 from trackkit.errors import ConfigError
+from trackkit.io.atomic import write_text
 
 __all__ = ["CountReport"]
 
@@ -88,20 +90,19 @@ class CountReport:
         return out
 
     def write(self, path: str | Path) -> Path:
-        """Write ``.json`` or ``.csv`` (by the suffix)."""
+        """Write ``.json`` or ``.csv`` (by the suffix) atomically: a temporary file beside
+        ``path`` renamed into place (:func:`trackkit.io.atomic.write_text`; folders created)."""
         p = Path(path)
         suffix = p.suffix.lower()
         if suffix not in (".json", ".csv"):
             raise ConfigError(f"--counts {p}: give a .json or .csv file")
-        p.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".json":
-            p.write_text(json.dumps(self.as_dict(), indent=1) + "\n", encoding="utf-8")
-        else:
-            with p.open("w", newline="", encoding="utf-8") as fh:
-                writer = csv.writer(fh, lineterminator="\n")
-                writer.writerow(["counter", "kind", "class", "in", "out"])
-                writer.writerows(self.rows())
-        return p
+            return write_text(p, json.dumps(self.as_dict(), indent=1) + "\n")
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["counter", "kind", "class", "in", "out"])
+        writer.writerows(self.rows())
+        return write_text(p, buf.getvalue())
 
     def summary(self) -> list[str]:
         """One line per counter: ``line 1: in 3 (person 3), out 1 (person 1)``."""

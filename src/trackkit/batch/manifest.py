@@ -44,6 +44,11 @@ class Manifest:
         self.path = Path(folder) / self.NAME
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.last = self.records()
+        if self.path.is_file() and self.path.stat().st_size > 0:
+            with open(self.path, "rb+") as fh:  # a line cut short: end it before appending
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    fh.write(b"\n")
 
     def records(self) -> dict[str, dict[str, Any]]:
         """The last record of every key."""

@@ -36,7 +36,8 @@ engines:
 cluster (see docs/batch.md):
   head$    ray start --head --port=6379
   others$  ray start --address=HEAD_IP:6379
-  head$    trackkit batch /shared/videos --out /shared/results --engine ray --address auto
+  head$    RAY_AUTH_MODE=token trackkit batch /shared/videos --out /shared/results \\
+               --engine ray --address auto   (the others need the head's ~/.ray/auth_token)
   Every machine needs the same Python environment with trackkit, and the sources (and
   model files) at the same paths, e.g. on a shared filesystem; results and the manifest
   are written by this command on the machine that runs it.

@@ -52,6 +52,7 @@ def _truth(path: Path) -> Any:
 
 def _run(args: argparse.Namespace) -> int:
     from trackkit.analytics import LineCounter, ZoneCounter, parse_points
+    from trackkit.io.atomic import atomic_path
     from trackkit.io.export import read_results
     from trackkit.pipeline import open_sources
     from trackkit.viz.annotate import TrackAnnotator, render_results
@@ -75,12 +76,16 @@ def _run(args: argparse.Namespace) -> int:
     last = results.num_frames
     if truth is not None and len(truth):
         last = max(last, int(truth.frames.max()))
-    written, path = render_results(
-        results, source.frames(True, last), args.video, source.fps, truth, annotator,
-        max_frames=args.max_frames,
-    )  # fmt: skip
-    if written == 0:
-        raise DataNotFoundError(f"--source {args.source}: no frame with an image to draw on")
+    # drawn into a temporary mp4 beside --video, renamed when complete: a failed or
+    # interrupted render leaves no half-written video (and keeps an older one)
+    with atomic_path(args.video) as tmp:
+        written, _ = render_results(
+            results, source.frames(True, last), tmp, source.fps, truth, annotator,
+            max_frames=args.max_frames,
+        )  # fmt: skip
+        if written == 0:
+            raise DataNotFoundError(f"--source {args.source}: no frame with an image to draw on")
+    path = Path(args.video)
     if source.num_frames is not None and results.num_frames > source.num_frames:
         print(
             f"warning: {args.results} runs to frame {results.num_frames}, the source has "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 import time
@@ -21,6 +22,8 @@ import numpy as np
 from trackkit.cli.options import add_key_values, add_train_flag, from_args
 from trackkit.config import parse_overrides
 from trackkit.errors import ConfigError, DataNotFoundError
+from trackkit.io.atomic import append_whole
+from trackkit.io.closing import Closing
 
 __all__ = ["add_parser", "parse_xywh"]
 
@@ -267,6 +270,36 @@ def _lost_column(path: Path) -> Path:
     return path.with_name(path.stem + ".score.csv")
 
 
+class _LineStream(Closing):
+    """A text file written a line at a time, as ``trackkit track`` streams its results.
+
+    The file is created by the first :meth:`write` (with ``header`` in front of that line), so
+    a run that fails before its first frame is tracked (unreadable ``--weights``, a bad
+    ``--init``) leaves no file; each :meth:`write` is one ``write`` system call
+    (:func:`trackkit.io.atomic.append_whole`), so a killed or interrupted run leaves the lines
+    of its finished frames and never a broken line.
+    """
+
+    def __init__(self, path: Path, header: str = "") -> None:
+        self.path = path
+        self.header = header
+        self._fd: int | None = None
+
+    def write(self, line: str) -> None:
+        """Append ``line`` (ending in a newline)."""
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+            line = self.header + line
+        append_whole(self._fd, line)
+
+    def close(self) -> None:
+        """Close the file (safe to call more than once)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 def _run(args: argparse.Namespace) -> int:
     from trackkit.core.boxes import xywh_to_xyxy, xyxy_to_xywh
     from trackkit.sot import build
@@ -296,12 +329,11 @@ def _run(args: argparse.Namespace) -> int:
         cfg["weights"] = str(args.weights)
     tracker = build(args.tracker, **cfg)
 
+    # created by the first tracked frame, one whole line per frame (see _LineStream)
     out_fh = side_fh = None
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        out_fh = args.out.open("w", encoding="utf-8")
-        side_fh = _lost_column(args.out).open("w", encoding="utf-8")
-        side_fh.write("frame,score,lost\n")
+        out_fh = _LineStream(args.out)
+        side_fh = _LineStream(_lost_column(args.out), "frame,score,lost\n")
     writer = None
     if args.video is not None:
         from trackkit.io.video import VideoWriter
@@ -323,10 +355,9 @@ def _run(args: argparse.Namespace) -> int:
         b = xyxy_to_xywh(np.asarray(res.box, dtype=np.float64))
         b[:2] += offset
         if out_fh is not None and side_fh is not None:
-            out_fh.write(",".join(f"{v:.2f}" for v in b) + "\n")
-            out_fh.flush()
+            # the side file first: a run killed between the two holds one more frame there
             side_fh.write(f"{frame_no},{res.score:.4f},{int(res.lost)}\n")
-            side_fh.flush()
+            out_fh.write(",".join(f"{v:.2f}" for v in b) + "\n")
         if writer is not None:
             from trackkit.viz.draw import draw_boxes
 

@@ -26,6 +26,20 @@ from typing import IO, Any
 __all__ = ["append_whole", "atomic_open", "atomic_path", "write_bytes", "write_text"]
 
 
+def _umask() -> int:
+    """The process's file-mode creation mask, read without changing it where the system
+    says it (Linux ``/proc``); elsewhere set and restored at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path`` (same suffix, so libraries that pick a format from
@@ -38,6 +52,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     )
     os.close(fd)
     tmp = Path(name)
+    # mkstemp creates the file owner-only (0600); give it the mode a plain open() would.
+    os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield tmp
         os.replace(tmp, target)

@@ -104,7 +104,6 @@ class ByteTrackConfig(LifeCycleConfig):
         return self.max_age
 
 
-
 @MOT_TRACKERS.register("bytetrack")
 class ByteTrack(KalmanTracker):
     """ByteTrack (Zhang 2022): high- then low-score association, Kalman (cx,cy,a,h)."""

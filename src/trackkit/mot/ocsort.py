@@ -95,7 +95,6 @@ class OCSortConfig(LifeCycleConfig):
     report_streak: int = 3
 
 
-
 def _direction(src: FloatArray, dst: FloatArray) -> FloatArray:
     """Unit vectors ``(dy, dx)`` from the centres of ``src`` to those of ``dst`` (``[..., 4]``)."""
     d = (dst[..., :2] + dst[..., 2:]) - (src[..., :2] + src[..., 2:])
