@@ -135,7 +135,7 @@ def test_options_listing_and_detector_option_errors(
 ) -> None:
     assert main(["track", "--tracker", "bytetrack", "--detector", "hog", "--options"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"track_thresh=0\.5 +detections scoring at least this", out), out
+    assert re.search(r"track_thresh=0\.62 +detections scoring at least this", out), out
     flat = " ".join(out.split())
     assert "(also: track_buffer)" in flat and "[min_hits >= 1]" in flat
     assert "det.hit_threshold=0.9" in out and "offline.max_gap=" in out

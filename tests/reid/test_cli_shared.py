@@ -14,7 +14,10 @@ import pytest
 
 from trackkit.cli.main import main
 
-# CUHK03-test rank-1 / mAP (%) of src/trackkit/assets/reid_resnet_w32_parts_cuhk03.pt, with its
+# CUHK03-test rank-1 / mAP (%) of the default model, src/trackkit/assets/
+# reid_osnet_x0_25_distilled.pt (docs/reid.md, "The default model")
+OSNET_RANK1, OSNET_MAP = 53.7, 52.4
+# ... and of the previous default, src/trackkit/assets/reid_resnet_w32_parts_cuhk03.pt, with its
 # own embedding (the centred pooled feature) and with the BNNeck output (docs/reid.md)
 DEFAULT_RANK1, DEFAULT_MAP = 64.5, 61.7
 BNNECK_RANK1, BNNECK_MAP = 58.1, 51.9
@@ -162,19 +165,25 @@ def test_omz_0248_cuhk03_anchor(shared: Path) -> None:
 
 @pytest.mark.slow
 def test_default_model_scores_documented_numbers(shared: Path) -> None:
-    """The committed default model on CUHK03-test (docs/benchmarks.md, Re-identification)."""
+    """The committed default model and the previous one on CUHK03-test (docs/reid.md)."""
     pytest.importorskip("torch")
     from trackkit.reid.data.datasets import load_dataset
-    from trackkit.reid.embedder import load_embedder
+    from trackkit.reid.embedder import load_embedder, previous_default_model_path
     from trackkit.reid.evaluate import evaluate_embedder
 
-    embedder = load_embedder("default", threads=1)
-    assert embedder.input_size == (160, 64) and embedder.dim == 768  # 256 x (1 + 2 parts)
     ds = load_dataset("cuhk03", shared / "data" / "reid" / "cuhk03-labeled")
+    new = load_embedder("default", threads=1)
+    assert new.input_size == (160, 80) and new.dim == 512  # OSNet x0.25 (docs/reid.md)
+    res = evaluate_embedder(new, ds).result
+    assert 100 * res.rank(1) == pytest.approx(OSNET_RANK1, abs=0.25)
+    assert 100 * res.mAP == pytest.approx(OSNET_MAP, abs=0.25)
+    previous = str(previous_default_model_path())
+    embedder = load_embedder(previous, threads=1)
+    assert embedder.input_size == (160, 64) and embedder.dim == 768  # 256 x (1 + 2 parts)
     res = evaluate_embedder(embedder, ds).result
     assert 100 * res.rank(1) == pytest.approx(DEFAULT_RANK1, abs=0.25)
     assert 100 * res.mAP == pytest.approx(DEFAULT_MAP, abs=0.25)
-    bnneck = load_embedder("default", threads=1, embedding="bnneck")
+    bnneck = load_embedder(previous, threads=1, embedding="bnneck")
     res = evaluate_embedder(bnneck, ds).result
     assert 100 * res.rank(1) == pytest.approx(BNNECK_RANK1, abs=0.25)
     assert 100 * res.mAP == pytest.approx(BNNECK_MAP, abs=0.25)
@@ -183,10 +192,10 @@ def test_default_model_scores_documented_numbers(shared: Path) -> None:
 @pytest.mark.slow
 def test_camera_adaptation_undoes_a_colour_cast(shared: Path, tmp_path: Path) -> None:
     """CUHK03-test identities with camera b's images colour-cast: the default model fails
-    across the cameras, per-camera batch-norm adaptation recovers much of it."""
+    across the cameras (the previous default), per-camera adaptation recovers much of it."""
     pytest.importorskip("torch")
     from trackkit.reid.data.datasets import load_dataset
-    from trackkit.reid.embedder import load_embedder
+    from trackkit.reid.embedder import load_embedder, previous_default_model_path
     from trackkit.reid.evaluate import evaluate_embedder
 
     files = sorted((shared / "data" / "reid" / "cuhk03-labeled" / "test").glob("*.jpg"))[:400]
@@ -199,7 +208,8 @@ def test_camera_adaptation_undoes_a_colour_cast(shared: Path, tmp_path: Path) ->
         (tmp_path / pid).mkdir(exist_ok=True)
         cv2.imwrite(str(tmp_path / pid / f"{cam}_{shot}.png"), img.astype(np.uint8))
     ds = load_dataset("folder", tmp_path)
-    embedder = load_embedder("default", threads=1)
+    # the previous default (the model these numbers were measured with)
+    embedder = load_embedder(str(previous_default_model_path()), threads=1)
     plain = evaluate_embedder(embedder, ds).result
     adapted = evaluate_embedder(embedder, ds, adapt=True).result
     assert plain.num_queries == adapted.num_queries == 400

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import trackkit.mot as mot
 from trackkit.cli.main import main
 from trackkit.datasets.synthetic import SceneConfig, SyntheticScene
 from trackkit.errors import ConfigError
@@ -99,9 +100,11 @@ def test_search_improves_objective_resumes_and_writes_best(
     first = tune(settings, data, tmp_path / "run", resume=False)
     assert len(first.params) == 4
     # trial 0 is the defaults: nothing scores >= their track threshold, nothing is tracked
-    assert first.params[0]["track_thresh"] == 0.5
+    assert first.params[0]["track_thresh"] == mot.build("bytetrack").config.track_thresh > SCORE
     values = [objective({"HOTA": 1.0}, combine_mot(list(m.values()))) for m in first.metrics]
     assert values[0] < 1.0
+    with (tmp_path / "run" / "trials.jsonl").open("a") as fh:
+        fh.write('{"trial": 4, "tracker": "byte')  # a record cut by an interruption
     more = TuneSettings("bytetrack", space, trials=10, sampler="local", seed=3)
     result = tune(more, data, tmp_path / "run", resume=True)
     lines = (tmp_path / "run" / "trials.jsonl").read_text().splitlines()

@@ -178,6 +178,7 @@ def start_ray(address: str | None, cpus: int | None, gpus: float | None = None) 
     if address:
         kwargs["address"] = address
     else:
+        kwargs["address"] = "local"  # a new Ray, even where `ray start` runs one on this machine
         kwargs["num_cpus"] = cpus
         # Ray runs its workers at niceness 15 by default: on a machine busy with other work
         # they would get a fraction of the CPU that `--engine local` (niceness 0) gets

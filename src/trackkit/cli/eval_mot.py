@@ -73,7 +73,9 @@ def add_eval_parser(sub: Any) -> None:
     parser.add_argument("--seqs", nargs="+", metavar="NAME", help="evaluate only these sequences")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write all metrics as JSON")
     parser.add_argument("--csv", type=Path, metavar="FILE", help="write all metrics as CSV")
-    parser.add_argument("--quiet", action="store_true", help="(kept for old command lines)")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bar (shown only on a terminal)"
+    )
     parser.add_argument(
         "--workers",
         type=int,

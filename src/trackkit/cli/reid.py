@@ -120,7 +120,8 @@ def add_parser(sub: Any) -> None:
         help="evaluate a model (CMC, mAP, mINP)",
         description="CMC rank-1/5/10/20, mAP and mINP on a dataset's protocol, averaged over its "
         "trials. --model is a trackkit .pt, an .onnx file, omz-0248/omz-0287/omz-0288 "
-        "(from the shared weights folder), 'histogram' or 'default' (the project's model).",
+        "(from the shared weights folder), osnet:PATH (a torchreid OSNet state_dict), "
+        "'histogram' or 'default' (the project's model).",
     )
     _dataset_args(ev)
     _model_args(ev)

@@ -26,7 +26,6 @@ from trackkit.metrics.mot_data import (
     EPS,
     MOTSequenceData,
     block_pairs,
-    box_iou,
     box_iou_pairs,
     frame_ious,
     relabel,
@@ -160,10 +159,17 @@ def preprocess_mot(
             t_bounds = np.concatenate(([0], np.cumsum(n_t)))
             dropped = []
             is_dis_row = np.isin(g_cls, cfg.distractor_classes)
-            for f in frames_hit.tolist():
-                gr = g_order[g_bounds[f] : g_bounds[f + 1]]
-                tr = t_order[t_bounds[f] : t_bounds[f + 1]]
-                scores = box_iou(g_boxes[gr], t_boxes[tr])
+            hits = frames_hit.tolist()
+            g_rows = [g_order[g_bounds[f] : g_bounds[f + 1]] for f in hits]
+            t_rows = [t_order[t_bounds[f] : t_bounds[f + 1]] for f in hits]
+            # every hit frame's IoU matrix at once (the same arithmetic as box_iou)
+            ious = frame_ious(
+                g_boxes[np.concatenate(g_rows)],
+                np.array([len(r) for r in g_rows], np.int64),
+                t_boxes[np.concatenate(t_rows)],
+                np.array([len(r) for r in t_rows], np.int64),
+            )
+            for gr, tr, scores in zip(g_rows, t_rows, ious):
                 scores[scores < cfg.distractor_iou - EPS] = 0.0
                 dropped.append(tr[_distractor_matches(scores, is_dis_row[gr])])
             removed = np.zeros(len(t_ids), bool)

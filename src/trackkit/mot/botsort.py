@@ -51,7 +51,11 @@ class BoTSortConfig(ByteTrackConfig):
     """
 
     track_thresh: float = 0.6
+    low_thresh: float = 0.1
     new_track_thresh: float = 0.7
+    match_thresh: float = 0.8
+    unconfirmed_match_thresh: float = 0.7
+    reupdate: bool = False
     cmc_method: str = "sparse"
     cmc_downscale: int = 2
     with_reid: bool = True

@@ -3,7 +3,9 @@
 - :mod:`trackkit.reid.data` — dataset file-name conventions and protocols (torch-free), crops,
   the P x K sampler and augmentations;
 - :mod:`trackkit.reid.models` — ResNet-style (last stride 1, BNNeck) and OSNet-like networks,
-  saving, loading, ONNX export (torch);
+  OSNet as published (loading torchreid state_dicts), saving, loading, ONNX export (torch);
+- :mod:`trackkit.reid.distill` — knowledge distillation from fixed teachers: relational and
+  feature losses, the memory-mapped teacher-embedding cache (torch);
 - :mod:`trackkit.reid.losses` — contrastive, triplet (batch-all/hard/soft), improved triplet,
   quadruplet, margin sample mining, lifted structure, group loss, label-smoothed softmax,
   center loss, deep mutual learning (torch);

@@ -164,13 +164,14 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     out = []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
+    lines = path.read_text().splitlines()
+    for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             out.append(json.loads(line))
         except json.JSONDecodeError:
-            if n == len(path.read_text().splitlines()):  # a line cut by an interruption
+            if n == len(lines):  # the last line, cut by an interruption: redo that trial
                 break
             raise TrackkitError(f"{path}:{n}: not a JSON trial record; remove the line") from None
     return out
@@ -247,10 +248,16 @@ def tune(
             )
     params = [dict(r["params"]) for r in records]
     metrics = [{s: metrics_from_state(st) for s, st in r["state"].items()} for r in records]
-    history = [(p, float(r["objective"])) for p, r in zip(params, records)]
+    # the objective of this search (it may differ from the one the records were made with)
+    history = [
+        (p, objective(settings.objective, combine_mot([m[s] for s in seqs])))
+        for p, m in zip(params, metrics)
+    ]
     sampler_cls = SAMPLERS[settings.sampler]
     sampler = sampler_cls(settings.space, seed=settings.seed * 100003 + len(records))
     recorder = _Recorder(out, names, seqs, resume=bool(records))
+    if records:  # drop a last line cut by an interruption before appending
+        recorder.jsonl.write_text("".join(json.dumps(r) + "\n" for r in records))
     offline = dict(settings.offline) if settings.offline is not None else None
     t_start = time.perf_counter()
     pool = None
