@@ -37,8 +37,9 @@ output: the table prints percentages; --json holds fractions:
 seen sequences: a sequence the tracker's weights were trained on (the weights file's
   trained_on record; trackkit's packaged siamfc/goturn/mdnet weights: the six sequences of
   data/otb and data/vot) is scored but marked "seen" and left out of the mean (and of the
-  summary and plots: those use the sequences no tracker saw) unless --include-seen; the JSON
-  keeps every sequence ("seen": true) and adds "seen" and "mean_with_seen".
+  summary, plots and --report: those use the sequences no tracker saw) unless
+  --include-seen; the JSON keeps every sequence ("seen": true) and adds "seen" and
+  "mean_with_seen".
 
 examples:
   trackkit eval sot ../shared/data --tracker kcf --json kcf.json --plot kcf.png
