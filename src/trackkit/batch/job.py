@@ -60,7 +60,8 @@ class TrackJob:
     Args:
         detector: a detector spec (``hog``, ``bgsub``, ``yolox:MODEL.onnx``, ``file:det.txt``)
             or a picklable detector object (each worker gets its own copy); ``None``: a
-            sequence's own ``det/det.txt``, else ``hog`` (the rule of ``trackkit track``).
+            sequence's own ``det/det.txt``, else ``video_default`` (the rule of ``trackkit
+            track``, :func:`trackkit.detectors.defaults.choose_detector`).
         detector_options: the detector's options (``--set det.KEY=VALUE``).
         reid: an embedder spec for appearance features (``--reid``), loaded once per worker.
         tracker_options: the tracker's options (``--set KEY=VALUE``).
@@ -125,12 +126,16 @@ class TrackJob:
         if self.detector is not None and not isinstance(self.detector, str):
             detector = self.detector
         else:
-            options = self.detector_options
-            spec = self.detector or (f"file:{source.detections}" if source.detections else None)
-            if spec is None:  # as trackkit track: the default options, unless --classes
-                spec = self.video_default[0]
-                if not self.classes:
-                    options = {**self.video_default[1], **options}
+            from trackkit.detectors.defaults import DefaultDetector, choose_detector
+
+            default = DefaultDetector(*self.video_default)
+            spec, options, _ = choose_detector(
+                self.detector,
+                source.detections,
+                self.detector_options,
+                classes=bool(self.classes),
+                default=default,
+            )
             if spec.startswith("file:") or spec.lower().endswith(".txt"):
                 detector = build_detector(spec, **options)
             else:

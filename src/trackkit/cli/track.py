@@ -170,16 +170,13 @@ def _detector(args: argparse.Namespace, source: Any, options: dict[str, Any]) ->
     detections (a MOTChallenge ``det/det.txt``), else the best person detector in the model
     cache (said in one line), else ``hog`` with a hint."""
     from trackkit.detectors import build_detector
+    from trackkit.detectors.defaults import choose_detector
 
-    spec = args.detector or (f"file:{source.detections}" if source.detections else None)
-    if spec is None:
-        from trackkit.detectors.defaults import default_person_detector
-
-        chosen = default_person_detector()
-        spec = chosen.spec
-        print(chosen.note)
-        if not args.classes:
-            options = {**chosen.options, **options}
+    spec, options, note = choose_detector(
+        args.detector, source.detections, options, classes=bool(args.classes)
+    )
+    if note:
+        print(note)
     name, config = _detector_config(spec)
     _check_needs_path(spec, name)
     if config is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DefaultDetector", "default_person_detector"]
+__all__ = ["DefaultDetector", "choose_detector", "default_person_detector"]
 
 #: Recall of visible MOT17 pedestrians (docs/benchmarks.md) quoted by the hint.
 _HINT = (
@@ -50,3 +50,26 @@ def default_person_detector() -> DefaultDetector:
     return DefaultDetector(
         "hog", {}, f"detector: hog (OpenCV's people detector: no detector in the cache); {_HINT}"
     )
+
+
+def choose_detector(
+    spec: str | None,
+    source_detections: Any,
+    options: dict[str, Any],
+    *,
+    classes: bool = False,
+    default: DefaultDetector | None = None,
+) -> tuple[str, dict[str, Any], str | None]:
+    """The rule of ``trackkit track`` (and ``trackkit batch``) for which detector runs on a
+    source: the named ``spec``; else the source's own detections (``source_detections``, a
+    MOTChallenge ``det/det.txt``) as ``file:``; else ``default`` (made by
+    :func:`default_person_detector` when ``None``), whose options apply unless the user
+    chose ``classes``. Returns ``(spec, options, note)``; ``note`` is the line saying which
+    default was chosen (``None`` when the user or the source chose)."""
+    if spec:
+        return spec, dict(options), None
+    if source_detections:
+        return f"file:{source_detections}", dict(options), None
+    chosen = default or default_person_detector()
+    merged = dict(options) if classes else {**chosen.options, **options}
+    return chosen.spec, merged, chosen.note
