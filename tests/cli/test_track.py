@@ -7,20 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers.mot_seq import write_mot_sequence
 from trackkit.cli.main import main
 from trackkit.errors import TrackkitError
 from trackkit.io.mot_txt import read_mot_txt
 
 
 def _write_seq(root: Path, name: str, rows: list[str], length: int = 12) -> Path:
-    seq = root / name
-    (seq / "det").mkdir(parents=True)
-    (seq / "seqinfo.ini").write_text(
-        f"[Sequence]\nname={name}\nframeRate=30\nseqLength={length}\n"
-        "imWidth=640\nimHeight=480\nimDir=img1\nimExt=.jpg\n"
-    )
-    (seq / "det" / "det.txt").write_text("".join(r + "\n" for r in rows))
-    return seq
+    return write_mot_sequence(root, name, rows, length)
 
 
 def _walk_rows(n: int = 12) -> list[str]:

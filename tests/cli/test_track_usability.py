@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from helpers.mot_seq import write_mot_sequence
 from trackkit.cli.main import main
 from trackkit.core.detections import Detections
 from trackkit.core.tracks import Tracks
@@ -37,14 +38,7 @@ def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _seq(root: Path, rows: list[str], length: int = 20, name: str = "S") -> Path:
-    seq = root / name
-    (seq / "det").mkdir(parents=True)
-    (seq / "seqinfo.ini").write_text(
-        f"[Sequence]\nname={name}\nframeRate=30\nseqLength={length}\n"
-        "imWidth=640\nimHeight=480\nimDir=img1\nimExt=.jpg\n"
-    )
-    (seq / "det" / "det.txt").write_text("".join(r + "\n" for r in rows))
-    return seq
+    return write_mot_sequence(root, name, rows, length)
 
 
 def _walkers(n: int = 20) -> list[str]:
