@@ -188,9 +188,14 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
         ("mdnet", "sot", "mdnet.pt", 1640311,
          "045d88d7190dede92fbba6a8477784cb53ada23ba1cd655fc55eb73fb0d48b0a",
          "trackkit sot train --model mdnet", "trackkit weights file, BGR crops"),
+        ("reid-osnet-x0.25-distilled", "reid", "reid_osnet_x0_25_distilled.pt", 1028491,
+         "95395d3e90a0db44493a3cc63495624f536987f9ba80d755deae43bb71b42547",
+         "trackkit reid train --teacher omz-0248, docs/reid.md",
+         "trackkit weights file, BGR 160x80 crops, 512-d; the default --reid model"),
         ("reid-resnet-w32-cuhk03", "reid", "reid_resnet_w32_parts_cuhk03.pt", 4955151,
          "9bae3a4bc36b58615798ba7080c45b6f213c93d254c968867a66f7b05cfcead0",
-         "trackkit reid train", "trackkit weights file; the default --reid model"))),
+         "trackkit reid train", "trackkit weights file; the default --reid model until "
+         "the distilled OSNet"))),
 )}  # fmt: skip
 
 
