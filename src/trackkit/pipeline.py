@@ -461,7 +461,8 @@ def track_video(
     from tqdm import tqdm
 
     needs_frames = getattr(det, "needs_frames", True)
-    images = (video is not None and linker is None) or needs_frames
+    tracker_frames = bool(getattr(trk, "needs_frames", False))
+    images = (video is not None and linker is None) or needs_frames or tracker_frames
     class_names = getattr(det, "class_names", None)
     report = CountReport(list(counters), class_names) if counters else None
     if report is not None:
@@ -492,6 +493,12 @@ def track_video(
                 break
             if frame is None and needs_frames:
                 raise DataNotFoundError(f"{src.name}: frame {frame_id} has no image to detect on")
+            if frame is None and tracker_frames:
+                raise DataNotFoundError(
+                    f"{src.name}: frame {frame_id} has no image, and tracker "
+                    f"{type(trk).__name__} needs every frame's image: give a video or a "
+                    "sequence whose img1/ holds all frames, or a motion-only tracker"
+                )
             dets = det.detect(frame)  # type: ignore[arg-type]
             if not isinstance(dets, Detections):
                 raise TrackkitError(f"detector returned {type(dets).__name__}, not Detections")

@@ -78,3 +78,32 @@ def test_regression_carries_tracks_and_detections_only_start_them() -> None:
     assert len(trk2.update(Detections.empty(), frames[1])) == 0
     back = trk2.update(Detections([[12, 10, 42, 80]], [0.9]), frames[2])
     assert back.track_ids.tolist() == [1]
+
+
+def _sequence_with_images(tmp_path: Path, frames: int) -> Path:
+    """A MOTChallenge sequence of a synthetic scene with every frame's image and its ground
+    truth as ``det/det.txt``."""
+    cfg = SceneConfig(width=160, height=120, num_frames=frames, num_objects=2, seed=3,
+                      min_height=30, max_height=50, min_speed=1, max_speed=2)  # fmt: skip
+    seq = SyntheticScene(cfg).write_mot_sequence(tmp_path, "S", images=True)
+    rows = [line.split(",") for line in (seq / "gt" / "gt.txt").read_text().splitlines()]
+    (seq / "det").mkdir()
+    (seq / "det" / "det.txt").write_text(
+        "".join(f"{r[0]},-1,{r[2]},{r[3]},{r[4]},{r[5]},0.9\n" for r in rows)
+    )
+    return seq
+
+
+def test_runs_on_a_sequence_with_images_from_the_command_line(tmp_path: Path) -> None:
+    """The frames of a MOTChallenge sequence are read for a tracker that needs them (not
+    only for a detector that does), and missing ones are named before they are needed."""
+    from trackkit.cli.main import main
+
+    seq = _sequence_with_images(tmp_path, 8)
+    out = tmp_path / "out"
+    assert main(["track", str(seq), "--tracker", "tracktor", "--out", str(out), "-q"]) == 0
+    assert (out / "S.txt").read_text().count("\n") > 0
+    for image in sorted((seq / "img1").iterdir())[4:]:
+        image.unlink()
+    with pytest.raises(TrackkitError, match="frame 5 has no image.*needs every frame"):
+        track_video(seq, f"file:{seq / 'det' / 'det.txt'}", "tracktor", progress=False)
