@@ -368,8 +368,12 @@ def _embed(args: argparse.Namespace) -> int:
     paths = list_images(args.folder)
     embedder = _embedder(args)
     emb, speed = embed_paths(embedder, paths, progress=sys.stderr.isatty())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(args.out, embeddings=emb, paths=np.array([str(p) for p in paths]))
+    from trackkit.io.atomic import atomic_open
+
+    out = args.out if args.out.suffix == ".npz" else args.out.with_name(args.out.name + ".npz")
+    with atomic_open(out, "wb") as fh:  # np.savez adds .npz to a name without it
+        np.savez(fh, embeddings=emb, paths=np.array([str(p) for p in paths]))
+    args.out = out
     print(f"{len(paths)} embeddings ({emb.shape[1]}-d, {speed:.0f} crops/s) -> {args.out}")
     return 0
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from trackkit.errors import ConfigError, TrackkitError
+from trackkit.io.atomic import write_text
 from trackkit.metrics.mot import MOTMetrics, combine_mot
 from trackkit.tune.cv import Choice, loo, split
 from trackkit.tune.space import SAMPLERS, Param
@@ -257,7 +258,7 @@ def tune(
     sampler = sampler_cls(settings.space, seed=settings.seed * 100003 + len(records))
     recorder = _Recorder(out, names, seqs, resume=bool(records))
     if records:  # drop a last line cut by an interruption before appending
-        recorder.jsonl.write_text("".join(json.dumps(r) + "\n" for r in records))
+        write_text(recorder.jsonl, "".join(json.dumps(r) + "\n" for r in records))
     offline = dict(settings.offline) if settings.offline is not None else None
     t_start = time.perf_counter()
     pool = None
@@ -359,5 +360,5 @@ def write_best(path: str | Path, settings: TuneSettings, result: TuneResult, com
         "fold_trials": c.fold_trials,
         "command": command,
     }
-    path.write_text(json.dumps(payload, indent=2) + "\n")
+    write_text(path, json.dumps(payload, indent=2) + "\n")
     return path
