@@ -40,6 +40,8 @@ class FrameSource:
         detections: the source's own detection file (MOTChallenge ``det/det.txt``), its
             default detector.
         size: ``(width, height)`` of the frames when known before reading them.
+        missing_images: frames without an image (a MOTChallenge sequence whose ``img1/``
+            holds only some frames), or ``None`` when unknown before reading.
     """
 
     name: str
@@ -48,6 +50,7 @@ class FrameSource:
     read: Callable[[bool, int], Iterable[FrameItem]]
     detections: Path | None = None
     size: tuple[int, int] | None = None
+    missing_images: int | None = None
 
     def frames(self, images: bool = True, min_frames: int = 0) -> Iterator[FrameItem]:
         """Iterate ``(frame_id, (H, W, 3) uint8 BGR image or None)`` in order."""
@@ -106,7 +109,15 @@ def mot_source(seq_dir: str | Path, fps: float | None = None) -> FrameSource:
             yield k, (read_image(path) if path is not None else None)
 
     size = (info.im_width, info.im_height) if info is not None and info.im_width > 0 else None
-    return FrameSource(d.name, rate, length, read, det if det.is_file() else None, size)
+    missing = None
+    if length is not None:
+        have = (
+            sum(1 for p in img_dir.iterdir() if p.stem.isdigit() and 1 <= int(p.stem) <= length)
+            if img_dir.is_dir()
+            else 0
+        )
+        missing = length - have
+    return FrameSource(d.name, rate, length, read, det if det.is_file() else None, size, missing)
 
 
 def open_sources(source: str | Path, fps: float | None = None) -> list[FrameSource]:
