@@ -340,11 +340,12 @@ def track_video(
     needs_frames = getattr(det, "needs_frames", True)
     tracker_frames = bool(getattr(trk, "needs_frames", False))
     images = (video is not None and linker is None) or needs_frames or tracker_frames
-    if tracker_frames and src.missing_images:
+    missing = src.first_missing_image
+    if tracker_frames and missing is not None and (total is None or missing <= total):
         raise DataNotFoundError(
-            f"{src.name}: {src.missing_images} of its {src.num_frames} frames have no image, "
-            f"and tracker {type(trk).__name__} needs every frame's image: give a video or a "
-            "sequence whose img1/ holds all frames, or a motion-only tracker"
+            f"{src.name}: frame {missing} has no image, and tracker {type(trk).__name__} "
+            "needs every frame's image: give a video or a sequence whose img1/ holds all "
+            "frames, or a motion-only tracker"
         )
     class_names = getattr(det, "class_names", None)
     report = CountReport(list(counters), class_names) if counters else None

@@ -40,8 +40,9 @@ class FrameSource:
         detections: the source's own detection file (MOTChallenge ``det/det.txt``), its
             default detector.
         size: ``(width, height)`` of the frames when known before reading them.
-        missing_images: frames without an image (a MOTChallenge sequence whose ``img1/``
-            holds only some frames), or ``None`` when unknown before reading.
+        first_missing_image: the first frame without an image (a MOTChallenge sequence
+            whose ``img1/`` holds only some frames); ``None`` when every frame has one or
+            when that is unknown before reading.
     """
 
     name: str
@@ -50,7 +51,7 @@ class FrameSource:
     read: Callable[[bool, int], Iterable[FrameItem]]
     detections: Path | None = None
     size: tuple[int, int] | None = None
-    missing_images: int | None = None
+    first_missing_image: int | None = None
 
     def frames(self, images: bool = True, min_frames: int = 0) -> Iterator[FrameItem]:
         """Iterate ``(frame_id, (H, W, 3) uint8 BGR image or None)`` in order."""
@@ -112,11 +113,11 @@ def mot_source(seq_dir: str | Path, fps: float | None = None) -> FrameSource:
     missing = None
     if length is not None:
         have = (
-            sum(1 for p in img_dir.iterdir() if p.stem.isdigit() and 1 <= int(p.stem) <= length)
+            {int(p.stem) for p in img_dir.iterdir() if p.stem.isdigit()}
             if img_dir.is_dir()
-            else 0
+            else set()
         )
-        missing = length - have
+        missing = next((k for k in range(1, length + 1) if k not in have), None)
     return FrameSource(d.name, rate, length, read, det if det.is_file() else None, size, missing)
 
 

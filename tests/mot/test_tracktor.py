@@ -105,5 +105,10 @@ def test_runs_on_a_sequence_with_images_from_the_command_line(tmp_path: Path) ->
     assert (out / "S.txt").read_text().count("\n") > 0
     for image in sorted((seq / "img1").iterdir())[4:]:
         image.unlink()
-    with pytest.raises(TrackkitError, match="4 of its 8 frames have no image.*needs every"):
-        track_video(seq, f"file:{seq / 'det' / 'det.txt'}", "tracktor", progress=False)
+    det = f"file:{seq / 'det' / 'det.txt'}"
+    out = tmp_path / "short.txt"
+    track_video(seq, det, "tracktor", results=out, progress=False, max_frames=4)
+    assert out.exists()  # the frames asked for have their images: no error
+    with pytest.raises(TrackkitError, match="frame 5 has no image.*needs every frame"):
+        track_video(seq, det, "tracktor", results=tmp_path / "none.txt", progress=False)
+    assert not (tmp_path / "none.txt").exists()
