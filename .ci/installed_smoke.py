@@ -20,7 +20,21 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+
+
+def _run(label: str, check: Callable[[], bool], failed: list[str]) -> None:
+    """Run one tracker's check, print ``label: ok|FAILED`` (with the traceback of an
+    exception) and record a failure; every tracker is tried before the script fails."""
+    try:
+        ok = check()
+    except Exception:  # noqa: BLE001 - report every tracker, then fail
+        traceback.print_exc()
+        ok = False
+    print(f"{label}: {'ok' if ok else 'FAILED'}", flush=True)
+    if not ok:
+        failed.append(label)
 
 
 def _check_installed() -> Path:
@@ -47,17 +61,13 @@ def _sot(shared: Path, out: Path) -> list[str]:
     failed = []
     for name in available():
         boxes = out / f"sot-{name}.txt"
-        try:
+
+        def check(name: str = name, boxes: Path = boxes) -> bool:
             code = main(["sot", str(seq), "--tracker", name, "--max-frames", "10",
                          "--out", str(boxes)])  # fmt: skip
-            lines = boxes.read_text().splitlines() if code == 0 else []
-            ok = code == 0 and len(lines) == 10
-        except Exception:  # noqa: BLE001 - report every tracker, then fail
-            traceback.print_exc()
-            ok = False
-        print(f"sot {name}: {'ok' if ok else 'FAILED'}", flush=True)
-        if not ok:
-            failed.append(f"sot {name}")
+            return code == 0 and len(boxes.read_text().splitlines()) == 10
+
+        _run(f"sot {name}", check, failed)
     return failed
 
 
@@ -72,7 +82,8 @@ def _mot(shared: Path, out: Path) -> list[str]:
     embedder = load_embedder("default", threads=1)
     failed = []
     for name in available():
-        try:
+
+        def check(name: str = name) -> bool:
             det = EmbeddingDetector(build_detector(f"file:{seq / 'det' / 'det.txt'}"), embedder)
             summary = track_video(
                 mot_source(seq),
@@ -82,13 +93,9 @@ def _mot(shared: Path, out: Path) -> list[str]:
                 progress=False,
                 max_frames=frames,
             )
-            ok = summary.frames == frames and summary.tracks > 0
-        except Exception:  # noqa: BLE001 - report every tracker, then fail
-            traceback.print_exc()
-            ok = False
-        print(f"mot {name}: {'ok' if ok else 'FAILED'}", flush=True)
-        if not ok:
-            failed.append(f"mot {name}")
+            return summary.frames == frames and summary.tracks > 0
+
+        _run(f"mot {name}", check, failed)
     return failed
 
 

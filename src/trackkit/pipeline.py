@@ -232,6 +232,14 @@ def _offline_pass(
         out.emit(frame_id, None, tracks)
 
 
+def _no_image_for(tracker: Any, name: str, frame_id: int) -> DataNotFoundError:
+    return DataNotFoundError(
+        f"{name}: frame {frame_id} has no image, and tracker {type(tracker).__name__} needs "
+        "every frame's image: give a video or a sequence whose img1/ holds all frames, or a "
+        "motion-only tracker"
+    )
+
+
 def _inside_frame(tracks: Tracks, width: int, height: int) -> Tracks:
     """The tracks as the image shows them: boxes clipped to it, those wholly outside dropped
     (a motion model runs a box past the border while its object leaves the view)."""
@@ -312,14 +320,13 @@ def track_video(
             the failure are already in ``results`` and ``video`` (online runs).
     """
     src = as_source(source, fps, total_frames)
-    if detector is None and src.detections is not None:
-        detector = f"file:{src.detections}"
-    if detector is None:  # the best person detector in the model cache, else HOG
-        from trackkit.detectors.defaults import default_person_detector
+    if detector is None:  # own detections, else the best cached person detector, else HOG
+        from trackkit.detectors.defaults import choose_detector
 
-        chosen = default_person_detector()
-        logger.info(chosen.note)
-        detector = build_detector(chosen.spec, **({} if classes else chosen.options))
+        spec, options, note = choose_detector(None, src.detections, {}, classes=bool(classes))
+        if note:
+            logger.info(note)
+        detector = build_detector(spec, **options)
     det = as_detector(detector)
     if classes:
         det = ClassFilter(det, list(classes))
@@ -342,11 +349,7 @@ def track_video(
     images = (video is not None and linker is None) or needs_frames or tracker_frames
     missing = src.first_missing_image
     if tracker_frames and missing is not None and (total is None or missing <= total):
-        raise DataNotFoundError(
-            f"{src.name}: frame {missing} has no image, and tracker {type(trk).__name__} "
-            "needs every frame's image: give a video or a sequence whose img1/ holds all "
-            "frames, or a motion-only tracker"
-        )
+        raise _no_image_for(trk, src.name, missing)
     class_names = getattr(det, "class_names", None)
     report = CountReport(list(counters), class_names) if counters else None
     if report is not None:
@@ -377,12 +380,8 @@ def track_video(
                 break
             if frame is None and needs_frames:
                 raise DataNotFoundError(f"{src.name}: frame {frame_id} has no image to detect on")
-            if frame is None and tracker_frames:
-                raise DataNotFoundError(
-                    f"{src.name}: frame {frame_id} has no image, and tracker "
-                    f"{type(trk).__name__} needs every frame's image: give a video or a "
-                    "sequence whose img1/ holds all frames, or a motion-only tracker"
-                )
+            if frame is None and tracker_frames:  # a source that could not tell before
+                raise _no_image_for(trk, src.name, frame_id)
             dets = det.detect(frame)  # type: ignore[arg-type]
             if not isinstance(dets, Detections):
                 raise TrackkitError(f"detector returned {type(dets).__name__}, not Detections")

@@ -97,27 +97,25 @@ def mot_source(seq_dir: str | Path, fps: float | None = None) -> FrameSource:
     img_dir = d / (info.im_dir if info is not None else "img1")
     det = d / "det" / "det.txt"
 
+    files: dict[int, Path] = (
+        {
+            int(p.stem): p
+            for p in img_dir.iterdir()
+            if p.stem.isdigit() and p.suffix.lower() in IMAGE_SUFFIXES
+        }
+        if img_dir.is_dir()
+        else {}
+    )
+
     def read(images: bool, min_frames: int) -> Iterator[FrameItem]:
-        files: dict[int, Path] = {}
-        if images and img_dir.is_dir():
-            files = {
-                int(p.stem): p
-                for p in img_dir.iterdir()
-                if p.stem.isdigit() and p.suffix.lower() in IMAGE_SUFFIXES
-            }
         for k in range(1, max(length or 0, min_frames) + 1):
-            path = files.get(k)
+            path = files.get(k) if images else None
             yield k, (read_image(path) if path is not None else None)
 
     size = (info.im_width, info.im_height) if info is not None and info.im_width > 0 else None
     missing = None
     if length is not None:
-        have = (
-            {int(p.stem) for p in img_dir.iterdir() if p.stem.isdigit()}
-            if img_dir.is_dir()
-            else set()
-        )
-        missing = next((k for k in range(1, length + 1) if k not in have), None)
+        missing = next((k for k in range(1, length + 1) if k not in files), None)
     return FrameSource(d.name, rate, length, read, det if det.is_file() else None, size, missing)
 
 

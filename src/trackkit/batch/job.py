@@ -153,12 +153,10 @@ class TrackJob:
         return detector
 
     def __call__(self, task: TrackTask) -> TrackOutput:
-        from trackkit.pipeline import open_sources, track_video
+        from trackkit.pipeline import track_video
+        from trackkit.sources import as_source
 
-        found = open_sources(task.source, self.fps)
-        if len(found) != 1:
-            raise ConfigError(f"{task.source}: holds {len(found)} sequences; expected one")
-        source = found[0]
+        source = as_source(task.source, self.fps, None)
         fd, name = tempfile.mkstemp(prefix=f"trackkit-{source.name}-", suffix=".txt")
         os.close(fd)
         tmp = Path(name)

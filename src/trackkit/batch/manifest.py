@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Manifest", "fingerprint", "write_atomic"]
+__all__ = ["Manifest", "fingerprint"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,14 +86,3 @@ class Manifest:
             fh.write(line + "\n")
             fh.flush()
             os.fsync(fh.fileno())
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a hidden temporary file renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)

@@ -24,10 +24,11 @@ from typing import Any
 
 from trackkit.batch.engine import TaskResult, default_engine, map_tasks
 from trackkit.batch.job import TrackJob, TrackOutput, TrackTask
-from trackkit.batch.manifest import Manifest, fingerprint, write_atomic
+from trackkit.batch.manifest import Manifest, fingerprint
 from trackkit.batch.sources import find_sources
 from trackkit.batch.summary import BatchSummary, SourceResult
 from trackkit.errors import ConfigError, TrackkitError
+from trackkit.io.atomic import write_bytes
 
 __all__ = ["parse_trackers", "run"]
 
@@ -229,7 +230,7 @@ def _record(
     error = result.error
     if out is not None:
         try:
-            write_atomic(entry.output, out.data)
+            write_bytes(entry.output, out.data)
         except OSError as exc:
             error, out = f"cannot write {entry.output}: {exc}", None
     status = "done" if out is not None else "failed"

@@ -108,11 +108,6 @@ class YoloxDetector(OnnxDetector):
         blob, r = letterbox(img, self.input_size)
         return blob, (r, r)
 
-    def raw(self, frame: NDArray[np.uint8]) -> tuple[NDArray[np.float32], float]:
-        """The model's output ``(A, 5 + C)`` for ``frame`` and the letterbox scale."""
-        blob, r = letterbox(frame, self.input_size)
-        return self._rows(self._sess.run(None, {self._input_name: blob})), r
-
     def _rows(self, outputs: list[Any]) -> NDArray[np.float32]:
         pred = np.asarray(outputs[0], np.float32)
         if pred.ndim != 3 or pred.shape[0] != 1 or pred.shape[2] < 6:

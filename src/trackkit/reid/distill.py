@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 
 from trackkit.errors import ConfigError
+from trackkit.io.atomic import write_text
 
 __all__ = [
     "FeatureProjection",
@@ -175,7 +176,7 @@ class TeacherCache:
         embedder = load_embedder(self.spec, threads=threads)
         self.folder.mkdir(parents=True, exist_ok=True)
         if start == 0:
-            self.stem.with_suffix(".paths").write_text("\n".join(self.paths) + "\n")
+            write_text(self.stem.with_suffix(".paths"), "\n".join(self.paths) + "\n")
             shape = (n, embedder.dim)
             arr = np.lib.format.open_memmap(npy, mode="w+", dtype=np.float32, shape=shape)
         else:
@@ -186,7 +187,7 @@ class TeacherCache:
             idx = np.arange(lo, min(lo + self.chunk, n), dtype=np.int64)
             arr[idx] = embedder.embed_crops(read(idx))
             arr.flush()
-            self.stem.with_suffix(".done").write_text(str(int(idx[-1]) + 1))
+            write_text(self.stem.with_suffix(".done"), str(int(idx[-1]) + 1))
             chunks += 1
             if stop_after_chunks is not None and chunks >= stop_after_chunks:
                 raise KeyboardInterrupt

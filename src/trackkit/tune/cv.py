@@ -94,11 +94,11 @@ def split(trials: Sequence[Scored], weights: Mapping[str, float], val: Sequence[
     seqs = tuple(trials[0][1]) if trials else ()
     unknown = [v for v in val if v not in {base_name(s) for s in seqs}]
     train = tuple(s for s in seqs if base_name(s) not in val)
-    val = tuple(s for s in seqs if base_name(s) in val)
-    if unknown or not train or not val:
+    held = tuple(s for s in seqs if base_name(s) in val)
+    if unknown or not train or not held:
         raise ConfigError(
             f"--val {', '.join(val)}: give some but not all of the sequences ({', '.join(seqs)})"
         )
     index, in_sample = best_trial(trials, train, weights)
     metrics = dict(trials)[index]
-    return Choice(index, train, in_sample, _combined(metrics, val), {v: index for v in val})
+    return Choice(index, train, in_sample, _combined(metrics, held), {v: index for v in held})

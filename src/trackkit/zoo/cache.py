@@ -114,10 +114,8 @@ def status(info: ModelInfo) -> tuple[str, Path | None]:
     if info.packaged:
         path = packaged_path(info)
         return ("packaged", path) if path.is_file() else ("missing", None)
-    cached = cached_path(info)
-    if cached.exists() and not any(
-        check_file(p, f, full=False) for p, f in zip(_files_at(info, cached), info.files)
-    ):
+    cached = find_installed(info)
+    if cached is not None:
         return "cached", cached
     shared = _shared_location(info)
     if shared is not None:

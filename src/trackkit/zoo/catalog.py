@@ -82,22 +82,17 @@ def _det(
 
 
 MODELS: dict[str, ModelInfo] = {m.name: m for m in (
-    _det("picodet-s", ModelFile(
-        "picodet_s_416_coco.onnx", 4040573,
-        "cdab77bdde16e4f76bec734c4e5791801d1739e4c7ec1995e0e110e04300d0c2",
-        f"{_PICODET}/picodet_s_416_coco.onnx"), "picodet_s", "picodet", 2,
+    *(_det(name, ModelFile(
+        f"picodet_s_{size}_coco.onnx", nbytes, sha, f"{_PICODET}/picodet_s_{size}_coco.onnx"),
+        "picodet_s", "picodet", rank,
         licence="Apache-2.0 (PaddleDetection)",
         release="https://github.com/PaddlePaddle/PaddleDetection/tree/release/2.3/configs/picodet",
-        convention="[1,3,416,416] RGB, plain resize, ImageNet mean/std; GFL outputs, strides "
-        "8-64, 80 COCO classes"),
-    _det("picodet-s-320", ModelFile(
-        "picodet_s_320_coco.onnx", 4040569,
-        "d7852a1508b36bfc2739770ad52ff28bf81e219dc5c15dd7868d5ebdf007b6c8",
-        f"{_PICODET}/picodet_s_320_coco.onnx"), "picodet_s", "picodet", 3,
-        licence="Apache-2.0 (PaddleDetection)",
-        release="https://github.com/PaddlePaddle/PaddleDetection/tree/release/2.3/configs/picodet",
-        convention="[1,3,320,320] RGB, plain resize, ImageNet mean/std; GFL outputs, strides "
-        "8-64, 80 COCO classes"),
+        convention=f"[1,3,{size},{size}] RGB, plain resize, ImageNet mean/std; GFL outputs, "
+        "strides 8-64, 80 COCO classes") for name, size, nbytes, sha, rank in (
+        ("picodet-s", 416, 4040573,
+         "cdab77bdde16e4f76bec734c4e5791801d1739e4c7ec1995e0e110e04300d0c2", 2),
+        ("picodet-s-320", 320, 4040569,
+         "d7852a1508b36bfc2739770ad52ff28bf81e219dc5c15dd7868d5ebdf007b6c8", 3))),
     _det("yolox-nano", ModelFile(
         "yolox_nano_416x416.onnx", 3660092,
         "695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14",

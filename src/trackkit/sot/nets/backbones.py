@@ -18,11 +18,11 @@ file, sha256). :func:`freeze` fixes all but the last blocks (their batch-norm st
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from trackkit.errors import ConfigError, DataNotFoundError, FormatError
+from trackkit.zoo.cache import sha256_file
 
 __all__ = ["BACKBONES", "build_backbone", "freeze", "load_pretrained", "pretrained_file"]
 
@@ -88,7 +88,7 @@ def load_pretrained(backbone: Any, name: str, path: Path | None = None) -> dict[
     except RuntimeError as exc:
         reason = " ".join(str(exc).split())[:200]
         raise FormatError(path, f"does not hold the {name} backbone: {reason}") from None
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = sha256_file(path)
     return {"backbone": name, "file": path.name, "sha256": digest}
 
 

@@ -11,13 +11,13 @@ record). Published weights (DCFNet, UDT, NanoTrack) were trained on other data: 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from trackkit.errors import TrackkitError
+from trackkit.zoo.cache import sha256_file
 
 __all__ = [
     "PACKAGED_TRAINED_ON",
@@ -49,13 +49,6 @@ PACKAGED_TRAINED_ON: dict[str, dict[str, Any]] = {
 }
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def trained_on(path: str | Path) -> dict[str, Any]:
     """The ``trained_on`` record of a weights file (``{}`` when it has none, or for a folder
@@ -73,7 +66,7 @@ def trained_on(path: str | Path) -> dict[str, Any]:
     if w.trained_on:
         return dict(w.trained_on)
     if w.legacy:
-        known = PACKAGED_TRAINED_ON.get(_sha256(p), {})
+        known = PACKAGED_TRAINED_ON.get(sha256_file(p), {})
         return {k: list(v) if isinstance(v, list) else v for k, v in known.items()}
     return {}
 
