@@ -112,16 +112,7 @@ def read_weights(path: str | Path, task: str | None = None, arch: str | None = N
         DataNotFoundError: no such file.
         FormatError: unreadable, unsafe, or holding another network's weights.
     """
-    blob = load_trusted(path, "weights file")
-    try:
-        w = parse_weights(blob, path)
-    except FormatError:
-        raise
-    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:  # hostile
-        problem = f"{type(exc).__name__}: {str(exc).splitlines()[0][:80] if str(exc) else ''}"
-        raise FormatError(
-            path, f"not a trackkit weights file (unexpected content, {problem})"
-        ) from None
+    w = parse_weights(load_trusted(path, "weights file"), path)
     if task is not None and w.task and w.task != task:
         raise FormatError(path, f"holds {w.task!r} weights, not {task!r}")
     if arch is not None and w.arch and w.arch != arch:
@@ -130,7 +121,20 @@ def read_weights(path: str | Path, task: str | None = None, arch: str | None = N
 
 
 def parse_weights(blob: Any, path: str | Path = "<weights>") -> Weights:
-    """:func:`read_weights` on an already loaded object."""
+    """:func:`read_weights` on an already loaded object; content of the wrong shape (a
+    hostile or foreign file) is one :class:`FormatError`, never a traceback."""
+    try:
+        return _parse(blob, path)
+    except FormatError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:  # hostile
+        problem = f"{type(exc).__name__}: {str(exc).splitlines()[0][:80] if str(exc) else ''}"
+        raise FormatError(
+            path, f"not a trackkit weights file (unexpected content, {problem})"
+        ) from None
+
+
+def _parse(blob: Any, path: str | Path) -> Weights:
     if not isinstance(blob, dict):
         raise FormatError(path, f"expected a dict, got {type(blob).__name__}")
     fmt = blob.get("format")
