@@ -444,17 +444,16 @@ def load_init(model: ReIDNet, path: str | Path) -> None:
     Raises:
         FormatError: the file does not fit the model (names the file and the mismatch).
     """
-    from trackkit.reid.models import OSNet, load_torchreid_state
+    from trackkit.reid.models import OSNet, load_torchreid_state, torchreid_osnet_state
     from trackkit.training.io import load_trusted
     from trackkit.training.weights import parse_weights
 
     blob = load_trusted(path, "--init weights")
-    if isinstance(blob, dict) and "conv1.conv.weight" in {
-        k.removeprefix("module.") for k in blob.get("state_dict", blob)
-    }:
+    state = torchreid_osnet_state(blob)
+    if state is not None:
         if not isinstance(model, OSNet):
             raise FormatError(path, f"an OSNet state_dict cannot start a {type(model).__name__}")
-        load_torchreid_state(model, blob.get("state_dict", blob), path)
+        load_torchreid_state(model, state, path)
         return
     w = parse_weights(blob, path)
     mine = model.state_dict()

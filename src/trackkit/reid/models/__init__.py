@@ -51,6 +51,7 @@ __all__ = [
     "load_model",
     "load_pretrained",
     "save_model",
+    "torchreid_osnet_state",
 ]
 
 MODELS: Registry[ReIDNet] = Registry("ReID model")
@@ -151,8 +152,8 @@ def load_pretrained(path: str | Path) -> ReIDNet:
     from trackkit.training.io import load_trusted
 
     blob = load_trusted(path, "ReID model")
-    if isinstance(blob, dict) and "conv1.conv.weight" in _keys(blob):
-        state = blob.get("state_dict", blob)
+    state = torchreid_osnet_state(blob)
+    if state is not None:
         width = torchreid_width(state, path)
         model = build_model(f"osnet-{width}")
         load_torchreid_state(model, state, path)  # type: ignore[arg-type]
@@ -160,11 +161,17 @@ def load_pretrained(path: str | Path) -> ReIDNet:
     return load_model(path)
 
 
-def _keys(blob: dict[str, Any]) -> set[str]:
+def torchreid_osnet_state(blob: Any) -> dict[str, Any] | None:
+    """The state_dict of a loaded torchreid OSNet file (``{"state_dict": ...}`` or the
+    state_dict itself, keys optionally prefixed ``module.``), or ``None`` when ``blob`` is
+    not one (a trackkit weights file, another network)."""
+    if not isinstance(blob, dict):
+        return None
     state = blob.get("state_dict", blob)
     if not isinstance(state, dict):
-        return set()
-    return {k[7:] if k.startswith("module.") else k for k in state}
+        return None
+    keys = {k[7:] if isinstance(k, str) and k.startswith("module.") else k for k in state}
+    return state if "conv1.conv.weight" in keys else None
 
 
 def export_onnx(model: ReIDNet, path: str | Path, opset: int = 17) -> None:
