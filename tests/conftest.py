@@ -15,6 +15,17 @@ import pytest
 
 from trackkit.shared import shared_dir
 
+try:  # every hypothesis property draws the same examples on every run (no example database):
+    # a test result depends on the code only. TRACKKIT_FUZZ_RANDOM=1 explores new examples.
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile(
+        "trackkit", derandomize=not os.environ.get("TRACKKIT_FUZZ_RANDOM"), database=None
+    )
+    _hypothesis_settings.load_profile("trackkit")
+except ImportError:  # hypothesis is a dev extra
+    pass
+
 
 @pytest.fixture(scope="session")
 def shared() -> Path:

@@ -154,3 +154,22 @@ def test_seqinfo(tmp_path: Path) -> None:
         read_seqinfo(write(tmp_path, "[Sequence]\nname=S\n", "bad.ini"))
     with pytest.raises(FormatError, match="section"):
         read_seqinfo(write(tmp_path, "hello\n", "worse.ini"))
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("inf", "from 0 to"),  # found by a random fuzz draw in CI
+        ("1.8446744073709552e+19", "from 0 to"),  # ditto: too large for an int64
+        ("-3", "from 0 to"),
+        ("nan", "from 0 to"),
+        ("71.5", "whole number"),
+        ("seventy", "not a number"),
+    ],
+)
+def test_seqinfo_bad_numbers(tmp_path: Path, value: str, why: str) -> None:
+    p = write(tmp_path, f"[Sequence]\nname=S\nseqLength={value}\n", "seqinfo.ini")
+    with pytest.raises(FormatError, match=why) as err:
+        read_seqinfo(p)
+    assert str(p) in str(err.value) and "seqLength" in str(err.value)
+    assert read_seqinfo(write(tmp_path, "[Sequence]\nseqLength=71.0\n", "ok.ini")).seq_length == 71

@@ -265,8 +265,15 @@ class SeqInfo:
     im_ext: str = ".jpg"
 
 
-def read_seqinfo(path: str | Path) -> SeqInfo:
-    """Read ``seqinfo.ini``; a missing key or a bad value raises :class:`FormatError`."""
+#: The largest frame count, size or rate ``seqinfo.ini`` may state (larger is a typo).
+_MAX_SEQINFO_NUMBER = 10**9
+
+
+def read_seqinfo(path: str | Path, need_length: bool = True) -> SeqInfo:
+    """Read ``seqinfo.ini``; a missing key or a bad value raises :class:`FormatError`.
+
+    ``need_length=False`` (reading frames, which are counted from the image folder) accepts a
+    file without ``seqLength`` and reports ``seq_length=-1``."""
     p = Path(path)
     text = _read_bytes(p).decode("utf-8", errors="replace")
     parser = configparser.ConfigParser(interpolation=None)
@@ -283,12 +290,20 @@ def read_seqinfo(path: str | Path) -> SeqInfo:
             if default is not None:
                 return default
             raise FormatError(p, f"missing key {key!r} in [Sequence]")
+        raw = sec[key]
+        if conv is str:
+            return raw
         try:
-            value = conv(float(sec[key])) if conv is int else conv(sec[key])
+            number = float(raw)
         except ValueError:
-            raise FormatError(p, f"bad value {sec[key]!r} for {key!r}") from None
-        if conv in (int, float) and not (value >= 0 and np.isfinite(value)):  # type: ignore[operator]
-            raise FormatError(p, f"bad value {sec[key]!r} for {key!r}")
+            raise FormatError(p, f"bad value {raw!r} for {key!r}: not a number") from None
+        if not (np.isfinite(number) and 0 <= number <= _MAX_SEQINFO_NUMBER):
+            raise FormatError(
+                p, f"bad value {raw!r} for {key!r}: need a number from 0 to {_MAX_SEQINFO_NUMBER}"
+            )
+        if conv is int and number != int(number):
+            raise FormatError(p, f"bad value {raw!r} for {key!r}: need a whole number")
+        value = int(number) if conv is int else number
         if key == "frameRate" and value == 0:
             raise FormatError(p, "frameRate must be > 0, got 0")
         return value
@@ -296,7 +311,7 @@ def read_seqinfo(path: str | Path) -> SeqInfo:
     return SeqInfo(
         name=str(get("name", str, p.parent.name)),
         frame_rate=float(get("frameRate", float, 30.0)),  # type: ignore[arg-type]
-        seq_length=int(get("seqLength", int)),  # type: ignore[call-overload]
+        seq_length=int(get("seqLength", int, None if need_length else -1)),  # type: ignore[call-overload]
         im_width=int(get("imWidth", int, -1)),  # type: ignore[call-overload]
         im_height=int(get("imHeight", int, -1)),  # type: ignore[call-overload]
         im_dir=str(get("imDir", str, "img1")),

@@ -21,7 +21,6 @@ MPEG-4 Part 2 (``mp4v``), which every OpenCV build writes.
 
 from __future__ import annotations
 
-import configparser
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from numpy.typing import NDArray
 
 from trackkit.errors import DataNotFoundError, FormatError, TrackkitError
 from trackkit.io.closing import Closing
+from trackkit.io.mot_txt import read_seqinfo
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -129,18 +129,6 @@ def _refuse_text(path: Path) -> None:
             f"or --detector file:{path} with the sequence's video or images"
         )
     raise FormatError(path, f"a text file, not a video or an image folder{hint}")
-
-
-def _read_seqinfo(path: Path) -> dict[str, str]:
-    parser = configparser.ConfigParser(interpolation=None)  # "%" is a plain character
-    try:
-        parser.read(path, encoding="utf-8")
-    except (configparser.Error, UnicodeDecodeError) as exc:
-        reason = " ".join(str(exc).split())[:200]  # one line
-        raise FormatError(path, f"cannot parse seqinfo.ini: {reason}") from None
-    if not parser.has_section("Sequence"):
-        raise FormatError(path, "no [Sequence] section")
-    return {k.lower(): v for k, v in parser.items("Sequence")}
 
 
 def _imread(path: Path) -> Frame:
@@ -253,17 +241,9 @@ def open_video(source: str | Path, fps: float | None = None) -> VideoReader:
         if seq is None and path.name == "img1" and (path.parent / "seqinfo.ini").is_file():
             seq = path.parent
         if seq is not None:
-            info = _read_seqinfo(seq / "seqinfo.ini")
-            rate = fps
-            if rate is None:
-                try:
-                    rate = float(info.get("framerate", "30"))
-                except ValueError:
-                    raise FormatError(seq / "seqinfo.ini", "frameRate is not a number") from None
-                if not (0 < rate < float("inf")):
-                    raise FormatError(seq / "seqinfo.ini", f"frameRate must be > 0, got {rate}")
-            img_dir = seq / info.get("imdir", "img1")
-            return _open_folder(img_dir, rate, "mot", path)
+            info = read_seqinfo(seq / "seqinfo.ini", need_length=False)
+            rate = info.frame_rate if fps is None else fps
+            return _open_folder(seq / info.im_dir, rate, "mot", path)
         return _open_folder(path, 30.0 if fps is None else fps, "images", path)
     if not path.is_file():
         raise DataNotFoundError(f"{path}: not a regular file")

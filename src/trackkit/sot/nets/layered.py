@@ -1,0 +1,148 @@
+"""Pretrained features at several depths of one backbone (HCF, CREST, DSLT, TADT, ADNet, ...).
+
+The deep-regression trackers (Ma et al. ICCV 2015 "Hierarchical convolutional features"; Song
+et al. ICCV 2017 "CREST"; Lu et al. ECCV 2018 "DSLT"; Li et al. CVPR 2019 "TADT") all read a
+pretrained recognition network at several depths: early layers keep spatial detail, late ones
+carry semantics. trackkit's pretrained backbone is NanoTrack's MobileNetV3 (see
+:mod:`trackkit.sot.nets.backbones`), trained for tracking on GOT-10k, VID, YouTube-BB, COCO, DET
+and LaSOT. Its ``features`` blocks, by index (``0`` is the stem):
+
+====== ======= ======================= ==========================
+index  stride  channels (v2 / v3)      note
+====== ======= ======================= ==========================
+0      2       16                      stem
+1      4       16
+2, 3   8       24
+4-6    16      40
+7, 8   16      48                      v2's last block
+9      16      96                      v3 only
+====== ======= ======================= ==========================
+
+:class:`LayeredBackbone` runs the network once on a patch and returns the outputs of the
+requested blocks. Input: ``(B, 3, H, W)`` float32 BGR 0..255 (NanoTrack's convention: no mean,
+no scaling) or one ``(H, W, 3)`` uint8 BGR patch; output: one array per layer,
+``(C_l, ceil(H / s_l), ceil(W / s_l))`` float32.
+
+The pretrained tensors come from the published NanoTrack state dict (the shared folder's
+``weights/nanotrack_v3/*state_dict.pt`` by default, or the ``weights`` argument); the tracker
+records which (:attr:`LayeredBackbone.record`: name, file name, sha256).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trackkit.errors import ConfigError
+
+__all__ = ["LAYER_STRIDES", "LayeredBackbone", "layer_channels", "layer_stride"]
+
+#: block index -> stride of NanoTrack's MobileNetV3 backbone
+LAYER_STRIDES = (2, 4, 8, 8, 16, 16, 16, 16, 16, 16)
+_CHANNELS = (16, 16, 24, 24, 40, 40, 40, 48, 48, 96)
+
+
+def _check_layers(name: str, layers: Sequence[int]) -> tuple[int, ...]:
+    from trackkit.sot.nets.backbones import BACKBONES
+
+    if name not in BACKBONES:
+        raise ConfigError(f"backbone {name!r}: valid: {', '.join(sorted(BACKBONES))}")
+    last = 9 if BACKBONES[name] == "v3" else 8
+    out = tuple(int(i) for i in layers)
+    if not out or any(i < 0 or i > last for i in out) or list(out) != sorted(set(out)):
+        raise ConfigError(
+            f"layers {list(layers)}: need increasing block indices 0..{last} of {name} "
+            "(e.g. 3,6,9: strides 8, 16, 16)"
+        )
+    return out
+
+
+def layer_stride(index: int) -> int:
+    """The stride (input pixels per feature cell) of block ``index``."""
+    return LAYER_STRIDES[index]
+
+
+def layer_channels(index: int) -> int:
+    """The channels of block ``index``'s output."""
+    return _CHANNELS[index]
+
+
+class LayeredBackbone:
+    """A frozen pretrained backbone read at several depths.
+
+    Args:
+        name: ``nanotrack_v3`` (default) or ``nanotrack_v2``.
+        layers: increasing block indices to return (see the module table).
+        weights: the NanoTrack state dict; ``None`` takes the shared folder's.
+        threads: torch CPU threads (``torch.set_num_threads``; restored after each call).
+
+    Attributes:
+        layers, strides, channels: per requested layer.
+        record: ``{"backbone", "file", "sha256"}`` of the pretrained tensors used.
+        net: the ``torch.nn.Module`` (eval mode, no gradients); :meth:`forward` is
+            differentiable with respect to its input, for the gradient-based channel selection
+            of TADT.
+
+    Raises:
+        ConfigError: unknown backbone or bad layer indices.
+        DataNotFoundError / FormatError: the state dict is missing or is not this backbone.
+    """
+
+    def __init__(
+        self,
+        name: str = "nanotrack_v3",
+        layers: Sequence[int] = (3, 6, 9),
+        weights: str | Path | None = None,
+        threads: int = 1,
+    ) -> None:
+        from trackkit.sot.nets.backbones import build_backbone, load_pretrained
+
+        self.layers = _check_layers(name, layers)
+        self.strides = tuple(LAYER_STRIDES[i] for i in self.layers)
+        self.channels = tuple(_CHANNELS[i] for i in self.layers)
+        self.threads = int(threads)
+        net = build_backbone(name)
+        self.record: dict[str, Any] = load_pretrained(
+            net, name, None if weights is None else Path(weights)
+        )
+        net.eval()
+        for p in net.parameters():
+            p.requires_grad_(False)
+        self.net = net
+        self._blocks = list(net.features)[: self.layers[-1] + 1]
+
+    def forward(self, x: Any) -> list[Any]:
+        """``(B, 3, H, W)`` float32 BGR 0..255 tensor -> one tensor per layer,
+        ``(B, C_l, ceil(H / s_l), ceil(W / s_l))``; differentiable in ``x``."""
+        out = []
+        wanted = set(self.layers)
+        for i, block in enumerate(self._blocks):
+            x = block(x)
+            if i in wanted:
+                out.append(x)
+        return out
+
+    def __call__(self, patch: NDArray[np.uint8] | NDArray[np.float32]) -> list[NDArray[np.float32]]:
+        """Features of one ``(H, W, 3)`` BGR patch (or a ``(B, H, W, 3)`` batch): one
+        ``(C_l, h_l, w_l)`` (or ``(B, C_l, h_l, w_l)``) float32 array per layer."""
+        import torch
+
+        arr = np.asarray(patch, dtype=np.float32)
+        single = arr.ndim == 3
+        if single:
+            arr = arr[None]
+        if arr.ndim != 4 or arr.shape[-1] != 3:
+            raise ValueError(f"patch: need (H, W, 3) or (B, H, W, 3) BGR, got {arr.shape}")
+        x = torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2)))
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            with torch.no_grad():
+                feats = self.forward(x)
+        finally:
+            torch.set_num_threads(before)
+        return [f[0].numpy() if single else f.numpy() for f in feats]
