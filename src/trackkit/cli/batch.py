@@ -8,7 +8,14 @@ import os
 import sys
 from typing import Any
 
-from trackkit.cli.options import add_set_argument, add_verb, building, check_options, split_options
+from trackkit.cli.options import (
+    add_set_argument,
+    add_verb,
+    building,
+    check_options,
+    offline_options,
+    split_options,
+)
 from trackkit.errors import ConfigError
 
 __all__ = ["add_parser"]
@@ -82,14 +89,7 @@ def _handler(args: argparse.Namespace) -> int:
     trackers = parse_trackers(args.tracker)
     for name in trackers:
         check_tracker(name, options[""])
-    offline = None
-    if args.offline:
-        from trackkit.mot.offline import OfflineConfig
-
-        check_options("--offline", OfflineConfig, options["offline"], "offline.")
-        offline = options["offline"]
-    elif options["offline"]:
-        raise ConfigError("--set offline.KEY=VALUE needs --offline")
+    offline = offline_options(args.offline, options["offline"])
     with building(f"detector {args.detector}"):
         _check_detector(args.detector, options["det"])
     summary = run(

@@ -186,3 +186,22 @@ def building(what: str) -> Iterator[None]:
         raise
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"--set: bad option for {what}: {exc}") from None
+
+
+def offline_options(enabled: bool, options: dict[str, Any]) -> dict[str, Any] | None:
+    """The checked options of the offline pass (``--offline`` with ``--set offline.KEY=V``;
+    ``None``: no offline pass), the same rule for ``track``, ``tune`` and ``batch``.
+
+    Raises:
+        ConfigError: ``offline.*`` options without ``--offline``, or a bad option.
+    """
+    if not enabled:
+        if options:
+            raise ConfigError("--set offline.KEY=VALUE needs --offline")
+        return None
+    from trackkit.mot.offline import OfflineConfig, OfflineLinker
+
+    check_options("--offline", OfflineConfig, options, "offline.")
+    with building("--offline"):
+        OfflineLinker(**options)
+    return options

@@ -26,6 +26,7 @@ from trackkit.cli.options import (
     add_verb,
     building,
     check_options,
+    offline_options,
     split_options,
 )
 from trackkit.errors import ConfigError
@@ -207,19 +208,6 @@ def _print_options(args: argparse.Namespace) -> int:
     return 0
 
 
-def _offline(args: argparse.Namespace, options: dict[str, Any]) -> dict[str, Any] | None:
-    """The offline pass's options (``None``: no offline pass), checked."""
-    from trackkit.mot.offline import OfflineConfig, OfflineLinker
-
-    if not args.offline:
-        if options:
-            raise ConfigError("--set offline.KEY=VALUE needs --offline")
-        return None
-    check_options("--offline", OfflineConfig, options, "offline.")
-    OfflineLinker(**options)
-    return options
-
-
 def _format(args: argparse.Namespace) -> str:
     """The results format: ``--format``, else the suffix of ``--out FILE``, else mot."""
     from trackkit.io.export import SUFFIXES, format_from_path
@@ -310,7 +298,7 @@ def _handler(args: argparse.Namespace) -> int:
     options = split_options(args.set, ("det", "offline"))
     check_tracker(args.tracker, options[""])
     _check_reid(args, options[""])
-    offline = _offline(args, options["offline"])
+    offline = offline_options(args.offline, options["offline"])
     fmt = _format(args)
     sources = open_sources(args.source, args.fps)
     if args.video and len(sources) > 1:

@@ -11,7 +11,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trackkit.cli.options import add_set_argument, add_verb, check_options, split_options
+from trackkit.cli.options import (
+    add_set_argument,
+    add_verb,
+    check_options,
+    offline_options,
+    split_options,
+)
 from trackkit.errors import ConfigError
 
 __all__ = ["add_parser"]
@@ -104,14 +110,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--trials and --workers must be >= 1")
     options = split_options(args.set, ("offline",))
     check_options(f"tracker {args.tracker}", config_class, options[""])
-    offline: dict[str, Any] | None = None
-    if args.offline:
-        from trackkit.mot.offline import OfflineConfig
-
-        check_options("--offline", OfflineConfig, options["offline"], "offline.")
-        offline = options["offline"]
-    elif options["offline"]:
-        raise ConfigError("--set offline.KEY=VALUE needs --offline")
+    offline = offline_options(args.offline, options["offline"])
     space = {k: v for k, v in space.items() if k not in options[""]}
     settings = TuneSettings(
         tracker=args.tracker,
