@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import re
 import sys
 import time
@@ -22,8 +21,7 @@ import numpy as np
 from trackkit.cli.options import add_key_values, add_train_flag, from_args
 from trackkit.config import parse_overrides
 from trackkit.errors import ConfigError, DataNotFoundError
-from trackkit.io.atomic import append_whole
-from trackkit.io.closing import Closing
+from trackkit.io.atomic import LineStream
 
 __all__ = ["add_parser", "parse_xywh"]
 
@@ -270,36 +268,6 @@ def _lost_column(path: Path) -> Path:
     return path.with_name(path.stem + ".score.csv")
 
 
-class _LineStream(Closing):
-    """A text file written a line at a time, as ``trackkit track`` streams its results.
-
-    The file is created by the first :meth:`write` (with ``header`` in front of that line), so
-    a run that fails before its first frame is tracked (unreadable ``--weights``, a bad
-    ``--init``) leaves no file; each :meth:`write` is one ``write`` system call
-    (:func:`trackkit.io.atomic.append_whole`), so a killed or interrupted run leaves the lines
-    of its finished frames and never a broken line.
-    """
-
-    def __init__(self, path: Path, header: str = "") -> None:
-        self.path = path
-        self.header = header
-        self._fd: int | None = None
-
-    def write(self, line: str) -> None:
-        """Append ``line`` (ending in a newline)."""
-        if self._fd is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-            line = self.header + line
-        append_whole(self._fd, line)
-
-    def close(self) -> None:
-        """Close the file (safe to call more than once)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
 def _run(args: argparse.Namespace) -> int:
     from trackkit.core.boxes import xywh_to_xyxy, xyxy_to_xywh
     from trackkit.sot import build
@@ -329,11 +297,11 @@ def _run(args: argparse.Namespace) -> int:
         cfg["weights"] = str(args.weights)
     tracker = build(args.tracker, **cfg)
 
-    # created by the first tracked frame, one whole line per frame (see _LineStream)
+    # created by the first tracked frame, one whole line per frame (io.atomic.LineStream)
     out_fh = side_fh = None
     if args.out is not None:
-        out_fh = _LineStream(args.out)
-        side_fh = _LineStream(_lost_column(args.out), "frame,score,lost\n")
+        out_fh = LineStream(args.out)
+        side_fh = LineStream(_lost_column(args.out), "frame,score,lost\n")
     writer = None
     if args.video is not None:
         from trackkit.io.video import VideoWriter
@@ -454,6 +422,11 @@ def _train_options(tr: argparse.ArgumentParser) -> None:
     tr.add_argument("--data", required=True, help="training data folder(s), comma separated")
     add_train_flag(tr, "--out", required=True)
     tr.add_argument("--mode", help="training mode (dcfnet: udt or supervised)")
+    tr.add_argument(
+        "--loss",
+        help="regression loss of goturn / dcfnet: l1, l2, l3 or shrinkage (default: the "
+        "model's own, goturn l1, dcfnet l2; shrinkage: Lu et al. ECCV 2018)",
+    )
     add_train_flag(tr, "--epochs", default=10)
     tr.add_argument("--steps", type=int, default=100, help="optimiser steps per epoch")
     tr.add_argument("--batch-size", type=int, default=8)
@@ -503,6 +476,8 @@ def _train(args: argparse.Namespace) -> int:
     extra = parse_overrides(args.set)
     if args.mode is not None:
         extra["mode"] = args.mode
+    if args.loss is not None:
+        extra["loss"] = args.loss
     opts = TrainOptions(
         data=tuple(Path(p) for p in args.data.split(",") if p),
         **from_args(

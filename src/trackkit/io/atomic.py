@@ -23,7 +23,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["append_whole", "atomic_open", "atomic_path", "write_bytes", "write_text"]
+from trackkit.io.closing import Closing
+
+__all__ = ["LineStream", "append_whole", "atomic_open", "atomic_path", "write_bytes", "write_text"]
 
 
 def _umask() -> int:
@@ -100,3 +102,50 @@ def append_whole(fd: int, text: str) -> None:
     while data:
         written = os.write(fd, data)
         data = data[written:]
+
+
+class LineStream(Closing):
+    """A results file written as its frames are tracked, whole lines at a time.
+
+    The file is created by the first :meth:`write` (with ``header`` in front), so a run that
+    fails before its first frame leaves no file that would look like a result; each
+    :meth:`write` is :func:`append_whole` (one system call), so a killed or interrupted run
+    keeps the lines of every finished frame and never a broken line. Every streaming writer
+    of trackkit (MOTChallenge, the export formats, SOT boxes) writes through one.
+
+    Args:
+        path: the file (parent folders are created on the first write).
+        header: text written before the first line (e.g. a CSV header).
+    """
+
+    def __init__(self, path: str | Path, header: str = "") -> None:
+        self.path = Path(path)
+        self.header = header
+        self._fd: int | None = None
+        self._closed = False
+
+    @property
+    def started(self) -> bool:
+        """Whether the file exists (a line was written)."""
+        return self._fd is not None
+
+    def write(self, text: str) -> None:
+        """Append ``text`` (whole lines, each ending in a newline).
+
+        Raises:
+            ValueError: the stream is closed.
+        """
+        if self._closed:
+            raise ValueError(f"{self.path}: writer is closed")
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+            text = self.header + text
+        append_whole(self._fd, text)
+
+    def close(self) -> None:
+        """Close the file (safe to call more than once)."""
+        self._closed = True
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ import numpy as np
 
 from trackkit.core.tracks import Tracks
 from trackkit.errors import ConfigError
-from trackkit.io.atomic import append_whole, write_text
+from trackkit.io.atomic import LineStream, write_text
 from trackkit.io.closing import Closing
 from trackkit.io.results import (
     CSV_HEADER,
@@ -96,7 +95,7 @@ class ResultsWriter(Closing):
         self.path = Path(path)
         self.class_names = list(class_names) if class_names is not None else None
         self.video = dict(video or {})
-        self._fd: int | None = None
+        self._stream = LineStream(self.path)
         self._closed = False
         self._start()
 
@@ -114,25 +113,19 @@ class ResultsWriter(Closing):
     @property
     def started(self) -> bool:
         """Whether the file exists (a frame was written)."""
-        return self._fd is not None
+        return self._stream.started
 
     def _flush(self, text: str) -> None:
-        """Append ``text`` with one system call; the file is created by the first frame (a
-        run that fails before it leaves no file that would look like a result)."""
-        if self._closed:
-            raise ValueError(f"{self.path}: writer is closed")
-        if self._fd is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-            text = self._header() + text
-        append_whole(self._fd, text)
+        """Append ``text`` (:class:`~trackkit.io.atomic.LineStream`: the file is created by
+        the first frame, with :meth:`_header` in front; one system call a frame)."""
+        if not self._stream.started:
+            self._stream.header = self._header()
+        self._stream.write(text)
 
     def close(self) -> None:
         """Finish the file; safe to call more than once."""
         self._closed = True
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._stream.close()
 
 
 class MOTTextWriter(ResultsWriter):

@@ -18,7 +18,6 @@ column and the problem. An empty results file is valid: a tracker that output no
 from __future__ import annotations
 
 import configparser
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 from trackkit.core.boxes import as_boxes, xywh_to_xyxy
 from trackkit.core.detections import Detections
 from trackkit.errors import DataNotFoundError, FormatError
-from trackkit.io.atomic import append_whole, write_text
+from trackkit.io.atomic import LineStream, write_text
 from trackkit.io.closing import Closing
 from trackkit.io.numtext import parse_numeric_table
 
@@ -371,33 +370,23 @@ class MOTResultWriter(Closing):
     """
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._fd: int | None = None
-        self._closed = False
+        self._stream = LineStream(path)
+        self.path = self._stream.path
 
     def write(
         self, frame: int, ids: ArrayLike, xyxy: ArrayLike, scores: ArrayLike | None = None
     ) -> None:
         """Append the tracks of one (1-based) ``frame``."""
-        if self._closed:
-            raise ValueError(f"{self.path}: writer is closed")
         b = as_boxes(xyxy)
         i = np.asarray(ids, np.int64).reshape(-1)
         s = np.ones(len(b)) if scores is None else np.asarray(scores, np.float64).reshape(-1)
-        text = _format_rows(np.full(len(b), frame, np.int64), i, b, s)
-        if self._fd is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        append_whole(self._fd, text)
+        self._stream.write(_format_rows(np.full(len(b), frame, np.int64), i, b, s))
 
     @property
     def started(self) -> bool:
         """Whether the file exists (a frame was written)."""
-        return self._fd is not None
+        return self._stream.started
 
     def close(self) -> None:
         """Close the file (safe to call more than once)."""
-        self._closed = True
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._stream.close()
