@@ -1,4 +1,4 @@
-"""Fuzzing the MOTChallenge readers beyond results files (tests/io/test_mot_txt_fuzz.py):
+"""Fuzzing the MOTChallenge readers beyond results files (test_fuzz_mot_results.py):
 detections, ground truth, ``seqinfo.ini`` and a whole sequence's ground truth + results."""
 
 from __future__ import annotations
