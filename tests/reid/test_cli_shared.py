@@ -113,6 +113,13 @@ def test_cli_train_then_eval_own_model(tmp_path: Path) -> None:
     assert main([*args, "--resume"]) == 0  # already finished: nothing to do
     log = (tmp_path / "run" / "log.csv").read_text().splitlines()
     assert len(log) == 3
+    # --eval-every scores identities held out of training, never the test split
+    make_folder_dataset(tmp_path / "data6", n_ids=6)
+    val_run = [*args[:-1], str(tmp_path / "val"), "--eval-every", "1", "--val-fraction", "0.34"]
+    val_run[val_run.index("--root") + 1] = str(tmp_path / "data6")
+    assert main(val_run) == 0
+    val_log = (tmp_path / "val" / "log.csv").read_text().splitlines()
+    assert "val_rank1" in val_log[0] and "val_mAP" in val_log[0] and len(val_log) == 3
     own = str(tmp_path / "run" / "model.pt")
     rerank = ["--rerank", "--k1", "3", "--k2", "2"]
     assert reid_eval(data, "--model", own, *rerank, "--json", str(tmp_path / "r.json")) == 0

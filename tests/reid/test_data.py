@@ -217,3 +217,30 @@ def test_histogram_embedder_and_factory_errors() -> None:
         load_embedder("nothing.pt")
     with pytest.raises(ConfigError, match="trackkit .pt models only"):
         load_embedder("model.onnx", embedding="centered")
+
+
+def test_validation_split_holds_out_whole_identities_seen_by_two_cameras() -> None:
+    from trackkit.reid.data.datasets import validation_split
+    from trackkit.reid.data.names import ReIDImage
+
+    images = [
+        ReIDImage(Path(f"{pid}_{cam}_{j}.jpg"), pid, cam)
+        for pid in range(20)
+        for cam in ((0, 1) if pid < 15 else (0,))  # ids 15-19: one camera only
+        for j in range(2)
+    ] + [ReIDImage(Path("junk.jpg"), -1, 0)]
+    rest, val = validation_split(images, 0.2, seed=3)
+    held = {im.pid for im in val.gallery}
+    assert len(held) == 4 and held.isdisjoint({im.pid for im in rest})
+    assert all(pid < 15 for pid in held)  # a held-out query needs a second camera
+    assert len(rest) + len(val.gallery) == len(images)
+    assert sorted((q.pid, q.camid) for q in val.query) == sorted(
+        {(pid, cam) for pid in held for cam in (0, 1)}
+    )
+    assert any(im.pid == -1 for im in rest)
+    assert validation_split(images, 0.2, seed=3)[1] == val  # seeded
+    assert {im.pid for im in validation_split(images, 0.2, seed=4)[1].gallery} != held
+    with pytest.raises(TrackkitError, match="in \\(0, 1\\)"):
+        validation_split(images, 1.5)
+    with pytest.raises(TrackkitError, match="cannot hold out"):
+        validation_split(images[:4], 0.5)

@@ -99,7 +99,15 @@ def add_parser(sub: Any) -> None:
         "--eval-every",
         type=int,
         default=0,
-        help="evaluate on the dataset's first trial every N epochs (0 = never)",
+        help="every N epochs, score rank-1 and mAP on identities held out from the training "
+        "set (--val-fraction; never a test split), logged as val_rank1, val_mAP (0 = never)",
+    )
+    tr.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="with --eval-every: the fraction of training identities held out (not trained on) "
+        "for validation (default 0.1, drawn with --seed)",
     )
     add_key_values(
         tr,
@@ -273,15 +281,17 @@ def _train(args: argparse.Namespace) -> int:
         **parse_overrides(args.set),
     )
     hook = None
-    if args.eval_every > 0 and not dataset.trials:
-        raise ConfigError(f"--eval-every: {args.dataset} has no evaluation split here")
+    train = dataset.train
     if args.eval_every > 0:
-        hook = _eval_hook(dataset, args.eval_every)
+        from trackkit.reid.data.datasets import validation_split
+
+        train, val = validation_split(train, args.val_fraction, args.seed, args.root)
+        hook = _eval_hook(dataset, val, args.eval_every)
     command = command_line("trackkit reid train", args.train_parser, args, skip=("resume",))
     unlabelled = [p for folder in args.unlabelled for p in list_images(folder)]
     Trainer(
         cfg,
-        dataset.train,
+        train,
         args.out,
         progress=sys.stderr.isatty(),
         on_epoch_end=hook,
@@ -293,17 +303,18 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _eval_hook(dataset: Any, every: int) -> Any:
+def _eval_hook(dataset: Any, val: Any, every: int) -> Any:
+    """Every ``every`` epochs: rank-1 and mAP on the validation trial ``val``."""
     from trackkit.reid.data.datasets import ReIDDataset
     from trackkit.reid.embedder import TorchEmbedder
     from trackkit.reid.evaluate import evaluate_embedder
 
-    first = ReIDDataset(dataset.name, dataset.root, (), dataset.trials[:1])
+    held_out = ReIDDataset(dataset.name, dataset.root, (), (val,))
 
     def hook(epoch: int, model: Any) -> dict[str, float]:
         if epoch % every:
             return {}
-        r = evaluate_embedder(TorchEmbedder(model), first).result
+        r = evaluate_embedder(TorchEmbedder(model), held_out).result
         return {"val_rank1": r.rank(1), "val_mAP": r.mAP}
 
     return hook

@@ -53,6 +53,7 @@ __all__ = [
     "list_images",
     "load_dataset",
     "parse_folder",
+    "validation_split",
 ]
 
 
@@ -279,6 +280,48 @@ def load_caviar4reid(root: Path, n_trials: int = 10, seed: int = 0) -> ReIDDatas
 def load_ilids(root: Path, n_trials: int = 10, seed: int = 0) -> ReIDDataset:
     """i-LIDS VID/MCTS crops ``PPPP_III.jpg`` (Zheng et al. BMVC 2009), no camera labels."""
     return _no_camera("ilids", root)
+
+
+def validation_split(
+    train: Sequence[ReIDImage], fraction: float, seed: int = 0, where: Path | str = "training set"
+) -> tuple[tuple[ReIDImage, ...], Trial]:
+    """Hold out ``fraction`` of the training identities as a validation trial (for choosing
+    epochs, sizes and losses without looking at any test split).
+
+    Only identities seen by at least two cameras can be held out (a query needs a match in
+    another camera). The validation trial's queries are the first image of each (identity,
+    camera); its gallery is every held-out image (the scorer drops same-identity same-camera
+    images, the query itself included). Identities ``<= 0`` (junk, distractors) always train.
+
+    Returns:
+        ``(the remaining training images, the validation trial)``.
+
+    Raises:
+        TrackkitError: ``fraction`` outside (0, 1), or fewer than 2 identities to hold out.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise TrackkitError(f"validation fraction {fraction}: need a number in (0, 1), e.g. 0.1")
+    cams: dict[int, set[int]] = defaultdict(set)
+    for im in train:
+        if im.pid >= 0:
+            cams[im.pid].add(im.camid)
+    eligible = np.array(sorted(p for p, c in cams.items() if len(c) >= 2), dtype=np.int64)
+    n_val = int(round(fraction * len(cams)))
+    if n_val < 2 or eligible.size < n_val:
+        raise TrackkitError(
+            f"{where}: cannot hold out {fraction:.0%} of {len(cams)} identities for validation "
+            f"({eligible.size} are seen by two or more cameras; need at least 2)"
+        )
+    held = {int(p) for p in np.random.default_rng(seed).permutation(eligible)[:n_val]}
+    gallery = [im for im in train if im.pid in held]
+    seen: set[tuple[int, int]] = set()
+    query = []
+    for im in gallery:
+        if (im.pid, im.camid) not in seen:
+            seen.add((im.pid, im.camid))
+            query.append(im)
+    rest = tuple(im for im in train if im.pid not in held)
+    return rest, _trial(query, gallery, Path(where))
 
 
 def combine(datasets: Sequence[ReIDDataset]) -> ReIDDataset:
