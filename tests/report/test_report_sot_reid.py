@@ -204,3 +204,21 @@ def test_reid_eval_report_file(shared: Path, browser: Browser, tmp_path: Path) -
     assert main(["report", "--reid", str(report), "--out", str(out)]) == 0
     assert browser.open(out).errors == []
     assert browser.evaluate("document.querySelectorAll('.gallery').length") == 10
+
+
+def test_sot_thumbnails_shared_fairly_between_trackers(sot_data: dict[str, Path]) -> None:
+    """With room for 2 thumbnails, each of two drifting trackers gets one (not the first
+    tracker both)."""
+    from trackkit.io.otb import read_reference_results
+    from trackkit.report.sot import sot_section
+    from trackkit.report.thumbs import Thumbnails
+    from trackkit.sot.runner import find_sequences
+
+    (seq,) = find_sequences(sot_data["data"])
+    drift = read_reference_results(sot_data["drift"] / "Blob.txt")
+    thumbs = Thumbnails(max_count=2)
+    section = sot_section({"a": {"Blob": drift}, "b": {"Blob": drift}}, [seq], thumbs)
+    runs = section["sequences"][0]["runs"]
+    shown = {t: [key for _, key, _ in runs[t]["lost"] if key is not None] for t in ("a", "b")}
+    assert [len(shown["a"]), len(shown["b"])] == [1, 1] and thumbs.skipped == 2
+    assert all(key in thumbs.images for keys in shown.values() for key in keys)

@@ -158,20 +158,21 @@ def _read(path: Path) -> dict[str, Any]:
 def reid_section(files: Sequence[str | Path], thumbs: Thumbnails | None = None) -> dict[str, Any]:
     """The JSON-ready ReID section of one or more ``--report`` files (one run each)."""
     thumbs = thumbs if thumbs is not None else Thumbnails()
-    runs = []
+    runs: list[dict[str, Any]] = []
     for file in files:
         path = Path(file)
         data = _read(path)
+        group = f"reid/{len(runs)}"  # each run gets its fair part of the thumbnail cap
         worst = []
         for w in data["worst"]:
             q = w["query"]
-            q_key = thumbs.add(f"reid/{q['path']}", Path(q["path"]), [])
+            q_key = thumbs.request(group, f"reid/{q['path']}", Path(q["path"]), [])
             gallery = [
                 {
                     "pid": g["pid"],
                     "cam": g["cam"],
                     "correct": g["correct"],
-                    "thumb": thumbs.add(f"reid/{g['path']}", Path(g["path"]), []),
+                    "thumb": thumbs.request(group, f"reid/{g['path']}", Path(g["path"]), []),
                 }
                 for g in w["gallery"]
             ]
@@ -200,4 +201,10 @@ def reid_section(files: Sequence[str | Path], thumbs: Thumbnails | None = None) 
                 "worst": worst,
             }
         )
+    thumbs.render()
+    for run in runs:
+        for w in run["worst"]:
+            w["thumb"] = thumbs.get(w["thumb"])
+            for g in w["gallery"]:
+                g["thumb"] = thumbs.get(g["thumb"])
     return {"kind": "reid", "runs": runs}

@@ -118,7 +118,9 @@ def sot_section(
                 shown = [Box(_xyxy(gt[f]), "gt", "gt")]
                 if np.all(np.isfinite(pred[f])):
                     shown.append(Box(_xyxy(pred[f]), "pred", tracker))
-                key = thumbs.add(f"sot/{tracker}/{name}/{k}", seq.frames[f], shown)
+                key = thumbs.request(
+                    f"sot/{tracker}", f"sot/{tracker}/{name}/{k}", seq.frames[f], shown
+                )
                 lost.append([f + 1, key, length])
             iou_list = [round(float(v), 3) if ok else None for v, ok in zip(ious, valid)]
             row = seq_rows.setdefault(name, {"name": name, "frames": len(seq), "runs": {}})
@@ -140,6 +142,10 @@ def sot_section(
                 "norm_precision_auc": s.norm_precision_auc,
                 "sequences": s.sequences,
             }
+    thumbs.render()  # each tracker gets its fair part of the thumbnail cap
+    for row in seq_rows.values():
+        for run in row["runs"].values():
+            run["lost"] = [[f, thumbs.get(key), n] for f, key, n in run["lost"]]
     return {
         "kind": "sot",
         "trackers": [t for t in runs if t in summary],

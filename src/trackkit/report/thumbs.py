@@ -138,12 +138,16 @@ class Thumbnails:
     def render(self) -> None:
         """Make the requested thumbnails: per group the first ones, as many as its fair share
         of the room left (:func:`fair_shares`), reading the frames in order."""
+        unique: dict[str, tuple[str, Path, tuple[Box, ...]]] = {}
+        for group, key, frame, boxes in self._requests:  # a key asked for twice counts once
+            if key not in self.images:
+                unique.setdefault(key, (group, frame, boxes))
         counts: dict[str, int] = {}
-        for group, *_ in self._requests:
+        for group, *_ in unique.values():
             counts[group] = counts.get(group, 0) + 1
         quota = fair_shares(counts, self.max_count - len(self.images))
         chosen = []
-        for group, key, frame, boxes in self._requests:
+        for key, (group, frame, boxes) in unique.items():
             if quota[group] > 0:
                 quota[group] -= 1
                 chosen.append((frame, key, boxes))
