@@ -46,6 +46,17 @@ class Preset:
         self.overrides = dict(overrides)
 
 
+def _first_sentence(doc: str) -> str:
+    """The first sentence of a docstring's first paragraph, on one line (the whole paragraph
+    when it has no sentence end)."""
+    para = " ".join(doc.strip().split("\n\n")[0].split())
+    for end in (". ", ".) "):
+        k = para.find(end)
+        if k >= 0:
+            return para[: k + len(end) - 1]
+    return para
+
+
 class Registry(Generic[T]):
     """A mapping from names to factories (classes or functions) of one kind.
 
@@ -76,8 +87,7 @@ class Registry(Generic[T]):
         def deco(factory: Any) -> Any:
             self._check_new(key, name)
             self._entries[key] = factory
-            doc = (factory.__doc__ or "").strip().splitlines()
-            self._summaries[key] = summary or (doc[0] if doc else "")
+            self._summaries[key] = summary or _first_sentence(factory.__doc__ or "")
             return factory
 
         return deco

@@ -140,25 +140,47 @@ def trackers_help() -> str:
     preset) with its one-line summary, and how lost frames are decided."""
     from trackkit.sot.base import LOST_THRESHOLD_DOC, SOT_TRACKERS
 
-    names = SOT_TRACKERS.available()
-    width = max(len(n) for n in names)
-    lines = [f"  {n:<{width}}  {SOT_TRACKERS.summary(n)}" for n in names]
     return (
         "\ntrackers (--tracker NAME; default kcf; options: --set KEY=VALUE):\n"
-        + "\n".join(lines)
+        + _listing(SOT_TRACKERS)
         + "\n\n"
         + LOST_THRESHOLD_DOC
         + "\n"
     )
 
 
-def _list_trackers_in_help(parser: argparse.ArgumentParser) -> None:
-    """Append :func:`trackers_help` to ``parser``'s help; built only when the help is shown
-    (listing the trackers imports their modules)."""
+def trainers_help() -> str:
+    """The ``models`` section of ``trackkit sot train --help``: every registered trainer with
+    its one-line summary."""
+    from trackkit.sot.train.base import SOT_TRAINERS
+
+    return (
+        "\nmodels (--model NAME; trainer options: --set KEY=VALUE, documented in docs/):\n"
+        + _listing(SOT_TRAINERS)
+        + "\n"
+    )
+
+
+def _listing(registry: Any) -> str:
+    """Every name of ``registry`` with its summary, wrapped to 100 columns."""
+    import textwrap
+
+    names = registry.available()
+    width = max(len(n) for n in names)
+    indent = " " * (width + 4)
+    return "\n".join(
+        textwrap.fill(f"  {n:<{width}}  {registry.summary(n)}", 100, subsequent_indent=indent)
+        for n in names
+    )
+
+
+def _append_to_help(parser: argparse.ArgumentParser, section: Any) -> None:
+    """Append ``section()`` to ``parser``'s help; built only when the help is shown (listing
+    the registered trackers or trainers imports their modules)."""
     plain = parser.format_help
 
     def format_help() -> str:
-        return plain() + trackers_help()
+        return plain() + section()
 
     parser.format_help = format_help  # type: ignore[method-assign]
 
@@ -193,7 +215,7 @@ def add_parser(sub: Any) -> None:
     )
     _track_options(track, source=True)
     for p in (parser, track):
-        _list_trackers_in_help(p)
+        _append_to_help(p, trackers_help)
     actions.track = track  # type: ignore[attr-defined]
     add_train_parser(actions)
 
@@ -396,15 +418,6 @@ def _report(
 
 
 TRAIN_EPILOG = """\
-models (trainers registered in trackkit.sot.train.base.SOT_TRAINERS):
-  dcfnet   learned-feature DCF; --mode udt (unsupervised, any folders of frames) or
-           --mode supervised (annotated OTB / VOT / GOT-10k sequences)
-  siamfc   SiamFC embedding: exemplar/search pairs, balanced logistic loss on the response
-           map (--set width=0.25 for a narrower network)
-  goturn   GOTURN two-crop box regression with motion-smoothness augmentation (--set
-           paste_prob, max_shift, reverse_prob, flip_prob, jitter)
-  mdnet    MDNet shared layers + one binary head per training sequence (multi-domain)
-
 output: OUT/checkpoint.pt after every epoch (--resume continues from it), OUT/log.csv,
 OUT/model.pt (load it with `trackkit sot SOURCE --tracker NAME --weights OUT/model.pt`).
 
@@ -418,7 +431,7 @@ examples (the commands of the committed weights are in docs/benchmarks.md):
 
 def _train_options(tr: argparse.ArgumentParser) -> None:
     """The flags of ``trackkit sot train``."""
-    tr.add_argument("--model", required=True, help="trainer name (dcfnet, siamfc, goturn, mdnet)")
+    tr.add_argument("--model", required=True, help="trainer name (listed below)")
     tr.add_argument("--data", required=True, help="training data folder(s), comma separated")
     add_train_flag(tr, "--out", required=True)
     tr.add_argument("--mode", help="training mode (dcfnet: udt or supervised)")
@@ -453,6 +466,7 @@ def add_train_parser(actions: Any) -> argparse.ArgumentParser:
     """Add ``train`` to ``trackkit sot``'s subcommands."""
     tr: argparse.ArgumentParser = actions.add_parser("train", **_TRAIN_HELP)
     _train_options(tr)
+    _append_to_help(tr, trainers_help)
     return tr
 
 
@@ -461,6 +475,7 @@ def build_train_parser() -> argparse.ArgumentParser:
     kw = {k: v for k, v in _TRAIN_HELP.items() if k != "help"}
     tr = argparse.ArgumentParser(prog="trackkit sot train", **kw)  # type: ignore[arg-type]
     _train_options(tr)
+    _append_to_help(tr, trainers_help)
     return tr
 
 
