@@ -32,7 +32,10 @@ from trackkit.shared import shared_path  # noqa: E402
 from trackkit.sot import build  # noqa: E402
 from trackkit.sot.runner import find_sequences  # noqa: E402
 
-TRACKERS = ["kcf", "dcfnet", "udt", "siamfc", "siamrpn-v2", "siamrpn-v3", "mdnet"]
+TRACKERS = [
+    "kcf", "dcfnet", "udt", "siamfc", "siamrpn-v2", "siamrpn-v3", "mdnet",
+    "hcf", "crest", "dslt", "tadt", "adnet", "rolo", "memtrack",
+]  # fmt: skip
 
 
 def _scores(name: str, seqs: list[Any], present: int, absent: int) -> tuple[Any, Any]:

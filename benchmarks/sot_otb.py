@@ -96,6 +96,15 @@ TRACKERS: list[tuple[str, str, dict[str, Any]]] = [
     ("goturn-1pass", "goturn", {"passes": 1}),
     ("goturn-uncalibrated", "goturn", {"passes": 1, "calibrate": False}),
     ("mdnet", "mdnet", {}),
+    ("crest", "crest", {}),
+    ("adnet", "adnet", {}),
+    ("dslt", "dslt", {}),
+    ("memtrack", "memtrack", {}),
+    ("mdnet-vital", "mdnet", {"adversarial": True}),
+    ("mdnet-recip", "mdnet", {"reciprocative": True}),
+    ("hcf", "hcf", {}),
+    ("tadt", "tadt", {}),
+    ("rolo", "rolo", {}),
 ]
 
 #: OpenCV trackers: label -> (factory, use the box even when update() reports a failure,

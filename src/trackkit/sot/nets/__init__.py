@@ -26,7 +26,14 @@ __all__ = [
 
 #: trackkit's own trained weights, shipped in ``trackkit/assets`` (see docs/benchmarks.md for
 #: the command that reproduces each).
-_PACKAGED = {"siamfc": "siamfc.pt", "goturn": "goturn.pt", "mdnet": "mdnet.pt"}
+_PACKAGED = {
+    "siamfc": "siamfc.pt",
+    "goturn": "goturn.pt",
+    "mdnet": "mdnet.pt",
+    "adnet": "adnet.pt",
+    "memtrack": "memtrack.pt",
+    "rolo": "rolo.pt",
+}
 
 #: Published pretrained weights, read in place from the shared folder.
 _SHARED = {

@@ -30,7 +30,8 @@ records which (:attr:`LayeredBackbone.record`: name, file name, sha256).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +40,40 @@ from numpy.typing import NDArray
 
 from trackkit.errors import ConfigError
 
-__all__ = ["LAYER_STRIDES", "LayeredBackbone", "layer_channels", "layer_stride"]
+__all__ = [
+    "LAYER_STRIDES",
+    "LayeredBackbone",
+    "check_layers",
+    "layer_channels",
+    "layer_stride",
+    "torch_threads",
+]
 
 #: block index -> stride of NanoTrack's MobileNetV3 backbone
 LAYER_STRIDES = (2, 4, 8, 8, 16, 16, 16, 16, 16, 16)
 _CHANNELS = (16, 16, 24, 24, 40, 40, 40, 48, 48, 96)
 
 
-def _check_layers(name: str, layers: Sequence[int]) -> tuple[int, ...]:
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with torch on ``n`` CPU threads (the previous number restored after):
+    a tracker's ``threads`` option without changing the caller's setting."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def check_layers(name: str, layers: Sequence[int]) -> tuple[int, ...]:
+    """``layers`` as a tuple when they are increasing block indices of backbone ``name``.
+
+    Raises:
+        ConfigError: an unknown backbone or bad indices (the message names the valid ones).
+    """
     from trackkit.sot.nets.backbones import BACKBONES
 
     if name not in BACKBONES:
@@ -101,7 +128,7 @@ class LayeredBackbone:
     ) -> None:
         from trackkit.sot.nets.backbones import build_backbone, load_pretrained
 
-        self.layers = _check_layers(name, layers)
+        self.layers = check_layers(name, layers)
         self.strides = tuple(LAYER_STRIDES[i] for i in self.layers)
         self.channels = tuple(_CHANNELS[i] for i in self.layers)
         self.threads = int(threads)
@@ -129,20 +156,35 @@ class LayeredBackbone:
     def __call__(self, patch: NDArray[np.uint8] | NDArray[np.float32]) -> list[NDArray[np.float32]]:
         """Features of one ``(H, W, 3)`` BGR patch (or a ``(B, H, W, 3)`` batch): one
         ``(C_l, h_l, w_l)`` (or ``(B, C_l, h_l, w_l)``) float32 array per layer."""
-        import torch
-
         arr = np.asarray(patch, dtype=np.float32)
         single = arr.ndim == 3
-        if single:
-            arr = arr[None]
-        if arr.ndim != 4 or arr.shape[-1] != 3:
-            raise ValueError(f"patch: need (H, W, 3) or (B, H, W, 3) BGR, got {arr.shape}")
-        x = torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2)))
-        before = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
-        try:
-            with torch.no_grad():
-                feats = self.forward(x)
-        finally:
-            torch.set_num_threads(before)
+        feats = self.features(arr)
         return [f[0].numpy() if single else f.numpy() for f in feats]
+
+    def features(self, patch: Any, grid: tuple[int, int] | None = None) -> list[Any]:
+        """Features without gradients, on :attr:`threads` torch threads: one
+        ``(B, C_l, h_l, w_l)`` float32 tensor per layer of ``patch`` — an ``(H, W, 3)`` /
+        ``(B, H, W, 3)`` BGR array or a ``(B, 3, H, W)`` tensor —, each resized (bilinear) to
+        ``grid = (h, w)`` when given (the common grid of the multi-layer trackers)."""
+        import torch
+        import torch.nn.functional as F
+
+        if isinstance(patch, torch.Tensor):
+            x = patch.float()
+        else:
+            arr = np.asarray(patch, dtype=np.float32)
+            if arr.ndim == 3:
+                arr = arr[None]
+            if arr.ndim != 4 or arr.shape[-1] != 3:
+                raise ValueError(f"patch: need (H, W, 3) or (B, H, W, 3) BGR, got {arr.shape}")
+            x = torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2)))
+        with torch.no_grad(), torch_threads(self.threads):
+            out = self.forward(x)
+            if grid is not None:
+                out = [
+                    f
+                    if tuple(f.shape[-2:]) == tuple(grid)
+                    else F.interpolate(f, size=tuple(grid), mode="bilinear", align_corners=False)
+                    for f in out
+                ]
+        return out

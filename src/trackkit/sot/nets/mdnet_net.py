@@ -55,6 +55,11 @@ class MDNet(nn.Module):
         )
         self.heads = nn.ModuleList([nn.Linear(fc, 2) for _ in range(domains)])
 
+    @property
+    def feat_shape(self) -> tuple[int, int, int]:
+        """``(C, h, w)`` of the conv map that :meth:`features` flattens."""
+        return (3 * self.width, self.size // 16, self.size // 16)
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Conv features ``(B, feat_dim)`` of crops ``(B, 3, size, size)``."""
         return self.conv(x / 255.0 - 0.5).flatten(1)

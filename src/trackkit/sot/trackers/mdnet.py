@@ -15,6 +15,20 @@ Online part (the offline multi-domain training is :mod:`trackkit.sot.train.mdnet
    ``long_frames`` successful frames; failure: the box stays, a *short-term* update uses the last
    ``short_frames`` frames and the search widens (``trans`` times ``expand`` per failure, up to
    ``max_trans``: wider re-detection), back to normal after a success.
+
+Options (off by default; presets ``mdnet-vital`` / ``mdnet-rl``):
+
+- ``adversarial`` — VITAL (Song et al., CVPR 2018): a mask generator ``G``
+  (:mod:`trackkit.sot.nets.vital`) learns, in every fine-tuning step (first frame and
+  updates), the spatial mask of the conv features that makes the classifier's loss on the
+  positives highest; the classifier is trained on positives masked by ``G`` (strength
+  ``adv_weight``, ``adv_steps`` G updates per step). ``focal`` is the paper's optional
+  cost-sensitive loss (focal weighting ``(1 - p)^focal`` of the cross-entropy; 0 = off).
+  Tracking scores unmasked features.
+- ``reciprocative`` — reciprocative learning (Pu et al., NeurIPS 2018): attention maps
+  (gradient of the target score w.r.t. the sample's conv features) regularised during online
+  training (:mod:`trackkit.sot.ops.attention`; weight ``recip_weight``). No attention at test
+  time.
 """
 
 from __future__ import annotations
@@ -32,7 +46,7 @@ from trackkit.sot.nets import trained_weights
 from trackkit.sot.ops.crops import as_bgr
 from trackkit.sot.ops.samples import crop_boxes, gaussian_samples, labelled_samples
 
-__all__ = ["MDNetConfig", "MDNetTracker", "finetune"]
+__all__ = ["MDNetConfig", "MDNetTracker", "OnlineExtras", "finetune"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +56,8 @@ class MDNetConfig(NetTrackerConfig):
     RANGES: ClassVar[str] = (
         "candidates >= 5; trans > 0; expand >= 1; init_pos >= 1; "
         "init_neg >= 1; batch_pos >= 1; batch_neg >= 1; lr > 0; max_trans >= trans; "
-        "hard_pool >= batch_neg"
+        "hard_pool >= batch_neg; adv_weight in [0, 1]; adv_steps >= 1; focal >= 0; "
+        "recip_weight >= 0"
     )
 
     seed: int = 0
@@ -69,6 +84,51 @@ class MDNetConfig(NetTrackerConfig):
     #: below 0 the classifier calls the best candidate background: the paper's tracking
     #: failure (it then widens the search), reported as lost
     lost_threshold: float | None = 0.0
+    #: VITAL: adversarial feature masks on the positives during fine-tuning
+    adversarial: bool = False
+    #: VITAL: mask strength (1: G's mask as is; 0: no masking)
+    adv_weight: float = 1.0
+    #: VITAL: generator updates per fine-tuning step
+    adv_steps: int = 1
+    #: VITAL's cost-sensitive loss: focal exponent (0: plain cross-entropy)
+    focal: float = 0.0
+    #: reciprocative learning: attention regulariser during fine-tuning
+    reciprocative: bool = False
+    #: reciprocative learning: weight of the regulariser
+    recip_weight: float = 0.1
+
+
+@dataclass
+class OnlineExtras:
+    """The optional training terms of :func:`finetune` (all off: plain MDNet).
+
+    Attributes:
+        shape: ``(C, h, w)`` of the conv map the features flatten.
+        gen, gen_opt: VITAL's mask generator and its optimizer (``None``: no masks).
+        adv_weight, adv_steps: mask strength and generator updates per step.
+        focal: cost-sensitive (focal) exponent, 0 = cross-entropy.
+        recip_weight: reciprocative attention regulariser weight, 0 = off.
+    """
+
+    shape: tuple[int, int, int]
+    gen: Any = None
+    gen_opt: Any = None
+    adv_weight: float = 1.0
+    adv_steps: int = 1
+    focal: float = 0.0
+    recip_weight: float = 0.0
+
+
+def focal_loss(logits: Any, y: Any, gamma: float) -> Any:
+    """Cross-entropy of ``logits (B, 2)`` with labels ``y (B,)`` weighted by ``(1 - p_y)^gamma``
+    (VITAL's cost-sensitive loss: easy samples, mostly negatives, count less); ``gamma = 0``
+    is the plain cross-entropy."""
+    import torch.nn.functional as F
+
+    if gamma == 0:
+        return F.cross_entropy(logits, y)
+    logp = F.log_softmax(logits, dim=1).gather(1, y[:, None])[:, 0]
+    return -((1 - logp.exp()) ** gamma * logp).mean()
 
 
 def finetune(
@@ -81,11 +141,16 @@ def finetune(
     batch_pos: int,
     batch_neg: int,
     hard_pool: int,
+    extras: OnlineExtras | None = None,
 ) -> float:
     """Fine-tune ``fc4-fc6`` on conv features ``pos (P, D)``, ``neg (N, D)`` with hard negative
-    mining; returns the last loss."""
+    mining; returns the last loss (of the classifier, regulariser included). ``extras`` adds
+    VITAL's adversarial masks / cost-sensitive loss and the reciprocative regulariser."""
     import torch
     import torch.nn.functional as F
+
+    from trackkit.sot.nets.vital import apply_mask, generator_step
+    from trackkit.sot.ops.attention import attention_maps, reciprocative_loss
 
     loss_v = 0.0
     for _ in range(iters):
@@ -96,15 +161,31 @@ def finetune(
             s = net.classify(neg[torch.from_numpy(pool)])
             hard = pool[torch.argsort(s[:, 1] - s[:, 0], descending=True)[:batch_neg].numpy()]
         net.train()
-        x = torch.cat([pos[pi], neg[torch.from_numpy(hard)]])
+        xp = pos[pi]
+        if extras is not None and extras.gen is not None:
+            with torch.no_grad():
+                mask = 1 - extras.adv_weight * (1 - extras.gen(xp))
+            xp = apply_mask(xp, mask, extras.shape)
+        x = torch.cat([xp, neg[torch.from_numpy(hard)]])
         y = torch.cat(
             [torch.ones(len(pi), dtype=torch.long), torch.zeros(len(hard), dtype=torch.long)]
         )
-        loss = F.cross_entropy(net.classify(x), y)
+        if extras is None:
+            loss = F.cross_entropy(net.classify(x), y)
+        elif extras.recip_weight > 0:
+            logits, att = attention_maps(net.classify, x, extras.shape)
+            loss = focal_loss(logits, y, extras.focal)
+            loss = loss + extras.recip_weight * reciprocative_loss(att, y)
+        else:
+            loss = focal_loss(net.classify(x), y, extras.focal)
         opt.zero_grad()
         loss.backward()
         opt.step()
         loss_v = float(loss.detach())
+        if extras is not None and extras.gen is not None:
+            net.eval()  # G's targets: the classifier's loss without dropout
+            for _ in range(extras.adv_steps):
+                generator_step(extras.gen, extras.gen_opt, net.classify, pos[pi])
     net.eval()
     return loss_v
 
@@ -159,6 +240,27 @@ class MDNetTracker(SOTTracker):
         net.reset_heads(1)
         return net.eval()
 
+    def _make_extras(self) -> OnlineExtras | None:
+        """The VITAL / reciprocative terms of this configuration (``None``: plain MDNet)."""
+        import torch
+
+        cfg = self.config
+        if not (cfg.adversarial or cfg.reciprocative or cfg.focal > 0):
+            return None
+        extras = OnlineExtras(
+            shape=self._net.feat_shape,
+            adv_weight=cfg.adv_weight,
+            adv_steps=cfg.adv_steps,
+            focal=cfg.focal,
+            recip_weight=cfg.recip_weight if cfg.reciprocative else 0.0,
+        )
+        if cfg.adversarial:
+            from trackkit.sot.nets.vital import MaskGenerator
+
+            extras.gen = MaskGenerator(self._net.feat_shape)
+            extras.gen_opt = torch.optim.Adam(extras.gen.parameters(), lr=cfg.lr)
+        return extras
+
     def _features(self, img: NDArray[np.uint8], boxes: NDArray[np.float64]) -> Any:
         import torch
 
@@ -178,6 +280,7 @@ class MDNetTracker(SOTTracker):
         self._box = box.copy()
         params = list(self._net.fc.parameters()) + list(self._net.heads.parameters())
         self._opt = torch.optim.Adam(params, lr=cfg.lr)
+        self._extras = self._make_extras()
         pos, neg = labelled_samples(self._rng, box, cfg.init_pos, cfg.init_neg)
         fp, fn = self._features(img, pos), self._features(img, neg)
         finetune(
@@ -190,6 +293,7 @@ class MDNetTracker(SOTTracker):
             cfg.batch_pos,
             cfg.batch_neg,
             cfg.hard_pool,
+            self._extras,
         )
         self._reg: NDArray[np.float64] | None = None
         if cfg.bbreg:
@@ -263,4 +367,19 @@ class MDNetTracker(SOTTracker):
             cfg.batch_pos,
             cfg.batch_neg,
             cfg.hard_pool,
+            self._extras,
         )
+
+
+SOT_TRACKERS.register_preset(
+    "mdnet-vital",
+    "mdnet",
+    "MDNet + VITAL adversarial feature masks in online fine-tuning (Song 2018)",
+    adversarial=True,
+)
+SOT_TRACKERS.register_preset(
+    "mdnet-rl",
+    "mdnet",
+    "MDNet + reciprocative attention regulariser in online fine-tuning (Pu 2018)",
+    reciprocative=True,
+)

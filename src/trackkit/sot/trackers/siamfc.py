@@ -126,8 +126,9 @@ class SiamFCTracker(SOTTracker):
         c = (self._center[0], self._center[1])
         crops = [crop_square(img, c, s_x * s, self.instance_size, avg) for s in self._scales]
         xf = self._embed(crops)
+        zf = self._template(xf)
         with torch.inference_mode():
-            resp = self._network().correlate(self._zf, xf)[:, 0].numpy().astype(np.float64)
+            resp = self._network().correlate(zf, xf)[:, 0].numpy().astype(np.float64)
         peaks = resp.reshape(len(crops), -1).max(axis=1)
         prob = 1.0 / (1.0 + np.exp(-peaks))
         mid = len(crops) // 2
@@ -146,16 +147,34 @@ class SiamFCTracker(SOTTracker):
         self._size = np.clip(self._size * factor, cfg.min_size, [ww, hh])
         self._center = np.clip(self._center, 0, [ww, hh])
         score = float(prob[k])
-        if cfg.template_lr > 0 and score >= cfg.update_score:
-            s_z = context_size(self._size[0], self._size[1], cfg.context)
-            zc = (self._center[0], self._center[1])
-            z_new = self._embed([crop_square(img, zc, s_z, 127, avg)])
-            self._zf = (1 - cfg.template_lr) * self._zf + cfg.template_lr * z_new
+        self._refresh(img, avg, score)
         ctr, sz = self._center, self._size
         box = np.array(
             [ctr[0] - sz[0] / 2, ctr[1] - sz[1] / 2, ctr[0] + sz[0] / 2, ctr[1] + sz[1] / 2]
         )
         return SOTResult(box=box, score=score)
+
+    def _template(self, xf: Any) -> Any:
+        """The exemplar features correlated with this frame's search features ``xf``
+        (``(S, C, H, W)``, one per scale): the (averaged) exemplar. A hook for subclasses
+        (MemTrack reads its memory here)."""
+        return self._zf
+
+    def _exemplar_at_box(self, img: NDArray[np.uint8], avg: tuple[float, float, float]) -> Any:
+        """Exemplar features ``(1, C, h, w)`` of the current box in ``img``."""
+        s_z = context_size(self._size[0], self._size[1], self.config.context)
+        zc = (self._center[0], self._center[1])
+        return self._embed([crop_square(img, zc, s_z, 127, avg)])
+
+    def _refresh(
+        self, img: NDArray[np.uint8], avg: tuple[float, float, float], score: float
+    ) -> None:
+        """After locating the target: the exponential-average template update (a hook for
+        subclasses)."""
+        cfg = self.config
+        if cfg.template_lr > 0 and score >= cfg.update_score:
+            z_new = self._exemplar_at_box(img, avg)
+            self._zf = (1 - cfg.template_lr) * self._zf + cfg.template_lr * z_new
 
     def describe(self) -> dict[str, Any]:
         """The configuration as a plain dict."""

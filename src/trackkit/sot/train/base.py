@@ -17,7 +17,7 @@ inside functions only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -40,6 +40,7 @@ __all__ = [
     "TrainOptions",
     "build_trainer",
     "fit",
+    "train",
 ]
 
 
@@ -254,3 +255,34 @@ def fit(trainer: SOTTrainer, progress: bool = True, stop_after: int | None = Non
         max_minutes=o.max_minutes,
         stop_after=stop_after,
     )
+
+
+def train(
+    name: str,
+    data: Sequence[str | Path],
+    out: str | Path,
+    *,
+    epochs: int = 10,
+    steps: int = 100,
+    batch_size: int = 8,
+    lr: float = 1e-2,
+    seed: int = 0,
+    resume: bool = False,
+    progress: bool = True,
+    **extra: Any,
+) -> Path:
+    """Python form of ``trackkit sot train --model NAME``: train (or resume) the trainer
+    registered as ``name`` on the sequence folders ``data``; ``extra`` are its ``--set``
+    options. Returns ``<out>/model.pt``."""
+    opts = TrainOptions(
+        data=tuple(Path(d) for d in data),
+        out=Path(out),
+        epochs=epochs,
+        steps_per_epoch=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        resume=resume,
+        extra=extra,
+    )
+    return fit(build_trainer(name, opts), progress=progress)

@@ -59,6 +59,10 @@ class DCFNetTrainConfig(OptimConfig, DCFGeometry):
         min_target, max_target: UDT: random target side as a fraction of the frame's shorter
             side.
         momentum: SGD momentum.
+        loss: the response-map regression loss, a name of
+            :data:`trackkit.training.losses.REGRESSION_LOSSES`: ``l2`` (the papers' squared
+            error), ``l1``, ``l3``, ``shrinkage`` (Lu et al. ECCV 2018, ``a = 10``,
+            ``c = 0.2``); summed over the map, as the squared error is.
     """
 
     RANGES: ClassVar[str] = (
@@ -73,9 +77,13 @@ class DCFNetTrainConfig(OptimConfig, DCFGeometry):
     max_target: float = 0.35
     momentum: float = 0.9
     weight_decay: float = 5e-5
+    loss: str = "l2"
 
     def validate(self) -> None:
+        from trackkit.training.losses import regression_loss
+
         require(self.mode in ("udt", "supervised"), "mode: udt or supervised")
+        regression_loss(self.loss)
 
 
 def find_frame_folders(root: Path, min_frames: int = 3, max_depth: int = 4) -> list[list[Path]]:
@@ -245,6 +253,14 @@ class DCFNetTrainer(SOTTrainer):
         idx = torch.argmax(response.reshape(b, -1), dim=1)
         return torch.stack([idx // w, idx % w], dim=1)
 
+    def _map_loss(self, response: Any, label: Any) -> Any:
+        """Element-wise loss ``(B, 1, H, W)`` of a response against its label (``cfg.loss``)."""
+        if self.cfg.loss == "l2":
+            return (response - label) ** 2
+        from trackkit.training.losses import regression_loss
+
+        return regression_loss(self.cfg.loss)(response, label, reduction="none")
+
     def step(self, batch: Any, epoch: int = 0, index: int = 0) -> dict[str, float]:
         """One SGD step on the DCF (supervised) or UDT consistency loss."""
         import torch
@@ -255,7 +271,7 @@ class DCFNetTrainer(SOTTrainer):
             z, x, shifts = batch
             label = self._shifted_labels(torch.round(shifts).long())
             resp = dcf_response(net(z), net(x), self._label_f, cos, cfg.reg)
-            loss = torch.sum((resp - label) ** 2) / z.shape[0]
+            loss = torch.sum(self._map_loss(resp, label)) / z.shape[0]
             return {"loss": self.descend(loss)}
         else:
             t, s1, s2 = batch
@@ -266,7 +282,7 @@ class DCFNetTrainer(SOTTrainer):
                 p2 = self._peaks(dcf_response(f1, f2, torch.fft.rfft2(y1), cos, cfg.reg))
                 y2 = self._shifted_labels(p2)
             back = dcf_response(f2, ft, torch.fft.rfft2(y2), cos, cfg.reg)  # S2 -> T
-            per = torch.sum((back - self._label) ** 2, dim=(1, 2, 3))
+            per = torch.sum(self._map_loss(back, self._label), dim=(1, 2, 3))
             with torch.no_grad():
                 y0 = self._label.expand_as(y1)
                 motion = torch.sum((y1 - y0) ** 2, dim=(1, 2, 3))

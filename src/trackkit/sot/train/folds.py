@@ -70,8 +70,9 @@ class Recipe:
         return " ".join(parts)
 
 
-#: The recipes of trackkit's packaged SiamFC, GOTURN and MDNet weights (docs/benchmarks.md,
-#: "SiamFC, GOTURN, MDNet trained by trackkit's own command"), by tracker name.
+#: The recipes of trackkit's packaged weights (docs/benchmarks.md, "SiamFC, GOTURN, MDNet
+#: trained by trackkit's own command", and the sot-*.md pages), by tracker name: the one
+#: place ``--folds`` and the documented training commands take them from.
 RECIPES: dict[str, Recipe] = {
     "siamfc": Recipe("siamfc", 8, 40, 8, 0.01, {"width": 0.25}),
     "goturn": Recipe(
@@ -83,6 +84,9 @@ RECIPES: dict[str, Recipe] = {
         {"paste_prob": 0.3, "max_shift": 0.7, "jitter": 0.2, "reverse_prob": 0.5, "flip_prob": 0.5},
     ),  # fmt: skip
     "mdnet": Recipe("mdnet", 8, 40, 4, 0.001),
+    "memtrack": Recipe("memtrack", 8, 40, 4, 0.01),
+    "adnet": Recipe("adnet", 6, 20, 4, 0.001, {"sl_epochs": 4}),
+    "rolo": Recipe("rolo", 12, 50, 16, 0.001),
 }
 
 

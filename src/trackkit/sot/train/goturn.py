@@ -59,6 +59,9 @@ class GoturnTrainConfig(ConvNetConfig):
         flip_prob: probability of mirroring an example left-right.
         max_shift: clip of the Laplace centre shifts, in box sides.
         jitter: largest relative per-channel colour gain change of an example.
+        loss: the box regression loss, a name of
+            :data:`trackkit.training.losses.REGRESSION_LOSSES` (``l1``, GOTURN's; ``l2``,
+            ``l3``, ``shrinkage``: Lu et al. ECCV 2018, ``a = 10``, ``c = 0.2``).
     """
 
     RANGES: ClassVar[str] = (
@@ -77,6 +80,13 @@ class GoturnTrainConfig(ConvNetConfig):
     max_shift: float = 0.45
     jitter: float = 0.0
     weight_decay: float = 1e-5
+    loss: str = "l1"
+
+    def validate(self) -> None:
+        from trackkit.training.losses import regression_loss
+
+        super().validate()
+        regression_loss(self.loss)
 
 
 def _gains(rng: np.random.Generator, amount: float) -> NDArray[np.float64]:
@@ -194,11 +204,15 @@ class GoturnTrainer(SOTTrainer):
         )
 
     def loss(self, batch: tuple[Any, Any, Any]) -> Any:
-        """L1 loss of a batch."""
+        """The configured loss of a batch (default L1, GOTURN's), mean over coordinates."""
         import torch.nn.functional as F
 
+        from trackkit.training.losses import regression_loss
+
         prev, search, target = batch
-        return F.l1_loss(self.model(prev, search), target)
+        if self.cfg.loss == "l1":
+            return F.l1_loss(self.model(prev, search), target)
+        return regression_loss(self.cfg.loss)(self.model(prev, search), target)
 
     def arch_config(self) -> dict[str, Any]:
         m = self.model

@@ -6,6 +6,12 @@ are shared. Each step takes one domain (in turn), ``frames`` random frames of it
 frame ``pos`` positives (IoU >= 0.7 with the ground truth) and ``neg`` negatives (IoU < 0.5);
 the loss is the softmax cross-entropy of that domain's head. The saved weights keep the shared
 layers (and the heads, unused by the tracker, which starts a new head per video).
+
+``--set reciprocative=W`` adds reciprocative learning's attention regulariser (Pu et al.,
+NeurIPS 2018; :mod:`trackkit.sot.ops.attention`) with weight ``W`` to every step's loss (the
+paper uses it online only; 0, the default, is plain MDNet). VITAL's adversarial masks are an
+online option of the tracker only (``mdnet --adversarial``), as in the paper, whose offline
+stage is MDNet's.
 """
 
 from __future__ import annotations
@@ -32,15 +38,17 @@ class MDNetTrainConfig(ConvNetConfig):
     Attributes:
         pos, neg: positives / negatives per frame.
         fc: fc width.
+        reciprocative: weight of the reciprocative attention regulariser (0: off).
     """
 
-    RANGES: ClassVar[str] = "pos >= 1; neg >= 1"
+    RANGES: ClassVar[str] = "pos >= 1; neg >= 1; reciprocative >= 0"
 
     pos: int = 8
     neg: int = 24
     size: int = 64
     width: int = 24
     fc: int = 256
+    reciprocative: float = 0.0
 
 
 @SOT_TRAINERS.register("mdnet")
@@ -90,11 +98,20 @@ class MDNetTrainer(SOTTrainer):
             yield self.make_batch(rng.numpy, (epoch * steps + s) % self.domains)
 
     def loss(self, batch: tuple[Any, Any, int]) -> Any:
-        """Cross-entropy of the batch's domain head."""
+        """Cross-entropy of the batch's domain head (plus the weighted attention regulariser
+        when ``reciprocative > 0``)."""
         import torch.nn.functional as F
 
         x, y, k = batch
-        return F.cross_entropy(self.model(x, k), y)
+        if self.cfg.reciprocative == 0:
+            return F.cross_entropy(self.model(x, k), y)
+        from trackkit.sot.ops.attention import attention_maps, reciprocative_loss
+
+        feats = self.model.features(x)
+        logits, att = attention_maps(
+            lambda f: self.model.classify(f, k), feats, self.model.feat_shape
+        )
+        return F.cross_entropy(logits, y) + self.cfg.reciprocative * reciprocative_loss(att, y)
 
     def arch_config(self) -> dict[str, Any]:
         cfg = self.cfg

@@ -19,9 +19,7 @@ and its sha256 (``trained_on["pretrained"]``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,15 +27,16 @@ from numpy.typing import NDArray
 
 from trackkit.config import require
 from trackkit.sot.ops.crops import context_size, crop_region, crop_square, mean_color
-from trackkit.sot.train.base import SOT_TRAINERS, OptimConfig, SOTTrainer, TrainOptions
+from trackkit.sot.train.base import SOT_TRAINERS, OptimConfig, SOTTrainer
 from trackkit.sot.train.pairs import FramePairs, to_tensor
 
 __all__ = [
     "SiamFCTrainConfig",
     "SiamFCTrainer",
+    "exemplar_crop",
     "logistic_labels",
     "make_pair",
-    "train_siamfc",
+    "search_crop",
 ]
 
 log = logging.getLogger(__name__)
@@ -98,6 +97,32 @@ def logistic_labels(
     return pos, weight
 
 
+def exemplar_crop(img: NDArray[np.uint8], box: NDArray[np.float64]) -> NDArray[np.uint8]:
+    """The ``(127, 127, 3)`` exemplar crop of ``xyxy`` ``box`` (context 0.5, mean-colour pad)."""
+    c = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+    s_z = context_size(box[2] - box[0], box[3] - box[1])
+    return crop_square(img, c, s_z, 127, mean_color(img))
+
+
+def search_crop(
+    img: NDArray[np.uint8],
+    box: NDArray[np.float64],
+    rng: np.random.Generator,
+    cfg: SiamFCTrainConfig,
+) -> tuple[NDArray[np.uint8], NDArray[np.float64]]:
+    """The ``(255, 255, 3)`` search crop around ``xyxy`` ``box``, shifted by up to
+    ``cfg.max_shift`` and stretched by up to ``cfg.stretch``; returns it and the target's
+    shift (x, y) from the crop centre in crop pixels."""
+    s_x = context_size(box[2] - box[0], box[3] - box[1]) * 255 / 127
+    shift = rng.uniform(-cfg.max_shift, cfg.max_shift, size=2)
+    st = 1 + rng.uniform(-cfg.stretch, cfg.stretch, size=2)
+    size = (s_x * st[0], s_x * st[1])
+    # the crop centre moves by -shift so the target appears at +shift (crop pixels)
+    cx = (box[0] + box[2]) / 2 - shift[0] * size[0] / 255
+    cy = (box[1] + box[3]) / 2 - shift[1] * size[1] / 255
+    return crop_region(img, (cx, cy), size, (255, 255), mean_color(img)), shift
+
+
 def make_pair(
     pairs: FramePairs, rng: np.random.Generator, cfg: SiamFCTrainConfig
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.float64]]:
@@ -105,17 +130,8 @@ def make_pair(
     s, i, j = pairs.sample(rng)
     img_z, bz = pairs.frame(s, i)
     img_x, bx = pairs.frame(s, j)
-    cz = ((bz[0] + bz[2]) / 2, (bz[1] + bz[3]) / 2)
-    s_z = context_size(bz[2] - bz[0], bz[3] - bz[1])
-    z = crop_square(img_z, cz, s_z, 127, mean_color(img_z))
-    s_x = context_size(bx[2] - bx[0], bx[3] - bx[1]) * 255 / 127
-    shift = rng.uniform(-cfg.max_shift, cfg.max_shift, size=2)
-    st = 1 + rng.uniform(-cfg.stretch, cfg.stretch, size=2)
-    size = (s_x * st[0], s_x * st[1])
-    # the crop centre moves by -shift so the target appears at +shift (crop pixels)
-    cx = (bx[0] + bx[2]) / 2 - shift[0] * size[0] / 255
-    cy = (bx[1] + bx[3]) / 2 - shift[1] * size[1] / 255
-    x = crop_region(img_x, (cx, cy), size, (255, 255), mean_color(img_x))
+    z = exemplar_crop(img_z, bz)
+    x, shift = search_crop(img_x, bx, rng, cfg)
     if rng.random() < 0.5:
         z, x, shift = z[:, ::-1], x[:, ::-1], shift * np.array([-1.0, 1.0])
     return np.ascontiguousarray(z), np.ascontiguousarray(x), shift
@@ -190,32 +206,3 @@ class SiamFCTrainer(SOTTrainer):
         if not m.backbone:
             return {"width": float(m.width)}
         return {"width": float(m.width), "backbone": m.backbone, "neck": int(m.neck)}
-
-
-def train_siamfc(
-    data: Sequence[str | Path],
-    out: str | Path,
-    epochs: int = 8,
-    steps: int = 40,
-    batch_size: int = 8,
-    lr: float = 1e-2,
-    seed: int = 0,
-    resume: bool = False,
-    progress: bool = True,
-    **extra: Any,
-) -> Path:
-    """Python form of ``trackkit sot train --model siamfc``; returns ``<out>/model.pt``."""
-    from trackkit.sot.train.base import fit
-
-    opts = TrainOptions(
-        data=tuple(Path(d) for d in data),
-        out=Path(out),
-        epochs=epochs,
-        steps_per_epoch=steps,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        resume=resume,
-        extra=extra,
-    )
-    return fit(SiamFCTrainer(opts), progress=progress)

@@ -1,0 +1,103 @@
+"""MemTrack: SiamFC with a dynamic memory of templates (Yang & Chan, "Learning Dynamic Memory
+Networks for Object Tracking", ECCV 2018).
+
+Tracking is SiamFC's (:mod:`trackkit.sot.trackers.siamfc`: multi-scale search, cosine window,
+damped scale update) with the exemplar replaced by the memory's template
+(:mod:`trackkit.sot.nets.memory`):
+
+1. init: the first exemplar ``T_0`` fills every memory slot; the controller state is zero;
+2. each frame: the search features of the centre scale drive one LSTM controller step, which
+   reads the memory (cosine attention over slot keys) into ``T_t = T_0 + r_t * read``; ``T_t``
+   is correlated with every scale's search features and the target is located as in SiamFC;
+3. the exemplar at the new box is written to the memory (write / read / allocation gates,
+   erase factor, usage-based allocation of the least-used slot) when the peak probability is at
+   least ``update_score`` (0: every frame, as in the paper).
+
+Training: :mod:`trackkit.sot.train.memtrack` (``trackkit sot train --model memtrack``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trackkit.sot.base import SOT_TRACKERS
+from trackkit.sot.nets import trained_weights
+from trackkit.sot.trackers.siamfc import SiamFCConfig, SiamFCTracker
+
+__all__ = ["MemTrackConfig", "MemTrackTracker"]
+
+
+@dataclass(frozen=True)
+class MemTrackConfig(SiamFCConfig):
+    """Configuration of :class:`MemTrackTracker`: :class:`SiamFCConfig`'s search parameters
+    (the SiamFC paper's values), and
+
+    Attributes:
+        weights: weights file written by ``trackkit sot train --model memtrack`` (default
+            ``trackkit/assets/memtrack.pt``).
+        update_score: peak probability needed to write the new exemplar to the memory (0:
+            every frame, the paper's rule).
+        template_lr: unused (the memory replaces SiamFC's running average); kept at 0.
+        lost_threshold: peak probability below which a frame is reported lost (0.80:
+            Youden's threshold of ``benchmarks/sot_lost.py`` on the shared sequences; SiamFC's
+            0.95 would flag 24 % of in-view frames).
+    """
+
+    template_lr: float = 0.0
+    update_score: float = 0.0
+    lost_threshold: float | None = 0.80
+
+
+@SOT_TRACKERS.register("memtrack")
+class MemTrackTracker(SiamFCTracker):
+    """MemTrack (Yang & Chan 2018): SiamFC with an LSTM-controlled memory of templates."""
+
+    config_class = MemTrackConfig
+    config: MemTrackConfig
+
+    def _load_network(self) -> Any:
+        import torch
+
+        from trackkit.sot.nets.memory import load_memtrack
+
+        torch.set_num_threads(self.config.threads)
+        return load_memtrack(trained_weights(self.config.weights, "memtrack"))
+
+    def _init(self, frame: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
+        import torch
+
+        super()._init(frame, box)
+        with torch.inference_mode():
+            self._state = self._network().memory.start(self._zf)
+        self._control: Any = None
+
+    def _template(self, xf: Any) -> Any:
+        import torch
+
+        memory = self._network().memory
+        mid = xf.shape[0] // 2
+        with torch.inference_mode():
+            self._control = memory.control(self._state, xf[mid : mid + 1])
+            return memory.template(self._state, self._control)
+
+    def _refresh(
+        self, img: NDArray[np.uint8], avg: tuple[float, float, float], score: float
+    ) -> None:
+        import torch
+
+        memory = self._network().memory
+        if score >= self.config.update_score:
+            new = self._exemplar_at_box(img, avg)
+            with torch.inference_mode():
+                self._state = memory.write(self._state, self._control, new)
+        else:
+            with torch.inference_mode():
+                self._state = memory.skip(self._state, self._control)
+
+    def read_weights(self) -> NDArray[np.float64]:
+        """The last frame's read weights over the memory slots ``(N,)``."""
+        return np.asarray(self._state.read_w[0].numpy(), dtype=np.float64)
