@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -30,6 +29,7 @@ from trackkit.config import require
 from trackkit.sot.base import SOT_TRACKERS, NetTrackerConfig, SOTResult, SOTTracker
 from trackkit.sot.nets import trained_weights
 from trackkit.sot.ops.crops import as_bgr, context_size, crop_square, mean_color
+from trackkit.sot.ops.siamese import search_scales, siamese_step
 
 __all__ = ["SiamFCConfig", "SiamFCTracker"]
 
@@ -108,12 +108,7 @@ class SiamFCTracker(SOTTracker):
         s_z = context_size(self._size[0], self._size[1], cfg.context)
         z = crop_square(img, (self._center[0], self._center[1]), s_z, 127, mean_color(img))
         self._zf = self._embed([z])
-        n = cfg.num_scales
-        self._scales = cfg.scale_step ** (np.arange(n) - n // 2)
-        up = 17 * cfg.response_up
-        h = np.hanning(up)
-        win = np.outer(h, h)
-        self._window = win / win.sum()
+        self._scales = search_scales(cfg.num_scales, cfg.scale_step)
 
     def _update(self, frame: NDArray[np.uint8]) -> SOTResult:
         import torch
@@ -131,21 +126,10 @@ class SiamFCTracker(SOTTracker):
             resp = self._network().correlate(zf, xf)[:, 0].numpy().astype(np.float64)
         peaks = resp.reshape(len(crops), -1).max(axis=1)
         prob = 1.0 / (1.0 + np.exp(-peaks))
-        mid = len(crops) // 2
-        penalised = prob * np.where(np.arange(len(crops)) == mid, 1.0, cfg.scale_penalty)
-        k = int(np.argmax(penalised))
-        up = 17 * cfg.response_up
-        r = cv2.resize(resp[k], (up, up), interpolation=cv2.INTER_CUBIC)
-        r -= r.min()
-        r /= max(r.sum(), 1e-12)
-        r = (1 - cfg.window_influence) * r + cfg.window_influence * self._window
-        py, px = np.unravel_index(int(np.argmax(r)), r.shape)
-        disp = (np.array([px, py], dtype=np.float64) - (up - 1) / 2) * 8 / cfg.response_up
-        self._center = self._center + disp * s_x * self._scales[k] / self.instance_size
-        factor = (1 - cfg.scale_lr) + cfg.scale_lr * self._scales[k]
-        hh, ww = img.shape[:2]
-        self._size = np.clip(self._size * factor, cfg.min_size, [ww, hh])
-        self._center = np.clip(self._center, 0, [ww, hh])
+        self._center, self._size, k = siamese_step(
+            cfg, resp, prob, self._scales, self._center, self._size, s_x, self.instance_size,
+            8, img.shape[:2],
+        )  # fmt: skip
         score = float(prob[k])
         self._refresh(img, avg, score)
         ctr, sz = self._center, self._size

@@ -47,7 +47,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -61,6 +60,7 @@ from trackkit.sot.ops.channel_select import (
     target_active_importance,
 )
 from trackkit.sot.ops.crops import as_bgr, context_size, crop_square, mean_color
+from trackkit.sot.ops.siamese import search_scales, siamese_step
 
 __all__ = ["TADTConfig", "TADTTracker"]
 
@@ -194,9 +194,7 @@ class TADTTracker(SOTTracker):
         used = sum(1 for idx in sel if len(idx))
         self._zf = torch.cat(parts)[None] / max(used, 1)
         self._index = [torch.from_numpy(idx) for idx in sel]
-        n = cfg.num_scales
-        self._scales = cfg.scale_step ** (np.arange(n) - n // 2)
-        self._window: NDArray[np.float64] | None = None
+        self._scales = search_scales(cfg.num_scales, cfg.scale_step)
 
     def _select(
         self,
@@ -260,27 +258,11 @@ class TADTTracker(SOTTracker):
             x = self._search_features(img, s_x)
             resp = F.conv2d(x, self._zf)[:, 0].numpy().astype(np.float64)
         peaks = resp.reshape(len(resp), -1).max(axis=1)
-        mid = len(resp) // 2
-        penalised = peaks * np.where(np.arange(len(resp)) == mid, 1.0, cfg.scale_penalty)
-        k = int(np.argmax(penalised))
-        n = resp.shape[-1]
-        up = n * cfg.response_up
-        if self._window is None or self._window.shape[0] != up:
-            han = np.hanning(up)
-            win = np.outer(han, han)
-            self._window = win / win.sum()
-        r = cv2.resize(resp[k], (up, up), interpolation=cv2.INTER_CUBIC)
-        r -= r.min()
-        r /= max(r.sum(), 1e-12)
-        r = (1 - cfg.window_influence) * r + cfg.window_influence * self._window
-        py, px = np.unravel_index(int(np.argmax(r)), r.shape)
         stride = self._network().strides[0]
-        disp = (np.array([px, py], dtype=np.float64) - (up - 1) / 2) * stride / cfg.response_up
-        self._center = self._center + disp * s_x * self._scales[k] / _INSTANCE
-        factor = (1 - cfg.scale_lr) + cfg.scale_lr * self._scales[k]
-        hh, ww = img.shape[:2]
-        self._size = np.clip(self._size * factor, cfg.min_size, [ww, hh])
-        self._center = np.clip(self._center, 0, [ww, hh])
+        self._center, self._size, k = siamese_step(
+            cfg, resp, peaks, self._scales, self._center, self._size, s_x, _INSTANCE, stride,
+            img.shape[:2],
+        )  # fmt: skip
         ctr, sz = self._center, self._size
         box = np.array(
             [ctr[0] - sz[0] / 2, ctr[1] - sz[1] / 2, ctr[0] + sz[0] / 2, ctr[1] + sz[1] / 2]
@@ -291,7 +273,7 @@ class TADTTracker(SOTTracker):
         """Forget the target and its selected channels (the backbone stays loaded)."""
         super().reset()
         self.selected = ()
-        for name in ("_zf", "_index", "_center", "_size", "_scales", "_window"):
+        for name in ("_zf", "_index", "_center", "_size", "_scales"):
             self.__dict__.pop(name, None)
 
     def describe(self) -> dict[str, Any]:
