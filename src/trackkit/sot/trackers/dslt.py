@@ -42,7 +42,7 @@ from numpy.typing import NDArray
 
 from trackkit.config import require
 from trackkit.sot.base import SOT_TRACKERS, NetTrackerConfig, SOTResult, SOTTracker
-from trackkit.sot.nets.layered import torch_threads
+from trackkit.sot.nets.layered import check_layers, torch_threads
 from trackkit.sot.ops.crops import REPLICATE, as_bgr, crop_region
 from trackkit.sot.ops.dcf import subpixel_peak
 from trackkit.sot.ops.dsst import DSSTConfig, ScaleFilter
@@ -136,17 +136,7 @@ class DSLTConfig(NetTrackerConfig):
     seed: int = 0
 
     def validate(self) -> None:
-        from trackkit.sot.nets.backbones import BACKBONES
-
-        require(self.backbone in BACKBONES, f"backbone: one of {', '.join(sorted(BACKBONES))}")
-        last = 9 if BACKBONES[self.backbone] == "v3" else 8
-        layers = list(self.layers)
-        require(
-            bool(layers)
-            and all(isinstance(i, int) and 0 <= i <= last for i in layers)
-            and layers == sorted(set(layers)),
-            f"layers: increasing block indices 0..{last} of {self.backbone}, e.g. 3,9",
-        )
+        check_layers(self.backbone, self.layers)
         require(self.loss in _LOSSES, f"loss: one of {', '.join(_LOSSES)}")
         require(isinstance(self.dsst, DSSTConfig), "dsst: a DSSTConfig")
 

@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 
 from trackkit.config import require
 from trackkit.sot.base import SOT_TRACKERS, NetTrackerConfig, SOTResult, SOTTracker
+from trackkit.sot.nets.layered import check_layers
 from trackkit.sot.ops.crops import REPLICATE, as_bgr, crop_region
 from trackkit.sot.ops.dcf import subpixel_peak
 from trackkit.sot.ops.dsst import DSSTConfig, ScaleFilter
@@ -108,17 +109,7 @@ class HCFConfig(NetTrackerConfig):
     reuse_features: bool = False
 
     def validate(self) -> None:
-        from trackkit.sot.nets.backbones import BACKBONES
-
-        require(self.backbone in BACKBONES, f"backbone: one of {', '.join(sorted(BACKBONES))}")
-        last = 9 if BACKBONES[self.backbone] == "v3" else 8
-        layers = list(self.layers)
-        require(
-            bool(layers)
-            and all(isinstance(i, int) and 0 <= i <= last for i in layers)
-            and layers == sorted(set(layers)),
-            f"layers: increasing block indices 0..{last} of {self.backbone}, e.g. 3,6,9",
-        )
+        layers = list(check_layers(self.backbone, self.layers))
         require(
             len(self.layer_weights) == len(layers)
             and all(isinstance(g, (int, float)) and math.isfinite(g) and g >= 0
