@@ -223,7 +223,7 @@ class PatchFeatures:
         out = []
         for i in range(0, len(boxes), self.chunk):
             x = torch.from_numpy(crop_boxes(img, boxes[i : i + self.chunk], self.size))
-            out.append(self.backbone.features(x)[0].flatten(1))
+            out.append(self.backbone.features(x, batched=True)[0].flatten(1))
         if not out:
             return torch.zeros((0, self.dim))
         return torch.cat(out)

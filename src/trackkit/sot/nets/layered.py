@@ -30,10 +30,11 @@ records which (:attr:`LayeredBackbone.record`: name, file name, sha256).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,6 +47,7 @@ __all__ = [
     "check_layers",
     "layer_channels",
     "layer_stride",
+    "single_threaded",
     "torch_threads",
 ]
 
@@ -66,6 +68,22 @@ def torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def single_threaded(method: F) -> F:
+    """Run a tracker's ``_init`` / ``_update`` with torch on one thread, so that its output
+    does not depend on the caller's ``torch.set_num_threads`` (a tracker's ``threads`` option
+    then parallelises over independent items, e.g. :meth:`LayeredBackbone.features`)."""
+
+    @functools.wraps(method)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with torch_threads(1):
+            return method(*args, **kwargs)
+
+    return cast(F, run)
 
 
 def check_layers(name: str, layers: Sequence[int]) -> tuple[int, ...]:
@@ -105,7 +123,9 @@ class LayeredBackbone:
         name: ``nanotrack_v3`` (default) or ``nanotrack_v2``.
         layers: increasing block indices to return (see the module table).
         weights: the NanoTrack state dict; ``None`` takes the shared folder's.
-        threads: torch CPU threads (``torch.set_num_threads``; restored after each call).
+        threads: batch items computed at the same time, each on one torch thread (features
+            do not depend on it: torch's own multi-threading would change the convolutions'
+            summation order, hence the last bits, hence the boxes).
 
     Attributes:
         layers, strides, channels: per requested layer.
@@ -161,11 +181,16 @@ class LayeredBackbone:
         feats = self.features(arr)
         return [f[0].numpy() if single else f.numpy() for f in feats]
 
-    def features(self, patch: Any, grid: tuple[int, int] | None = None) -> list[Any]:
-        """Features without gradients, on :attr:`threads` torch threads: one
+    def features(
+        self, patch: Any, grid: tuple[int, int] | None = None, batched: bool = False
+    ) -> list[Any]:
+        """Features without gradients (:attr:`threads` batch items at a time): one
         ``(B, C_l, h_l, w_l)`` float32 tensor per layer of ``patch`` — an ``(H, W, 3)`` /
         ``(B, H, W, 3)`` BGR array or a ``(B, 3, H, W)`` tensor —, each resized (bilinear) to
-        ``grid = (h, w)`` when given (the common grid of the multi-layer trackers)."""
+        ``grid = (h, w)`` when given (the common grid of the multi-layer trackers).
+        ``batched``: the whole batch in one pass on one thread (faster for many small
+        crops; its bits differ from the item-by-item default's, but not between runs or
+        thread counts)."""
         import torch
         import torch.nn.functional as F
 
@@ -178,8 +203,19 @@ class LayeredBackbone:
             if arr.ndim != 4 or arr.shape[-1] != 3:
                 raise ValueError(f"patch: need (H, W, 3) or (B, H, W, 3) BGR, got {arr.shape}")
             x = torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2)))
-        with torch.no_grad(), torch_threads(self.threads):
-            out = self.forward(x)
+        with torch.no_grad(), torch_threads(1):
+            # one item at a time (a batch of B changes the convolutions' blocking, hence the
+            # last bits), ``threads`` of them side by side: the same bits for every setting
+            if batched:
+                parts = [self.forward(x)]
+            elif self.threads > 1 and len(x) > 1:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(max_workers=min(self.threads, len(x))) as pool:
+                    parts = list(pool.map(lambda i: self.forward(x[i : i + 1]), range(len(x))))
+            else:
+                parts = [self.forward(x[i : i + 1]) for i in range(len(x))]
+            out = [torch.cat(layer) for layer in zip(*parts, strict=True)]
             if grid is not None:
                 out = [
                     f

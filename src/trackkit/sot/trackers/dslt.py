@@ -42,7 +42,7 @@ from numpy.typing import NDArray
 
 from trackkit.config import require
 from trackkit.sot.base import SOT_TRACKERS, NetTrackerConfig, SOTResult, SOTTracker
-from trackkit.sot.nets.layered import check_layers, torch_threads
+from trackkit.sot.nets.layered import check_layers, single_threaded
 from trackkit.sot.ops.crops import REPLICATE, as_bgr, crop_region
 from trackkit.sot.ops.dcf import subpixel_peak
 from trackkit.sot.ops.dsst import DSSTConfig, ScaleFilter
@@ -63,7 +63,8 @@ class DSLTConfig(NetTrackerConfig):
     Attributes:
         weights: the NanoTrack state dict; ``None`` takes the shared folder's
             ``weights/nanotrack_v3/*state_dict.pt`` (missing: one-line DataNotFoundError).
-        threads: torch CPU threads.
+        threads: unused here (one patch per frame; the tracker runs on one torch thread, so
+            its output does not depend on the caller's thread count).
         lost_threshold: frames whose response peak is below it are reported lost; ``None``:
             never (default 0.33: Youden's threshold of
             ``benchmarks/sot_lost.py`` on the shared sequences, like every tracker's).
@@ -254,9 +255,9 @@ class DSLTTracker(SOTTracker):
             group["lr"] = lr
         feats = torch.cat([s[0] for s in self._samples])
         labels = torch.cat([s[1] for s in self._samples])
-        with torch_threads(self.config.threads):
-            fit_steps(self._head, self._optim, feats, labels, self._loss, iterations)
+        fit_steps(self._head, self._optim, feats, labels, self._loss, iterations)
 
+    @single_threaded
     def _init(self, frame: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
         import torch
 
@@ -279,6 +280,7 @@ class DSLTTracker(SOTTracker):
             self._dsst = ScaleFilter(cfg.dsst, self._size, (fw, fh))
             self._dsst.update(frame, self._center, 1.0, 1.0)
 
+    @single_threaded
     def _update(self, frame: NDArray[np.uint8]) -> SOTResult:
         import torch
 

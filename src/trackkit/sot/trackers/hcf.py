@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 
 from trackkit.config import require
 from trackkit.sot.base import SOT_TRACKERS, NetTrackerConfig, SOTResult, SOTTracker
-from trackkit.sot.nets.layered import check_layers
+from trackkit.sot.nets.layered import check_layers, single_threaded
 from trackkit.sot.ops.crops import REPLICATE, as_bgr, crop_region
 from trackkit.sot.ops.dcf import subpixel_peak
 from trackkit.sot.ops.dsst import DSSTConfig, ScaleFilter
@@ -54,7 +54,8 @@ class HCFConfig(NetTrackerConfig):
         weights: the NanoTrack state dict; ``None`` takes the shared folder's
             ``weights/nanotrack_v3/*state_dict.pt`` (a missing file is a one-line
             DataNotFoundError).
-        threads: torch CPU threads for the backbone.
+        threads: unused here (one patch per frame; the tracker runs on one torch thread, so
+            its output does not depend on the caller's thread count).
         lost_threshold: frames whose score (the deepest layer's response peak) is below it
             are reported lost; ``None``: never (default 0.26: Youden's threshold of
             ``benchmarks/sot_lost.py`` on the shared sequences, like every tracker's).
@@ -155,6 +156,7 @@ class HCFTracker(SOTTracker):
         self._filters = None
         self._dsst = None
 
+    @single_threaded
     def _init(self, frame: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
         cfg = self.config
         self._network()
@@ -190,6 +192,7 @@ class HCFTracker(SOTTracker):
             dsst.update(frame, self._center, 1.0, 1.0)
             self._dsst = dsst
 
+    @single_threaded
     def _update(self, frame: NDArray[np.uint8]) -> SOTResult:
         cfg = self.config
         frame = as_bgr(frame)

@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.sot.base import SOT_TRACKERS
+from trackkit.sot.base import SOT_TRACKERS, SOTResult
 from trackkit.sot.nets import trained_weights
+from trackkit.sot.nets.layered import single_threaded
 from trackkit.sot.trackers.siamfc import SiamFCConfig, SiamFCTracker
 
 __all__ = ["MemTrackConfig", "MemTrackTracker"]
@@ -42,6 +43,8 @@ class MemTrackConfig(SiamFCConfig):
         update_score: peak probability needed to write the new exemplar to the memory (0:
             every frame, the paper's rule).
         template_lr: unused (the memory replaces SiamFC's running average); kept at 0.
+        threads: unused: MemTrack runs on one torch thread (its output does not depend on
+            the caller's thread count).
         lost_threshold: peak probability below which a frame is reported lost (0.80:
             Youden's threshold of ``benchmarks/sot_lost.py`` on the shared sequences; SiamFC's
             0.95 would flag 24 % of in-view frames).
@@ -60,13 +63,11 @@ class MemTrackTracker(SiamFCTracker):
     config: MemTrackConfig
 
     def _load_network(self) -> Any:
-        import torch
-
         from trackkit.sot.nets.memory import load_memtrack
 
-        torch.set_num_threads(self.config.threads)
         return load_memtrack(trained_weights(self.config.weights, "memtrack"))
 
+    @single_threaded
     def _init(self, frame: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
         import torch
 
@@ -74,6 +75,12 @@ class MemTrackTracker(SiamFCTracker):
         with torch.inference_mode():
             self._state = self._network().memory.start(self._zf)
         self._control: Any = None
+
+    @single_threaded
+    def _update(self, frame: NDArray[np.uint8]) -> SOTResult:
+        """SiamFC's search step with the memory's template, on one torch thread (the output
+        does not depend on the thread count)."""
+        return super()._update(frame)
 
     def _template(self, xf: Any) -> Any:
         import torch

@@ -52,6 +52,7 @@ from numpy.typing import NDArray
 
 from trackkit.config import require
 from trackkit.sot.base import SOT_TRACKERS, NetTrackerConfig, SOTResult, SOTTracker
+from trackkit.sot.nets.layered import single_threaded
 from trackkit.sot.ops.channel_select import (
     gaussian_map,
     kernel_size,
@@ -75,7 +76,8 @@ class TADTConfig(NetTrackerConfig):
 
     Attributes:
         weights: NanoTrack v3 state dict (``None``: the shared folder's).
-        threads: torch CPU threads.
+        threads: scale crops whose features are computed side by side, each on one torch
+            thread (the output does not depend on it).
         backbone: ``nanotrack_v3`` or ``nanotrack_v2``.
         layers: two increasing block indices of the same stride (shallow, deep).
         keep: fraction of each layer's channels kept at most (80/512, 300/512).
@@ -166,6 +168,7 @@ class TADTTracker(SOTTracker):
         """``(B, C_l, h, w)`` tensors of the crops, one per layer (no gradients)."""
         return self._network().features(np.stack(crops))
 
+    @single_threaded
     def _init(self, frame: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
         import torch
 
@@ -246,6 +249,7 @@ class TADTTracker(SOTTracker):
         grid = F.affine_grid(theta, [len(self._scales), x.shape[1], h, w], align_corners=False)
         return F.grid_sample(x.expand(len(self._scales), -1, -1, -1), grid, align_corners=False)
 
+    @single_threaded
     def _update(self, frame: NDArray[np.uint8]) -> SOTResult:
         import torch
         import torch.nn.functional as F
