@@ -43,7 +43,7 @@ def _check_installed() -> Path:
     pkg = Path(trackkit.__file__).resolve().parent
     if "site-packages" not in pkg.parts and "dist-packages" not in pkg.parts:
         raise SystemExit(f"trackkit imported from {pkg}, not from an installed wheel")
-    for name in ("siamfc", "goturn", "mdnet"):
+    for name in ("siamfc", "goturn", "mdnet", "adnet", "rolo", "memtrack"):
         from trackkit.sot.nets import default_weights
 
         path = default_weights(name)
