@@ -11,14 +11,50 @@ chosen scale with damping ``scale_lr``. Every option is read from the tracker's 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["hann_window", "search_scales", "siamese_step"]
+from trackkit.config import Config, require
+
+__all__ = ["SiameseSearchConfig", "hann_window", "search_scales", "siamese_step"]
+
+
+@dataclass(frozen=True)
+class SiameseSearchConfig(Config):
+    """The options of :func:`siamese_step` (defaults: the SiamFC paper's values), a base of
+    every Siamese tracker's configuration.
+
+    Attributes:
+        num_scales, scale_step, scale_penalty, scale_lr: the multi-scale search (odd number
+            of scales ``scale_step ** k``; off-centre peaks times ``scale_penalty``; size
+            damping ``scale_lr``).
+        window_influence: weight of the Hann window on the normalised response.
+        response_up: upsampling factor of the response.
+        context: context amount of the exemplar region.
+        min_size: smallest box side in pixels.
+    """
+
+    RANGES: ClassVar[str] = (
+        "scale_step >= 1; scale_penalty in (0, 1]; scale_lr in [0, 1]; "
+        "window_influence in [0, 1]; response_up >= 1; min_size > 0"
+    )
+
+    num_scales: int = 3
+    scale_step: float = 1.0375
+    scale_penalty: float = 0.9745
+    scale_lr: float = 0.59
+    window_influence: float = 0.176
+    response_up: int = 16
+    context: float = 0.5
+    min_size: float = 4.0
+
+    def validate(self) -> None:
+        require(self.num_scales >= 1 and self.num_scales % 2 == 1, "num_scales must be odd")
 
 
 def search_scales(num_scales: int, scale_step: float) -> NDArray[np.float64]:

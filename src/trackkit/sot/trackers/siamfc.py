@@ -25,54 +25,35 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.config import require
 from trackkit.sot.base import SOT_TRACKERS, NetTrackerConfig, SOTResult, SOTTracker
 from trackkit.sot.nets import trained_weights
 from trackkit.sot.ops.crops import as_bgr, context_size, crop_square, mean_color
-from trackkit.sot.ops.siamese import search_scales, siamese_step
+from trackkit.sot.ops.siamese import SiameseSearchConfig, search_scales, siamese_step
 
 __all__ = ["SiamFCConfig", "SiamFCTracker"]
 
 
 @dataclass(frozen=True)
-class SiamFCConfig(NetTrackerConfig):
-    """Configuration of :class:`SiamFCTracker` (defaults: the SiamFC paper's values).
+class SiamFCConfig(SiameseSearchConfig, NetTrackerConfig):
+    """Configuration of :class:`SiamFCTracker` (defaults: the SiamFC paper's values): the
+    search options of :class:`~trackkit.sot.ops.siamese.SiameseSearchConfig` (response
+    17x17), and
 
     Attributes:
         weights: weights file written by ``trackkit sot train --model siamfc`` (default
             ``trackkit/assets/siamfc.pt``).
         threads: torch CPU threads.
-        num_scales, scale_step, scale_penalty, scale_lr: the multi-scale search.
-        window_influence: weight of the cosine window on the normalised response.
-        response_up: upsampling factor of the 17x17 response.
-        context: context amount of the exemplar region.
         template_lr: rate of the exponential-average template update (0 disables it).
         update_score: peak probability needed for a template update.
-        min_size: smallest box side in pixels.
         lost_threshold: peak probability below which a frame is reported as lost (0.95:
             chosen on the shared sequences, ``benchmarks/sot_lost.py``).
     """
 
-    RANGES: ClassVar[str] = (
-        "scale_step >= 1; scale_penalty in (0, 1]; "
-        "scale_lr in [0, 1]; window_influence in [0, 1]; response_up >= 1; "
-        "template_lr in [0, 1]; min_size > 0"
-    )
+    RANGES: ClassVar[str] = "template_lr in [0, 1]"
 
-    num_scales: int = 3
-    scale_step: float = 1.0375
-    scale_penalty: float = 0.9745
-    scale_lr: float = 0.59
-    window_influence: float = 0.176
-    response_up: int = 16
-    context: float = 0.5
     template_lr: float = 0.01
     update_score: float = 0.7
-    min_size: float = 4.0
     lost_threshold: float | None = 0.95
-
-    def validate(self) -> None:
-        require(self.num_scales >= 1 and self.num_scales % 2 == 1, "num_scales must be odd")
 
 
 @SOT_TRACKERS.register("siamfc")

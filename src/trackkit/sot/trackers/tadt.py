@@ -61,7 +61,7 @@ from trackkit.sot.ops.channel_select import (
     target_active_importance,
 )
 from trackkit.sot.ops.crops import as_bgr, context_size, crop_square, mean_color
-from trackkit.sot.ops.siamese import search_scales, siamese_step
+from trackkit.sot.ops.siamese import SiameseSearchConfig, search_scales, siamese_step
 
 __all__ = ["TADTConfig", "TADTTracker"]
 
@@ -69,7 +69,7 @@ _EXEMPLAR, _INSTANCE = 127, 255
 
 
 @dataclass(frozen=True)
-class TADTConfig(NetTrackerConfig):
+class TADTConfig(SiameseSearchConfig, NetTrackerConfig):
     """Configuration of :class:`TADTTracker` (defaults: the paper's / its release's, scaled to
     NanoTrack's channel counts; SiamFC's search parameters; only ``scale_mode`` was chosen on
     the shared data, by k-fold by sequence).
@@ -89,21 +89,14 @@ class TADTConfig(NetTrackerConfig):
             features resampled per scale, as the paper). ``"crop"`` is the one parameter chosen
             on the shared data: by 3- and 4-fold cross-validation by sequence (it won every
             fold; held-out mean AUC 0.708 vs 0.672, docs/sot-tadt.md).
-        num_scales, scale_step, scale_penalty, scale_lr: the multi-scale search (SiamFC).
-        window_influence: weight of the Hann window on the normalised response.
-        response_up: upsampling factor of the response.
-        context: context amount of the exemplar region.
-        min_size: smallest box side in pixels.
+        num_scales, ..., min_size: SiamFC's search
+            (:class:`~trackkit.sot.ops.siamese.SiameseSearchConfig`).
         lost_threshold: peak below which a frame is reported lost (``None``: never; default
             0.38: Youden's threshold of
             ``benchmarks/sot_lost.py`` on the shared sequences, like every tracker's).
     """
 
-    RANGES: ClassVar[str] = (
-        "ridge_reg > 0; label_sigma > 0; scale_step >= 1; scale_penalty in (0, 1]; "
-        "scale_lr in [0, 1]; window_influence in [0, 1]; response_up >= 1; context >= 0; "
-        "min_size > 0"
-    )
+    RANGES: ClassVar[str] = "ridge_reg > 0; label_sigma > 0; context >= 0"
 
     backbone: str = "nanotrack_v3"
     layers: tuple[int, int] = (6, 9)
@@ -113,18 +106,10 @@ class TADTConfig(NetTrackerConfig):
     label_sigma: float = 0.16
     rank_scales: tuple[float, ...] = (0.75, 0.83, 0.91, 1.0, 1.1, 1.21, 1.33)
     scale_mode: str = "crop"
-    num_scales: int = 3
-    scale_step: float = 1.0375
-    scale_penalty: float = 0.9745
-    scale_lr: float = 0.59
-    window_influence: float = 0.176
-    response_up: int = 16
-    context: float = 0.5
-    min_size: float = 4.0
     lost_threshold: float | None = 0.38
 
     def validate(self) -> None:
-        require(self.num_scales >= 1 and self.num_scales % 2 == 1, "num_scales must be odd")
+        super().validate()
         from trackkit.sot.nets.layered import LAYER_STRIDES
 
         require(
