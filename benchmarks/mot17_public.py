@@ -37,6 +37,7 @@ from trackkit.io.mot_sequence import load_mot_benchmark  # noqa: E402
 from trackkit.io.mot_txt import MOTResultWriter, read_detections, read_seqinfo  # noqa: E402
 from trackkit.metrics.mot import evaluate_mot  # noqa: E402
 from trackkit.mot.offline import OfflineLinker  # noqa: E402
+from trackkit.mot.score_scale import normalize_frames  # noqa: E402
 from trackkit.shared import shared_dir  # noqa: E402
 
 TRACKERS = ["sort", "deepsort", "bytetrack", "ocsort", "botsort"]
@@ -175,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     seqs = []
     for d in sorted(p for p in Path(args.data).iterdir() if (p / "det/det.txt").is_file()):
         info = read_seqinfo(d / "seqinfo.ini")
-        seqs.append((d.name, info.frame_rate, read_detections(d / "det/det.txt", info.seq_length)))
+        dets = normalize_frames(read_detections(d / "det/det.txt", info.seq_length))  # as `track`
+        seqs.append((d.name, info.frame_rate, dets))
     rates = {s: r for s, r, _ in seqs}
     names = [n for n in args.trackers.split(",") if n]
     offline = {n for n in args.offline.split(",") if n}

@@ -79,6 +79,7 @@ TRACKERS: list[tuple[str, str, dict[str, Any]]] = [
     ("kcf", "kcf", {}),
     ("kcf-cn", "kcf", {"features": ("hog", "cn")}),
     ("udt", "udt", {}),
+    ("udt-own", "udt-own", {}),
     ("dcfnet", "dcfnet", {}),
     (
         "udt-paper",
@@ -91,7 +92,9 @@ TRACKERS: list[tuple[str, str, dict[str, Any]]] = [
     ("siamrpn-v3", "siamrpn", {"weights": _V3}),
     ("siamrpn-v3-plain", "siamrpn", {"weights": _V3, **_PLAIN}),
     ("siamrpn-v3-torch", "siamrpn", {"weights": _state_dict(_V3)}),
+    ("siamrpn-own", "siamrpn-own", {}),
     ("siamfc", "siamfc", {}),
+    ("siamfc-torch", "siamfc", {"engine": "torch"}),
     ("goturn", "goturn", {}),
     ("goturn-1pass", "goturn", {"passes": 1}),
     ("goturn-uncalibrated", "goturn", {"passes": 1, "calibrate": False}),

@@ -209,3 +209,49 @@ def test_unlabelled_rows_reach_only_distillation_terms(tmp_path: Path) -> None:
         assert both[name] != pytest.approx(lab[name], rel=1e-6)
     with pytest.raises(ConfigError, match="needs unlabelled images"):
         Trainer(_cfg(teacher="x.pt"), images, tmp_path, crops, False)
+
+
+def test_teacher_cache_reuses_rows_of_a_complete_cache_of_the_same_teacher(
+    tmp_path: Path,
+) -> None:
+    """A subset of the images (validation identities held out) in another order copies the
+    rows an earlier complete cache of the same teacher holds; other teachers' caches and
+    unfinished builds are never used."""
+    _, crops = reid_identities()
+    paths = [f"img{i}.jpg" for i in range(len(crops))]
+    teacher, other = str(_teacher_file(tmp_path)), str(_teacher_file(tmp_path, 6))
+    calls: list[int] = []
+
+    def read_from(order: list[int]) -> object:
+        def read(idx: np.ndarray) -> np.ndarray:
+            calls.extend(order[i] for i in idx)
+            return crops[[order[i] for i in idx]]
+
+        return read
+
+    folder = tmp_path / "c"
+    everything = list(range(len(crops)))
+    full = np.array(TeacherCache(teacher, paths, folder).build(read_from(everything)))
+    TeacherCache(other, paths[:4], folder).build(read_from(everything[:4]))
+    subset = everything[::-2] + [len(crops) + 1]  # reversed odd rows and one new image
+    crops = np.concatenate([crops, crops[:2]])
+    sub_paths = [paths[i] if i < len(paths) else f"new{i}.jpg" for i in subset]
+    calls.clear()
+    got = np.array(TeacherCache(teacher, sub_paths, folder).build(read_from(subset)))
+    assert calls == [len(crops) - 1]  # only the new image went through the teacher
+    assert np.array_equal(got[:-1], full[subset[:-1]])
+    # a cache of another teacher holding the same paths is not reused
+    calls.clear()
+    TeacherCache(other, paths[:6], folder).build(read_from(everything[:6]))
+    assert calls == [4, 5]
+    # an unfinished build is not reused
+    killed = TeacherCache(teacher, paths[:20], tmp_path / "d")
+    TeacherCache.chunk = 5
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            killed.build(read_from(everything), stop_after_chunks=1)
+        calls.clear()
+        TeacherCache(teacher, paths[:3], tmp_path / "d").build(read_from(everything))
+        assert calls == [0, 1, 2]
+    finally:
+        TeacherCache.chunk = 256

@@ -1,4 +1,5 @@
-"""GOTURN: motion-smoothness examples, training on a fixed batch, weights, synthetic tracking."""
+"""GOTURN: motion-smoothness examples, training the from-scratch network (``backbone=none``) on a
+fixed batch, its weights, synthetic tracking (the pretrained network: test_goturn_backbone.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ torch = pytest.importorskip("torch")
 
 def _trainer(tmp_path: Path) -> Any:
     options = dict(epochs=1, steps_per_epoch=1, batch_size=8, lr=1e-3)
-    extra = {"size": 64, "width": 8}
+    extra = {"size": 64, "width": 8, "backbone": "none"}
     return deep_sot.trainer_on_synthetic("goturn", tmp_path, (2,), 12, extra=extra, **options)
 
 
@@ -71,7 +72,9 @@ def test_training_reduces_loss_and_weights_round_trip(tmp_path: Path) -> None:
 
 
 def test_follows_synthetic_target() -> None:
-    assert deep_sot.followed_fraction("goturn.pt", lambda: build("goturn"), 24) >= 0.6
+    # 48 frames per loop: the target moves up to ~0.25 box sides a frame, inside GOTURN's
+    # motion model (Laplace scale 1/5, clipped at 0.45) that the packaged network learnt
+    assert deep_sot.followed_fraction("goturn.pt", lambda: build("goturn"), 48) >= 0.9
 
 
 def test_bad_input(tmp_path: Path) -> None:

@@ -175,7 +175,7 @@ def test_config_and_presets() -> None:
 
 
 @pytest.mark.timeout(300)  # ~6 s of CPU; the margin is for a loaded shared machine
-def test_options_follow_and_are_deterministic() -> None:
+def test_options_follow_and_are_deterministic(shared: Any) -> None:
     from deep_synthetic import iou, moving_target
 
     from trackkit.sot.nets import default_weights
@@ -196,18 +196,20 @@ def test_options_follow_and_are_deterministic() -> None:
         assert np.mean(np.array(ious) > 0.5) >= 0.8
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(60)
 def test_trainer_reciprocative_option(tmp_path: Any) -> None:
     torch.manual_seed(0)
-    extra = {"size": 32, "width": 8, "fc": 32, "reciprocative": 1.0}
+    extra = {"backbone": "scratch", "size": 32, "width": 8, "fc": 32, "reciprocative": 1.0,
+             "pos": 8, "neg": 24, "batch_pos": 8, "batch_neg": 16}  # fmt: skip
     trainer = deep_sot.trainer_on_synthetic(
         "mdnet", tmp_path, (3, 4), 8, extra=extra, epochs=1, steps_per_epoch=2, batch_size=2,
         lr=1e-2,
     )  # fmt: skip
     batch = trainer.make_batch(np.random.default_rng(0), 1)
-    x, y, k = batch
+    k = batch[1]
     trainer.model.eval()
-    plain = torch.nn.functional.cross_entropy(trainer.model(x, k), y)
+    feats, y = trainer.select(*trainer.features(batch), k)
+    plain = torch.nn.functional.cross_entropy(trainer.model.classify(feats, k), y)
     assert float(trainer.loss(batch).detach()) > float(plain.detach())  # the term is added
     first, last = deep_sot.train_on_batch(trainer, batch, 20)
     assert last < 0.7 * first

@@ -68,22 +68,55 @@ def test_reid_weights_record_identities_and_command(tmp_path: Path) -> None:
     assert model(x).shape[0] == 2
 
 
+def _legacy_net(name: str) -> tuple[dict[str, object], dict[str, torch.Tensor]]:
+    """A small network of ``name`` in the old ``{"arch", "state_dict"}`` layout (the format
+    of the assets before the trackkit-weights format), with seeded random tensors."""
+    torch.manual_seed(0)
+    if name == "siamfc":
+        from trackkit.sot.nets.siamfc_net import SiamFCNet
+
+        return {"model": "siamfc", "width": 0.125}, SiamFCNet(width=0.125).state_dict()
+    if name == "goturn":
+        from trackkit.sot.nets.goturn_net import GoturnNet
+
+        arch = {"model": "goturn", "size": 64, "width": 8, "reduced": 8, "fc": 32}
+        return arch, GoturnNet(size=64, width=8, reduced=8, fc=32).state_dict()
+    from trackkit.sot.nets.mdnet_net import MDNet
+
+    arch = {"model": "mdnet", "domains": 2, "size": 32, "width": 8, "fc": 32}
+    return arch, MDNet(domains=2, size=32, width=8, fc=32).state_dict()
+
+
 @pytest.mark.parametrize("name", ["siamfc", "goturn", "mdnet"])
-def test_packaged_sot_weights_load_identically(name: str, tmp_path: Path) -> None:
-    path = default_weights(name)
-    raw = torch.load(path, weights_only=True)  # the old {"arch", "state_dict"} format
+def test_legacy_sot_weights_load_identically(name: str, tmp_path: Path) -> None:
+    arch0, state0 = _legacy_net(name)
+    path = tmp_path / f"{name}.pt"
+    torch.save({"arch": arch0, "state_dict": state0}, path)
     arch, state = load_weights(path, name)
-    assert arch == raw["arch"]
-    for k, v in raw["state_dict"].items():
-        assert torch.equal(state[k], v)
+    assert arch == arch0
+    assert state.keys() == state0.keys()
+    assert all(torch.equal(state[k], v) for k, v in state0.items())
     w = read_weights(path)
     assert (w.task, w.arch, w.legacy) == ("sot", name, True)
-    # re-saved in the current format (in a temporary folder): same arch and tensors
+    # re-saved in the current format: same arch and tensors
     save_weights(tmp_path / "new.pt", w)
     arch2, state2 = load_weights(tmp_path / "new.pt", name)
     assert arch2 == arch and all(torch.equal(state2[k], v) for k, v in state.items())
     with pytest.raises(FormatError, match="not"):
         load_weights(path, "goturn" if name != "goturn" else "siamfc")
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for p in ASSETS.glob("*.pt") if not p.name.startswith("reid_")),
+    ids=lambda p: p.stem,
+)  # fmt: skip
+def test_packaged_sot_weights_are_current_format(path: Path) -> None:
+    blob = torch.load(path, weights_only=True)
+    assert blob.get("format") == FORMAT, f"{path.name}: re-make it by its documented command"
+    w = read_weights(path)
+    assert w.legacy is False and w.task == "sot"
+    assert w.command.startswith("trackkit sot train --model "), path.name
+    assert w.trained_on["sequences"], path.name
 
 
 def test_packaged_reid_model_loads_identically(tmp_path: Path) -> None:

@@ -5,6 +5,13 @@ better. Boxes are ``xyxy`` float64 in continuous pixels (:mod:`trackkit.core.box
 Costs that should forbid a pair use ``np.inf``;
 :func:`trackkit.association.assign.linear_assignment` treats every cost above its threshold
 (inf included) as "no match".
+
+Detection scores enter a cost only through :func:`confidence`, clipped to ``[0, 1]``: a
+detection file whose scores are not probabilities (ACF's e.g. 67.5, DPM's margins) would
+otherwise make ``1 - IoU * score`` negative, below every threshold, so that any overlap at
+all matched. Clipping (rather than refusing) keeps raw files usable (``score_scale="none"``)
+with the meaning a score above 1 has — fully confident: the fused cost becomes the plain
+IoU cost — and leaves scores inside ``[0, 1]`` exactly as they are.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from trackkit.core.boxes import giou_matrix, iou_matrix
 
 __all__ = [
     "center_distance",
+    "confidence",
     "cosine_distance",
     "fuse_score",
     "gate",
@@ -28,9 +36,17 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 # read-only 0-d arrays: numpy 2 runs ``maximum`` with them about twice as fast as with a
 # Python float (same result)
-_EPS, _ZERO = np.array(np.finfo(np.float64).eps), np.array(0.0)
+_EPS, _ZERO, _ONE = np.array(np.finfo(np.float64).eps), np.array(0.0), np.array(1.0)
 _EPS.setflags(write=False)
 _ZERO.setflags(write=False)
+_ONE.setflags(write=False)
+
+
+def confidence(scores: ArrayLike) -> FloatArray:
+    """Detection scores as they enter a cost: float64 clipped to ``[0, 1]`` (a new array;
+    the same values for scores already inside). See the module docstring for why."""
+    s = np.minimum(np.asarray(scores, dtype=np.float64), _ONE)
+    return np.maximum(s, _ZERO, out=s)
 
 
 def iou_similarity(tracks_xyxy: ArrayLike, dets_xyxy: ArrayLike) -> FloatArray:
@@ -128,9 +144,11 @@ def fuse_score(cost: ArrayLike, det_scores: ArrayLike) -> FloatArray:
     """Fold detection confidences into an IoU cost: ``1 - (1 - cost) * score`` (ByteTrack).
 
     A confident detection keeps its overlap; a weak one looks less similar to every track.
+    Scores are clipped to ``[0, 1]`` (:func:`confidence`), so an IoU cost in ``[0, 1]``
+    stays in ``[0, 1]``.
     """
     c = np.asarray(cost, dtype=np.float64)
-    s = np.asarray(det_scores, dtype=np.float64).reshape(1, -1)
+    s = confidence(det_scores).reshape(1, -1)
     return 1.0 - (1.0 - c) * s
 
 

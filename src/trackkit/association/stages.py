@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trackkit.association.assign import gated_matches
-from trackkit.association.costs import iou_similarity
+from trackkit.association.costs import confidence, iou_similarity
 
 __all__ = [
     "CascadeStage",
@@ -206,10 +206,12 @@ def iou_distance(frame: Frame, rows: IntArray, cols: IntArray) -> FloatArray:
 
 
 def fused_iou_distance(frame: Frame, rows: IntArray, cols: IntArray) -> FloatArray:
-    """``1 - IoU * score``: IoU cost with the detection confidence fused in (ByteTrack)."""
+    """``1 - IoU * score``: IoU cost with the detection confidence fused in (ByteTrack);
+    scores clipped to ``[0, 1]`` (:func:`~trackkit.association.costs.confidence`), so the
+    cost is in ``[0, 1]`` whatever the detector's scale."""
     s = frame.scores
     return np.subtract(
-        _ONE_F, iou_of(frame, rows, cols) * (s if len(cols) == len(s) else s.take(cols))
+        _ONE_F, iou_of(frame, rows, cols) * confidence(s if len(cols) == len(s) else s.take(cols))
     )
 
 

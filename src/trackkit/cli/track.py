@@ -179,6 +179,13 @@ def _detector(args: argparse.Namespace, source: Any, options: dict[str, Any]) ->
     if note:
         print(note)
     name, config = _detector_config(spec)
+    if args.score_scale is not None:  # a detection file's scores (trackkit.mot.score_scale)
+        if name != "file":
+            raise ConfigError(
+                f"--score-scale applies to detection files (file:det.txt), not to {name}, "
+                "whose scores are already in [0, 1]"
+            )
+        options["score_scale"] = args.score_scale
     _check_needs_path(spec, name)
     if config is not None:
         check_options(f"detector {name}", config, {k: v for k, v in options.items()}, "det.")
@@ -407,6 +414,14 @@ def add_parser(sub: Any) -> None:
         help="file:det.txt, hog, bgsub, yolox:MODEL.onnx or a model name such as yolox-nano "
         "(default: a sequence's det/det.txt, else the best person detector in the model "
         "cache, else hog)",
+    )
+    parser.add_argument(
+        "--score-scale",
+        choices=("auto", "none", "match"),
+        help="a detection file's scores onto the trackers' [0, 1] scale, over the whole file: "
+        "auto (default: scores in [0, 1] unchanged, others mapped by rank onto MOT17 FRCNN's "
+        "score distribution, so the thresholds keep their meaning), match (always mapped), "
+        "none (raw; costs clip them to [0, 1]); the same as det.score_scale=...",
     )
     parser.add_argument(
         "--reid",

@@ -3,6 +3,11 @@
 Each line is ``frame, id, x, y, w, h, score[, ...]`` with a 1-based frame number, ``id`` -1
 and an ``xywh`` box in pixels (converted here to ``xyxy``). Comma-, space- or tab-separated
 values are accepted; blank lines are skipped.
+
+Scores need not be probabilities (2DMOT2015's ACF detections score e.g. 67.5, DPM's are
+unbounded margins): :class:`FileDetector` brings the whole file's scores onto the trackers'
+scale once (``score_scale``, :mod:`trackkit.mot.score_scale`); files already scoring in
+``[0, 1]`` are left exactly as they are.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from trackkit.core.boxes import xywh_to_xyxy
 from trackkit.core.detections import Detections
 from trackkit.detectors.base import DETECTORS
 from trackkit.errors import DataNotFoundError, FormatError
+from trackkit.mot.score_scale import check_score_scale, normalize_scores
 
 __all__ = ["FileDetector", "FileDetectorConfig", "read_det_file"]
 
@@ -90,11 +96,17 @@ class FileDetectorConfig:
 
     Attributes:
         path: the ``det.txt`` file.
-        min_score: detections scoring below it are dropped.
+        min_score: detections scoring below it are dropped (in the file's own units,
+            before ``score_scale``).
+        score_scale: how the file's scores are brought onto the trackers' [0, 1] scale,
+            over the whole file at once (:mod:`trackkit.mot.score_scale`): ``auto`` (scores
+            inside [0, 1] unchanged, others histogram-matched onto MOT17 FRCNN's score
+            distribution), ``match`` (always matched) or ``none`` (raw).
     """
 
     path: str
     min_score: float = float("-inf")
+    score_scale: str = "auto"
 
     def __post_init__(self) -> None:
         require(bool(self.path), "file detector needs a path")
@@ -102,6 +114,7 @@ class FileDetectorConfig:
             isinstance(self.min_score, (int, float)) and not isinstance(self.min_score, bool),
             f"min_score must be a number, got {self.min_score!r}",
         )
+        object.__setattr__(self, "score_scale", check_score_scale(self.score_scale))
 
 
 @DETECTORS.register("file")
@@ -121,6 +134,8 @@ class FileDetector:
         self.config = make_config(FileDetectorConfig, path=str(path), **options)
         rows = read_det_file(self.config.path)
         rows = rows[rows[:, 5] >= self.config.min_score]
+        # the same values where ``auto`` leaves [0, 1] scores alone
+        rows[:, 5] = normalize_scores(rows[:, 5], self.config.score_scale)
         order = np.argsort(rows[:, 0], kind="stable")
         self._rows = rows[order]
         frames = self._rows[:, 0].astype(np.int64)

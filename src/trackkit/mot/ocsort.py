@@ -25,7 +25,7 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.association.costs import iou_similarity
+from trackkit.association.costs import confidence, iou_similarity
 from trackkit.association.stages import (
     DetectionPools,
     Frame,
@@ -154,7 +154,7 @@ class OCSort(KalmanTracker):
 
     def _momentum_cost(self, f: Frame, rows: IntArray, cols: IntArray) -> FloatArray:
         """OCM: ``-(IoU + inertia * score * direction consistency)``, pairs below the IoU
-        threshold forbidden."""
+        threshold forbidden (scores clipped to ``[0, 1]``, as in every cost)."""
         cfg = self.config
         boxes = f.boxes[cols]
         iou = iou_of(f, rows, cols)
@@ -162,7 +162,7 @@ class OCSort(KalmanTracker):
         vel = self.tracks.velocity
         cos = np.clip((direc * vel[:, None, :]).sum(-1), -1.0, 1.0)
         angle = np.arcsin(cos) / np.pi  # (pi/2 - |angle between directions|) / pi
-        gain = iou + angle * (cfg.inertia * f.scores[cols])[None, :]
+        gain = iou + angle * (cfg.inertia * confidence(f.scores[cols]))[None, :]
         cost = -gain
         cost[iou < cfg.iou_threshold] = np.inf
         return cost

@@ -15,7 +15,7 @@ a Neural Network", 2015) through two kinds of terms, registered in
 
 Teacher embeddings never change, so :class:`TeacherCache` computes them once per training
 image and keeps them in a memory-mapped ``.npy`` file per teacher, keyed by the teacher (its
-file, size and modification time) and the image paths; a build killed part-way continues where
+file's size and SHA-256) and the image paths; a build killed part-way continues where
 it stopped. Several teachers give one target: each L2-normalised, concatenated and divided by
 ``sqrt(T)``, so its cosine similarities are the mean of the teachers'.
 """
@@ -106,8 +106,9 @@ class FeatureProjection(nn.Module):
 
 
 def _teacher_key(spec: str) -> str:
-    """A stable identity of a teacher: its name, and its file's size and modification time
-    when it names a file (or an OMZ model found in the shared folder)."""
+    """A stable identity of a teacher: its name, and its file's size and SHA-256 when it names
+    a file (or an OMZ model found in the shared folder). The content, not the modification
+    time: a copied or re-mounted file is the same teacher."""
     path: Path | None = Path(spec) if Path(spec).is_file() else None
     if path is None and spec.lower().startswith("omz-"):
         from trackkit.shared import shared_path
@@ -117,8 +118,9 @@ def _teacher_key(spec: str) -> str:
         )
     if path is None:
         return spec
-    st = path.stat()
-    return f"{spec}|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    from trackkit.zoo.cache import sha256_file
+
+    return f"{spec}|{path.stat().st_size}|sha256:{sha256_file(path)}"
 
 
 class TeacherCache:
@@ -128,6 +130,12 @@ class TeacherCache:
     ``(N, D)`` float32 L2-normalised embeddings in the order of ``paths``; ``.paths``, the
     paths one per line (the key of each row); ``.done``, the number of rows filled so far
     (written after each flushed chunk, so a killed build resumes where it stopped).
+
+    Rows are keyed by the image path: a new image list (a subset, e.g. training identities
+    with some held out for validation, or another order) copies the rows of every image that
+    a complete cache of the same teacher in ``folder`` already holds (a sibling counts as the
+    same teacher only when its file name is the hash of this teacher's key and its own
+    ``.paths``) and computes only the others.
 
     Args:
         spec: the teacher (``omz-0248``, an ``.onnx`` or trackkit ``.pt`` file; anything
@@ -181,11 +189,25 @@ class TeacherCache:
             arr = np.lib.format.open_memmap(npy, mode="w+", dtype=np.float32, shape=shape)
         else:
             arr = np.load(npy, mmap_mode="r+")
-        log.info("teacher %s: embedding %d of %d images", self.spec, n - start, n)
+        found = self._reusable()
+        todo = sum(1 for p in self.paths[start:] if p not in found)
+        log.info(
+            "teacher %s: embedding %d of %d images (%d rows copied from earlier caches)",
+            self.spec,
+            todo,
+            n,
+            n - start - todo,
+        )
         chunks = 0
         for lo in range(start, n, self.chunk):
             idx = np.arange(lo, min(lo + self.chunk, n), dtype=np.int64)
-            arr[idx] = embedder.embed_crops(read(idx))
+            new = np.array([i for i in idx if self.paths[i] not in found], dtype=np.int64)
+            for i in idx:
+                if self.paths[i] in found:
+                    rows, row = found[self.paths[i]]
+                    arr[i] = rows[row]
+            if new.size:
+                arr[new] = embedder.embed_crops(read(new))
             arr.flush()
             write_text(self.stem.with_suffix(".done"), str(int(idx[-1]) + 1))
             chunks += 1
@@ -193,6 +215,31 @@ class TeacherCache:
                 raise KeyboardInterrupt
         del arr
         return np.load(npy, mmap_mode="r")
+
+    def _reusable(self) -> dict[str, tuple[NDArray[np.float32], int]]:
+        """``path -> (memory-mapped rows, row)`` of the wanted images held by complete caches
+        of the same teacher in the folder (earliest file name first wins)."""
+        if not self.folder.is_dir():
+            return {}
+        key = _teacher_key(self.spec)
+        wanted = set(self.paths)
+        found: dict[str, tuple[NDArray[np.float32], int]] = {}
+        for listing in sorted(self.folder.glob("teacher-*.paths")):
+            stem = listing.with_suffix("")
+            if stem == self.stem or not stem.with_suffix(".npy").is_file():
+                continue
+            theirs = listing.read_text().splitlines()
+            digest = hashlib.sha1((key + "\n" + "\n".join(theirs)).encode()).hexdigest()[:16]
+            done = stem.with_suffix(".done")
+            if stem.name != f"teacher-{digest}" or not done.is_file():
+                continue  # another teacher (or a foreign file)
+            if int(done.read_text()) < len(theirs):
+                continue  # an unfinished build
+            rows = np.load(stem.with_suffix(".npy"), mmap_mode="r")
+            for row, path in enumerate(theirs):
+                if path in wanted and path not in found:
+                    found[path] = (rows, row)
+        return found
 
 
 def teacher_embeddings(

@@ -28,6 +28,7 @@ from trackkit.metrics.hota import HOTAResult
 from trackkit.metrics.identity import IdentityResult
 from trackkit.metrics.mot import MOTMetrics, evaluate_mot_sequence
 from trackkit.metrics.mot_preprocess import MOTPreprocessing, preprocess_mot, resolve_benchmark
+from trackkit.mot.score_scale import normalize_frames
 
 __all__ = [
     "TuneSequence",
@@ -89,7 +90,8 @@ def load_sequences(root: str | Path, seqs: Sequence[str] | None = None) -> list[
     out = []
     for name in found:
         info = read_seqinfo(root / name / "seqinfo.ini")
-        dets = read_detections(root / name / "det" / "det.txt", info.seq_length)
+        # the scores as `trackkit track` sees them (its file detector's default ``auto``)
+        dets = normalize_frames(read_detections(root / name / "det" / "det.txt", info.seq_length))
         gt = read_mot_txt(root / name / "gt" / "gt.txt", "gt")
         size = (info.im_width, info.im_height)
         out.append(TuneSequence(name, info.frame_rate, info.seq_length, size, dets, gt))

@@ -1,13 +1,26 @@
-"""GOTURN's two-crop regression network (Held, Thrun, Savarese, ECCV 2016), CPU-sized.
+"""GOTURN's two-crop regression networks (Held, Thrun, Savarese, ECCV 2016), CPU-sized.
 
-A shared convolutional tower embeds the previous frame's target crop and the current frame's
+Two architectures, told apart by the weights file's architecture record:
+
+- :class:`GoturnBackboneNet` (record has ``backbone``, the default since issue 20): the paper's
+  design on a *pretrained* tower instead of CaffeNet's conv layers — NanoTrack's MobileNetV3
+  backbone (:mod:`trackkit.sot.nets.backbones`, trained for tracking on large data) cut after
+  block ``layer`` (stride 16), all of it frozen or its last ``train_blocks`` blocks tuned, then a
+  1x1 reduction to ``reduced`` channels (ReLU); the two crops' features are flattened,
+  concatenated and regressed by three fully-connected layers (ReLU, dropout) to the box.
+  The backbone takes BGR 0..255 unnormalised (NanoTrack's convention).
+- :class:`GoturnNet` (the first, from-scratch network; records without ``backbone``): a shared
+  convolutional tower embeds the previous frame's target crop and the current frame's
 search region (both ``size x size``, default 128; the paper uses 227 and CaffeNet's conv
 layers): ``conv5x5/2 - BN - ReLU - pool/2 - conv3x3 - BN - ReLU - pool/2 - conv3x3 - BN - ReLU -
 pool/2 - conv3x3 - BN - ReLU`` (stride 16), then a 1x1 reduction; the two feature maps are
 flattened and concatenated, and three fully-connected layers (ReLU, dropout) regress the box
 ``(x1, y1, x2, y2)`` in search-crop coordinates scaled to ``[0, 10]`` (the paper's scaling).
 
-Input: ``(B, 3, size, size)`` float32 BGR 0..255 each. Output: ``(B, 4)``.
+Both: input ``(B, 3, size, size)`` float32 BGR 0..255 each (previous crop, search crop);
+output ``(B, 4)``: the target's ``xyxy`` in search-crop units times 10 (0 = the crop's left /
+top edge, 10 = its right / bottom edge). Both have ``embed(crops) -> (B, D)`` and
+``head(prev_features, search_features) -> (B, 4)``, so that a tracker embeds each crop once.
 """
 
 from __future__ import annotations
@@ -17,7 +30,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["GoturnNet"]
+__all__ = ["EmbedOnly", "GoturnBackboneNet", "GoturnNet", "load_goturn"]
 
 
 def _block(cin: int, cout: int, k: int, stride: int = 1, pool: bool = True) -> list[nn.Module]:
@@ -52,31 +65,164 @@ class GoturnNet(nn.Module):
             nn.ReLU(inplace=True),
         )
         cells = (size // 16) ** 2
-        self.regressor = nn.Sequential(
-            nn.Linear(2 * reduced * cells, fc),
-            nn.ReLU(inplace=True),
-            nn.Dropout(0.3),
-            nn.Linear(fc, fc),
-            nn.ReLU(inplace=True),
-            nn.Dropout(0.3),
-            nn.Linear(fc, 4),
-        )
+        self.regressor = _regressor(2 * reduced * cells, fc, 0.3)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Flattened features of ``(B, 3, size, size)`` crops."""
         return self.features(x / 255.0 - 0.5).flatten(1)
 
+    def head(self, prev: torch.Tensor, search: torch.Tensor) -> torch.Tensor:
+        """``(B, 4)`` box of the embeddings of the previous and the search crops."""
+        return self.regressor(torch.cat([prev, search], dim=1))
+
     def forward(self, prev: torch.Tensor, search: torch.Tensor) -> torch.Tensor:
-        return self.regressor(torch.cat([self.embed(prev), self.embed(search)], dim=1))
+        return self.head(self.embed(prev), self.embed(search))
 
 
-def load_goturn(path: str | Path) -> GoturnNet:
-    """A :class:`~trackkit.sot.nets.goturn_net.GoturnNet` loaded from a trackkit weights file.
+def _regressor(inputs: int, fc: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(inputs, fc),
+        nn.ReLU(inplace=True),
+        nn.Dropout(dropout),
+        nn.Linear(fc, fc),
+        nn.ReLU(inplace=True),
+        nn.Dropout(dropout),
+        nn.Linear(fc, 4),
+    )
+
+
+class GoturnBackboneNet(nn.Module):
+    """GOTURN on a pretrained backbone: ``(prev_crop, search_crop) -> (B, 4)`` in [0, 10] units.
+
+    Args:
+        backbone: ``nanotrack_v3`` or ``nanotrack_v2``.
+        layer: last backbone block used (4-9 for v3, 4-8 for v2: stride 16).
+        size: input side of both crops (a multiple of 16); features are ``size / 16`` square.
+        reduced: channels after the 1x1 reduction.
+        fc: width of the two hidden fully-connected layers.
+        train_blocks: backbone blocks (counted from ``layer`` down) left trainable; 0 = all
+            frozen (no gradients, batch normalisation in eval mode).
+        corr: channels of the pixel-wise correlation branch (trackkit's addition; 0 = off, the
+            paper's plain concatenation): both crops' features pass a shared 1x1 projection,
+            every cell ``k`` of the previous crop's central ``n/2 x n/2`` cells (the target,
+            at ``context`` 2) is correlated with every search cell ``p``,
+            ``c[k, p] = <z_k, x_p> / sqrt(corr)`` (NanoTrack's own head correlates its
+            features so), and the ``(n/2)^2 x n^2`` map joins the fully-connected input.
+        dropout: dropout of the hidden fully-connected layers.
+        pretrained: copy the published backbone tensors in (``False``: the tensors come from a
+            weights file, as when loading a trained model).
+        weights: the NanoTrack state dict for ``pretrained`` (default: the shared folder's).
+
+    Attributes:
+        record: ``{"backbone", "file", "sha256"}`` of the pretrained tensors (when loaded).
+    """
+
+    def __init__(
+        self,
+        backbone: str = "nanotrack_v3",
+        layer: int = 9,
+        size: int = 128,
+        reduced: int = 16,
+        fc: int = 512,
+        train_blocks: int = 0,
+        corr: int = 0,
+        dropout: float = 0.3,
+        pretrained: bool = False,
+        weights: str | Path | None = None,
+    ) -> None:
+        super().__init__()
+        from trackkit.sot.nets.backbones import build_backbone, freeze, load_pretrained
+        from trackkit.sot.nets.layered import check_layers, layer_channels, layer_stride
+
+        (layer,) = check_layers(backbone, (layer,))
+        if size % 16 or layer_stride(layer) != 16:
+            raise ValueError("size must be a multiple of 16 and layer a stride-16 block (4-9)")
+        self.backbone_name, self.layer, self.size = backbone, layer, size
+        self.reduced, self.fc_width, self.train_blocks = reduced, fc, train_blocks
+        self.corr = corr
+        n = size // 16
+        self._cells, self._c0 = n * n, n // 4
+        self._centre = (n - 2 * self._c0) ** 2
+        net = build_backbone(backbone)
+        self.record: dict[str, str] = {}
+        if pretrained:
+            self.record = load_pretrained(net, backbone, None if weights is None else Path(weights))
+        net.features = nn.Sequential(*list(net.features)[: layer + 1])
+        freeze(net, train_blocks)
+        self.backbone = net
+        self.reduce = nn.Sequential(nn.Conv2d(layer_channels(layer), reduced, 1), nn.ReLU())
+        self.project = nn.Conv2d(layer_channels(layer), corr, 1) if corr else None
+        inputs = 2 * reduced * self._cells + self._centre * self._cells * (1 if corr else 0)
+        self.regressor = _regressor(inputs, fc, dropout)
+        with torch.no_grad():  # start at the prior: the target fills the middle half (context 2)
+            last = self.regressor[-1]
+            assert isinstance(last, nn.Linear)
+            last.bias.copy_(torch.tensor([2.5, 2.5, 7.5, 7.5]))
+
+    def train(self, mode: bool = True) -> GoturnBackboneNet:
+        from trackkit.sot.nets.backbones import keep_frozen_eval
+
+        super().train(mode)
+        keep_frozen_eval(self.backbone)
+        return self
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, (reduced + corr) * (size / 16) ** 2)`` features of ``(B, 3, size, size)`` BGR
+        crops: the reduced features, then the correlation projection, each flattened."""
+        if self.train_blocks == 0:  # frozen: no graph through the backbone
+            with torch.no_grad():
+                f = self.backbone.features(x)
+        else:
+            f = self.backbone.features(x)
+        parts = [self.reduce(f).flatten(1)]
+        if self.project is not None:
+            parts.append(self.project(f).flatten(1))
+        return torch.cat(parts, dim=1)
+
+    def head(self, prev: torch.Tensor, search: torch.Tensor) -> torch.Tensor:
+        """``(B, 4)`` box of the embeddings (:meth:`embed`) of the previous and search crops."""
+        r = self.reduced * self._cells
+        feats = [prev[:, :r], search[:, :r]]
+        if self.project is not None:
+            n, c0 = self.size // 16, self._c0
+            z = prev[:, r:].reshape(-1, self.corr, n, n)[:, :, c0 : n - c0, c0 : n - c0]
+            xs = search[:, r:].reshape(-1, self.corr, n * n)
+            c = torch.bmm(z.flatten(2).transpose(1, 2), xs) / float(self.corr) ** 0.5
+            feats.append(c.flatten(1))
+        return self.regressor(torch.cat(feats, dim=1))
+
+    def forward(self, prev: torch.Tensor, search: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(prev), self.embed(search))
+
+
+class EmbedOnly(nn.Module):
+    """``net.embed`` as a module (``(B, 3, S, S)`` BGR crops -> ``(B, D)``), for exporting the
+    tracking-time embedding (:func:`trackkit.sot.nets.siamfc_net.embedding_session`)."""
+
+    def __init__(self, net: GoturnNet | GoturnBackboneNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.embed(x)
+
+
+def load_goturn(path: str | Path) -> GoturnNet | GoturnBackboneNet:
+    """The GOTURN network of a trackkit weights file, in eval mode: a
+    :class:`GoturnBackboneNet` when its architecture record names a ``backbone``, else the
+    from-scratch :class:`GoturnNet` (the files written before issue 20).
 
     Raises:
         DataNotFoundError: the file does not exist.
         FormatError: it does not hold GOTURN weights that fit the architecture.
     """
     from trackkit.sot.nets import load_network
+    from trackkit.sot.nets.weights import load_weights
 
+    arch, _ = load_weights(path, "goturn")
+    if "backbone" in arch:
+        return load_network(
+            path, "goturn", GoturnBackboneNet, backbone="nanotrack_v3", layer=9, size=128,
+            reduced=16, fc=512, train_blocks=0, corr=0,
+        ).eval()  # fmt: skip
     return load_network(path, "goturn", GoturnNet, size=128, width=32, reduced=24, fc=512).eval()

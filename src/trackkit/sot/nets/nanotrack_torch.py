@@ -181,7 +181,12 @@ class DepthwiseCorr(nn.Module):
         return out.reshape(b, c, out.shape[-2], out.shape[-1])
 
 
-def _tower_v2(cin: int, c: int = 96, n: int = 6) -> nn.Sequential:
+def separable_tower(
+    cin: int, c: int = 96, n: int = 6, act: type[nn.Module] = nn.ReLU6
+) -> nn.Sequential:
+    """``n`` depthwise-separable blocks (depthwise 3x3, pointwise 1x1 to ``c`` channels,
+    batch norm, ``act``): NanoTrack v2's head towers and the own SiamRPN head's
+    (:mod:`trackkit.sot.nets.rpn_head`). ``(B, cin, h, w)`` -> ``(B, c, h, w)``."""
     layers: list[nn.Module] = []
     for i in range(n):
         ci = cin if i == 0 else c
@@ -189,7 +194,7 @@ def _tower_v2(cin: int, c: int = 96, n: int = 6) -> nn.Sequential:
             nn.Conv2d(ci, ci, 3, 1, 1, groups=ci, bias=False),
             nn.Conv2d(ci, c, 1, bias=False),
             nn.BatchNorm2d(c),
-            nn.ReLU6(inplace=True),
+            act(inplace=True),
         ]
     return nn.Sequential(*layers)
 
@@ -216,8 +221,8 @@ class Head(nn.Module):
         if version == "v2":
             self.corr_pw_reg = PixelwiseCorr(c)
             self.corr_pw_cls = PixelwiseCorr(c)
-            self.cls_pw_tower = _tower_v2(64)
-            self.bbox_pw_tower = _tower_v2(64)
+            self.cls_pw_tower = separable_tower(64)
+            self.bbox_pw_tower = separable_tower(64)
             self.cls_pred = nn.Sequential(nn.Conv2d(96, 2, 1))
         else:
             self.corr_pw_reg = PixelwiseCorr(c, reduce=True)

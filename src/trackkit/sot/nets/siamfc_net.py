@@ -16,17 +16,34 @@ tracker is unchanged.
 
 Input: ``(B, 3, H, W)`` float32 BGR 0..255 (the AlexNet embedding normalises inside by
 /255 - 0.5).
+
+For tracking, :func:`fuse_conv_bn` folds every batch normalisation that follows a convolution
+into that convolution's weights and bias (inference only: the same function, a quarter fewer
+operations per frame; the trackers call it, training does not), and :func:`embedding_session`
+runs the (folded) embedding with onnxruntime, exported in memory once per weights file (about
+twice as fast as PyTorch on one thread; the same features to ~1e-5).
 """
 
 from __future__ import annotations
 
+import io
+import threading
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["BackboneEmbed", "SiamFCNet", "channels_for", "xcorr"]
+__all__ = [
+    "BackboneEmbed",
+    "SiamFCNet",
+    "channels_for",
+    "embedding_session",
+    "fuse_conv_bn",
+    "load_siamfc",
+    "xcorr",
+]
 
 
 def channels_for(width: float) -> tuple[int, int, int, int, int]:
@@ -138,6 +155,56 @@ class SiamFCNet(nn.Module):
         return self.correlate(self.embed(z), self.embed(x))
 
 
+def _folded(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """A convolution computing ``bn(conv(x))`` with ``bn``'s running statistics."""
+    var, mean = bn.running_var, bn.running_mean
+    assert var is not None and mean is not None  # checked by fuse_conv_bn
+    scale = bn.weight / torch.sqrt(var + bn.eps)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(scale)
+    out = nn.Conv2d(
+        conv.in_channels, conv.out_channels, conv.kernel_size,  # type: ignore[arg-type]
+        conv.stride, conv.padding, conv.dilation, conv.groups,  # type: ignore[arg-type]
+        bias=True,
+    )  # fmt: skip
+    out.weight.copy_(conv.weight * scale[:, None, None, None])
+    assert out.bias is not None
+    out.bias.copy_((bias - mean) * scale + bn.bias)
+    return out
+
+
+_M = TypeVar("_M", bound=nn.Module)
+
+
+def fuse_conv_bn(net: _M) -> _M:
+    """Fold each ``BatchNorm2d`` that directly follows a ``Conv2d`` in an ``nn.Sequential``
+    into that convolution (the norm becomes an ``nn.Identity``); in place, returns ``net``.
+
+    Inference only: the folded network computes the same function as ``net.eval()`` (to float
+    rounding) with fewer operations, and cannot be trained as before.
+
+    Raises:
+        ValueError: ``net`` is in training mode (batch statistics cannot be folded).
+    """
+    if net.training:
+        raise ValueError("fuse_conv_bn: call net.eval() first")
+    with torch.no_grad():
+        for mod in list(net.modules()):
+            if not isinstance(mod, nn.Sequential):
+                continue
+            names = list(mod._modules)
+            for a, b in zip(names, names[1:], strict=False):
+                conv, bn = mod._modules[a], mod._modules[b]
+                if (
+                    isinstance(conv, nn.Conv2d)
+                    and isinstance(bn, nn.BatchNorm2d)
+                    and bn.running_mean is not None
+                    and bn.affine
+                ):
+                    mod._modules[a] = _folded(conv, bn).eval()
+                    mod._modules[b] = nn.Identity()
+    return net
+
+
 def load_siamfc(path: str | Path) -> SiamFCNet:
     """A :class:`~trackkit.sot.nets.siamfc_net.SiamFCNet` loaded from a trackkit weights file.
 
@@ -148,3 +215,50 @@ def load_siamfc(path: str | Path) -> SiamFCNet:
     from trackkit.sot.nets import load_network
 
     return load_network(path, "siamfc", SiamFCNet, width=1.0, backbone="", neck=64).eval()
+
+
+_SESSIONS: dict[tuple[str, str, int, int, int], Any] = {}
+_LOCK = threading.Lock()
+
+
+def embedding_session(embed: nn.Module, path: str | Path, threads: int = 1) -> Any:
+    """An onnxruntime session running ``embed`` (input ``"x"``: ``(B, 3, H, W)`` float32 BGR
+    0..255, any ``B``, ``H``, ``W``; one output: the features).
+
+    ``embed`` is exported in memory (no file is written) once per weights file version
+    (``path``'s name, modification time and size) and thread count, and the session kept for
+    the next tracker on the same weights.
+
+    Raises:
+        ImportError: onnxruntime is not installed (callers fall back to PyTorch).
+    """
+    import warnings
+
+    import onnxruntime as ort
+
+    p = Path(path)
+    st = p.stat()
+    key = (str(p.resolve()), type(embed).__name__, st.st_mtime_ns, st.st_size, threads)
+    with _LOCK:
+        if key in _SESSIONS:
+            return _SESSIONS[key]
+        buf = io.BytesIO()
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                embed.eval(), (torch.zeros(1, 3, 127, 127),), buf,  # type: ignore[arg-type]
+                dynamo=False,
+                input_names=["x"], output_names=["f"],
+                dynamic_axes={"x": {0: "b", 2: "h", 3: "w"}}, opset_version=17,
+            )  # fmt: skip
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        sess = ort.InferenceSession(
+            buf.getvalue(), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+        if len(_SESSIONS) >= 8:
+            _SESSIONS.pop(next(iter(_SESSIONS)))
+        _SESSIONS[key] = sess
+        return sess

@@ -13,13 +13,18 @@ Tracking searches ``num_scales`` (3) scales of a padded window (``1 + padding`` 
 target) resampled to ``crop_size`` px, takes the highest (scale-penalised) peak, and updates
 ``(z_f, alpha_f)`` with a running average. Both published models (DCFNet supervised, UDT
 unsupervised) share this architecture; weights trained with ``trackkit sot train --model
-dcfnet`` load the same way. torch is imported lazily (``import trackkit.sot`` works without).
+dcfnet`` load the same way, including trackkit's own UDT (preset ``udt-own``,
+``trackkit/assets/udt.pt``) whose features are NanoTrack v3's frozen pretrained blocks (stride
+4) and a learned adaptation: the response map is then on a grid of ``crop_size / 4`` cells
+and displacements are scaled by the stride. ``udt`` keeps the published UDT weights
+(``../shared/weights/udt``). torch is imported lazily (``import trackkit.sot`` works without).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,11 +33,16 @@ from numpy.typing import NDArray
 from trackkit.config import require
 from trackkit.sot.base import SOT_TRACKERS, SOTResult, SOTTracker
 from trackkit.sot.nets import resolve_weights
-from trackkit.sot.nets.dcfnet_net import MEAN_BGR, build_feature_net, load_feature_weights
+from trackkit.sot.nets.dcfnet_net import load_dcf_features
+from trackkit.sot.nets.layered import single_threaded
 from trackkit.sot.ops.crops import REPLICATE, crop_region
 from trackkit.sot.ops.dcf import DCFGeometry, gaussian_label, hann2d, subpixel_peak
 
-__all__ = ["DCFNetConfig", "DCFNetTracker"]
+__all__ = ["OWN_WEIGHTS", "DCFNetConfig", "DCFNetTracker"]
+
+#: trackkit's own UDT weights (``trackkit/assets/udt.pt``: NanoTrack v3 blocks 1 and 3 and an
+#: adaptation trained the UDT way on unlabelled video; docs/sot-udt.md has the command).
+OWN_WEIGHTS = str(resources.files("trackkit") / "assets" / "udt.pt")
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,9 @@ class DCFNetConfig(DCFGeometry):
             (:attr:`~trackkit.sot.base.SOTResult.lost`); ``None``: never. Default 0.23
             (DCFNet weights; the ``udt`` preset: 0.25), chosen on the shared sequences
             (``benchmarks/sot_lost.py``).
+        backbone_weights: weights whose features sit on a pretrained NanoTrack backbone
+            (``udt-own``): its state dict (``None``: the shared folder's); the sha256 the
+            weights file recorded must match.
     """
 
     RANGES: ClassVar[str] = (
@@ -84,6 +97,7 @@ class DCFNetConfig(DCFGeometry):
     update_threshold: float = 0.7
     scale_features: str = "resample"
     lost_threshold: float | None = 0.23
+    backbone_weights: str | None = None
 
     def validate(self) -> None:
         require(self.model in ("dcfnet", "udt"), "model: one of dcfnet, udt")
@@ -106,20 +120,23 @@ class DCFNetTracker(SOTTracker):
     def _load_network(self) -> Any:
         import torch
 
-        net = build_feature_net(self.config.conv_padding)
-        path = resolve_weights(self.config.weights, self.config.model)
-        net.load_state_dict(load_feature_weights(path))
-        net.eval()
-        for prm in net.parameters():
-            prm.requires_grad_(False)
+        cfg = self.config
+        path = resolve_weights(cfg.weights, cfg.model)
+        net = load_dcf_features(path, cfg.backbone_weights)
+        if net.backbone is None and cfg.conv_padding != 1:  # published conv nets: padding 1
+            from torch import nn
+
+            for layer in net.head:
+                if isinstance(layer, nn.Conv2d):
+                    layer.padding = (cfg.conv_padding, cfg.conv_padding)
         self._torch = torch
+        self._stride = int(net.stride)
         return net
 
     def _features(self, patches: NDArray[np.uint8]) -> Any:
-        """``(S, 32, h, w)`` features (not windowed) of ``(S, crop, crop, 3)`` BGR patches."""
+        """``(S, C, h, w)`` features (not windowed) of ``(S, crop, crop, 3)`` BGR patches."""
         torch = self._torch
         x = torch.from_numpy(patches).permute(0, 3, 1, 2).float()
-        x = x - self._mean
         with torch.inference_mode():
             return self._net(x)
 
@@ -149,7 +166,8 @@ class DCFNetTracker(SOTTracker):
             return self._features(self._crops(frame, list(self._factors)))
         torch = self._torch
         c = cfg.crop_size
-        big = c + 2 * math.ceil(c * (float(self._factors.max()) - 1.0) / 2.0)
+        st = 2 * self._stride  # the big crop's margin: whole feature cells on each side
+        big = c + st * math.ceil(c * (float(self._factors.max()) - 1.0) / st)
         size = (self._window[0] * big / c, self._window[1] * big / c)
         feat = self._features(
             crop_region(frame, self._center, size, (big, big), border=REPLICATE)[None]
@@ -188,6 +206,7 @@ class DCFNetTracker(SOTTracker):
             self._zf = (1 - rate) * self._zf + rate * zf
             self._alphaf = (1 - rate) * self._alphaf + rate * alphaf
 
+    @single_threaded  # the same boxes whatever the caller's torch thread count
     def _init(self, frame: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
         net = self._network()
         torch = self._torch
@@ -202,9 +221,9 @@ class DCFNetTracker(SOTTracker):
         self._min_scale = max(cfg.min_scale, 4.0 / min(w, h)) if min(w, h) > 4 else 1.0
         self._max_scale = max(1.0, min(cfg.max_scale, max(fw / w, fh / h)))
         self._scale = 1.0
-        out = cfg.crop_size - 4 + 4 * cfg.conv_padding
-        self._shape = (out, out)
-        sigma = cfg.crop_size / (1 + cfg.padding) * cfg.output_sigma_factor
+        first = self._features(self._crops(frame, [1.0]))
+        self._shape = (int(first.shape[-2]), int(first.shape[-1]))
+        sigma = cfg.crop_size / (1 + cfg.padding) * cfg.output_sigma_factor / self._stride
         self._yf = torch.fft.rfft2(torch.from_numpy(gaussian_label(self._shape, sigma)))
         self._cos = torch.from_numpy(hann2d(self._shape))
         two_pi_i = 2j * np.pi
@@ -212,15 +231,15 @@ class DCFNetTracker(SOTTracker):
         kx = np.fft.rfftfreq(self._shape[1])[None, :] * two_pi_i
         self._ky = torch.from_numpy(ky.astype(np.complex64))
         self._kx = torch.from_numpy(kx.astype(np.complex64))
-        self._mean = torch.tensor(MEAN_BGR, dtype=torch.float32).view(1, 3, 1, 1)
         exps = np.arange(cfg.num_scales) - (cfg.num_scales - 1) / 2.0
         self._factors = cfg.scale_step**exps
         self._penalties = cfg.scale_penalty ** np.abs(exps)
         del net
         self._peak_mean = 0.0
         self._peak_count = 0
-        self._train(self._features(self._crops(frame, [1.0])), 1.0)
+        self._train(first, 1.0)
 
+    @single_threaded
     def _update(self, frame: NDArray[np.uint8]) -> SOTResult:
         torch = self._torch
         cfg = self.config
@@ -235,8 +254,8 @@ class DCFNetTracker(SOTTracker):
         dy, dx, value = subpixel_peak(resp[best])
         factor = float(self._factors[best])
         new_scale = float(np.clip(self._scale * factor, self._min_scale, self._max_scale))
-        px_x = self._window[0] * factor / cfg.crop_size
-        px_y = self._window[1] * factor / cfg.crop_size
+        px_x = self._window[0] * factor / cfg.crop_size * self._stride
+        px_y = self._window[1] * factor / cfg.crop_size * self._stride
         fh, fw = frame.shape[:2]
         cx = float(np.clip(self._center[0] + dx * px_x, 0.0, fw))
         cy = float(np.clip(self._center[1] + dy * px_y, 0.0, fh))
@@ -268,4 +287,13 @@ SOT_TRACKERS.register_preset(
     "DCFNet tracker with the unsupervised UDT weights (Wang 2019); needs torch.",
     model="udt",
     lost_threshold=0.25,
+)
+
+SOT_TRACKERS.register_preset(
+    "udt-own",
+    "dcfnet",
+    "UDT trained by trackkit (trackkit/assets/udt.pt: pretrained NanoTrack v3 blocks + an "
+    "adaptation trained without labels, docs/sot-udt.md); needs torch and the NanoTrack v3 "
+    "state dict.",
+    weights=OWN_WEIGHTS,
 )

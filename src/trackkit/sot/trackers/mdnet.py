@@ -1,34 +1,44 @@
-"""MDNet: multi-domain network tracking with online fine-tuning (Nam & Han, CVPR 2016).
+"""MDNet: multi-domain network tracking with online fine-tuning (Nam & Han, CVPR 2016), made
+fast the RT-MDNet way (Jung, Son, Lee & Han, ECCV 2018).
 
-Online part (the offline multi-domain training is :mod:`trackkit.sot.train.mdnet`):
+The network (:mod:`trackkit.sot.nets.mdnet_net`; offline multi-domain training:
+:mod:`trackkit.sot.train.mdnet`) is NanoTrack v3's pretrained MobileNetV3 under MDNet's
+``fc4-fc6``; each frame the backbone runs once on a search region around the previous box and
+every sample's features are RoIAlign-pooled from that map (RT-MDNet), so hundreds of samples
+cost one conv pass. Online part:
 
 1. first frame: a new binary head replaces the domain heads; ``fc4-fc6`` are fine-tuned on
    ``init_pos`` positives (IoU >= 0.7 with the box) and ``init_neg`` negatives (IoU < 0.5),
    each step with *hard negative mining* (the ``batch_neg`` highest-scoring negatives of a pool
-   of ``hard_pool``); a ridge bounding-box regressor is fitted on conv features of samples with
+   of ``hard_pool``); a ridge bounding-box regressor is fitted on the features of samples with
    IoU >= 0.6 (R-CNN targets ``dx, dy, log dw, log dh``);
 2. each frame: ``candidates`` boxes drawn from a Gaussian around the last box (translation
    ``trans * r``, ``r = (w + h) / 2``; scale ``1.05 ** N(0, scale/2)``); the target score is the
    mean positive score of the top 5 and their (regressed) mean box is the result;
-3. success (score > 0): positives/negatives of this frame are stored (conv features only);
+3. success (score > 0): positives/negatives of this frame are stored (features only);
    every ``long_interval`` frames a *long-term* update uses the positives of the last
    ``long_frames`` successful frames; failure: the box stays, a *short-term* update uses the last
    ``short_frames`` frames and the search widens (``trans`` times ``expand`` per failure, up to
    ``max_trans``: wider re-detection), back to normal after a success.
 
+Weights made by the first trackkit MDNet (a conv tower trained from scratch, one crop per
+candidate; their file records no backbone) still load and run the same way per crop.
+Sample counts and iterations are the paper's where the pooled features make them cheap
+(256 candidates, 500 + 2000 first-frame samples... see :class:`MDNetConfig`).
+
 Options (off by default; presets ``mdnet-vital`` / ``mdnet-rl``):
 
 - ``adversarial`` — VITAL (Song et al., CVPR 2018): a mask generator ``G``
   (:mod:`trackkit.sot.nets.vital`) learns, in every fine-tuning step (first frame and
-  updates), the spatial mask of the conv features that makes the classifier's loss on the
+  updates), the spatial mask of the pooled features that makes the classifier's loss on the
   positives highest; the classifier is trained on positives masked by ``G`` (strength
   ``adv_weight``, ``adv_steps`` G updates per step). ``focal`` is the paper's optional
   cost-sensitive loss (focal weighting ``(1 - p)^focal`` of the cross-entropy; 0 = off).
   Tracking scores unmasked features.
 - ``reciprocative`` — reciprocative learning (Pu et al., NeurIPS 2018): attention maps
-  (gradient of the target score w.r.t. the sample's conv features) regularised during online
-  training (:mod:`trackkit.sot.ops.attention`; weight ``recip_weight``). No attention at test
-  time.
+  (gradient of the target score w.r.t. the sample's pooled features) regularised during
+  online training (:mod:`trackkit.sot.ops.attention`; weight ``recip_weight``). No attention
+  at test time.
 """
 
 from __future__ import annotations
@@ -43,15 +53,17 @@ from numpy.typing import NDArray
 from trackkit.core.boxes import iou_matrix
 from trackkit.sot.base import SOT_TRACKERS, NetTrackerConfig, SOTResult, SOTTracker
 from trackkit.sot.nets import trained_weights
+from trackkit.sot.nets.layered import single_threaded
 from trackkit.sot.ops.crops import as_bgr
-from trackkit.sot.ops.samples import crop_boxes, gaussian_samples, labelled_samples
+from trackkit.sot.ops.samples import gaussian_samples, labelled_samples
 
 __all__ = ["MDNetConfig", "MDNetTracker", "OnlineExtras", "finetune"]
 
 
 @dataclass(frozen=True)
 class MDNetConfig(NetTrackerConfig):
-    """Configuration of :class:`MDNetTracker` (sample counts reduced from the paper for a CPU)."""
+    """Configuration of :class:`MDNetTracker` (see the module docstring; the paper's sample
+    counts except ``init_neg`` 2000 (5000) and ``update_iters`` 10 (15))."""
 
     RANGES: ClassVar[str] = (
         "candidates >= 5; trans > 0; expand >= 1; init_pos >= 1; "
@@ -61,16 +73,16 @@ class MDNetConfig(NetTrackerConfig):
     )
 
     seed: int = 0
-    candidates: int = 128
+    candidates: int = 256
     trans: float = 0.6
     scale: float = 1.0
     expand: float = 1.5
-    max_trans: float = 2.0
-    init_pos: int = 200
-    init_neg: int = 1000
+    max_trans: float = 1.5
+    init_pos: int = 500
+    init_neg: int = 2000
     init_iters: int = 30
-    update_pos: int = 30
-    update_neg: int = 120
+    update_pos: int = 50
+    update_neg: int = 200
     update_iters: int = 10
     short_frames: int = 20
     long_frames: int = 100
@@ -81,13 +93,16 @@ class MDNetConfig(NetTrackerConfig):
     lr: float = 1e-3
     bbreg: bool = True
     min_size: float = 4.0
+    #: NanoTrack state dict of a pretrained-backbone network (``None``: the shared folder's)
+    backbone_weights: str | None = None
     #: below 0 the classifier calls the best candidate background: the paper's tracking
     #: failure (it then widens the search), reported as lost
     lost_threshold: float | None = 0.0
     #: VITAL: adversarial feature masks on the positives during fine-tuning
     adversarial: bool = False
-    #: VITAL: mask strength (1: G's mask as is; 0: no masking)
-    adv_weight: float = 1.0
+    #: VITAL: mask strength (1: G's mask as is; 0: no masking); 0.5 chosen over 1.0 by the
+    #: 3-fold held-out score (docs/sot-mdnet-vital.md)
+    adv_weight: float = 0.5
     #: VITAL: generator updates per fine-tuning step
     adv_steps: int = 1
     #: VITAL's cost-sensitive loss: focal exponent (0: plain cross-entropy)
@@ -202,14 +217,19 @@ def _ridge(x: NDArray[np.float64], t: NDArray[np.float64], lam: float) -> NDArra
     """``(x'x + lam I)^-1 x't`` for ``x (N, D)``, ``t (N, K)``, bit-identical whatever the
     thread settings: numpy's BLAS (OpenBLAS) sums ``x'x`` in an order that depends on its
     thread count (fixed by ``OMP_NUM_THREADS`` at start-up), so the products and the solve
-    run in torch float64 on one thread."""
+    run in torch float64 on one thread. With fewer samples than features (``N < D``) the
+    same solution comes from the ``N x N`` system, ``x' (x x' + lam I)^-1 t``."""
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         xt, tt = torch.from_numpy(x), torch.from_numpy(t)
-        eye = torch.eye(x.shape[1], dtype=torch.float64)
+        n, d = x.shape
+        if n < d:
+            eye = torch.eye(n, dtype=torch.float64)
+            return (xt.T @ torch.linalg.solve(xt @ xt.T + lam * eye, tt)).numpy()
+        eye = torch.eye(d, dtype=torch.float64)
         return torch.linalg.solve(xt.T @ xt + lam * eye, xt.T @ tt).numpy()
     finally:
         torch.set_num_threads(threads)
@@ -225,20 +245,19 @@ def _bbreg_apply(samples: NDArray[np.float64], d: NDArray[np.float64]) -> NDArra
 
 @SOT_TRACKERS.register("mdnet")
 class MDNetTracker(SOTTracker):
-    """MDNet (Nam 2016): candidate scoring by an online fine-tuned binary classifier."""
+    """MDNet (Nam 2016) on a pretrained backbone with RT-MDNet's pooled features: candidate
+    scoring by an online fine-tuned binary classifier."""
 
     config_class = MDNetConfig
     config: MDNetConfig
 
-    def _load(self) -> Any:
-        import torch
-
+    def _load_network(self) -> Any:
         from trackkit.sot.nets.mdnet_net import load_mdnet
 
-        torch.set_num_threads(self.config.threads)
-        net = load_mdnet(trained_weights(self.config.weights, "mdnet"))
-        net.reset_heads(1)
-        return net.eval()
+        cfg = self.config
+        net = load_mdnet(trained_weights(cfg.weights, "mdnet"), cfg.backbone_weights)
+        self._offline = {k: v.clone() for k, v in net.state_dict().items() if "heads." not in k}
+        return net
 
     def _make_extras(self) -> OnlineExtras | None:
         """The VITAL / reciprocative terms of this configuration (``None``: plain MDNet)."""
@@ -261,46 +280,59 @@ class MDNetTracker(SOTTracker):
             extras.gen_opt = torch.optim.Adam(extras.gen.parameters(), lr=cfg.lr)
         return extras
 
-    def _features(self, img: NDArray[np.uint8], boxes: NDArray[np.float64]) -> Any:
+    def _features(self, ctx: Any, boxes: NDArray[np.float64]) -> Any:
         import torch
 
-        crops = torch.from_numpy(crop_boxes(img, boxes, self._net.size))
         with torch.no_grad():
-            return self._net.features(crops)
+            return self._net.box_features(ctx, boxes)
 
+    def _samples(
+        self, ctx: Any, box: NDArray[np.float64], n_pos: int, n_neg: int, neg_iou: float = 0.5
+    ) -> tuple[Any, Any]:
+        """Features of ``n_pos`` positives and ``n_neg`` negatives around ``box``; with pooled
+        features, negatives whose centre is outside the frame's search region are redrawn."""
+        region = ctx[1] if isinstance(ctx, tuple) else None
+        pos, neg = labelled_samples(self._rng, box, n_pos, n_neg if region is None else 2 * n_neg,
+                                    neg_iou=neg_iou)  # fmt: skip
+        if region is not None:
+            neg = neg[region.inside(neg, margin=0.9)][:n_neg]
+        return self._features(ctx, pos), self._features(ctx, neg)
+
+    @single_threaded
     def _init(self, frame: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
         import torch
 
         cfg = self.config
-        # seed before loading: the new domain head is initialised from torch's generator
-        torch.manual_seed(cfg.seed)
-        self._net = self._load()
+        net = self._network()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)  # the new head and the dropout stream of this video
+            net.reset_heads(1)
+            net.load_state_dict(self._offline, strict=False)  # fc4-5 as trained offline
+            net.eval()
+            self._init_online(as_bgr(frame), box)
+            self._torch_state = torch.get_rng_state()
+
+    def _init_online(self, img: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
+        import torch
+
+        cfg = self.config
         self._rng = np.random.default_rng(cfg.seed)
-        img = as_bgr(frame)
         self._box = box.copy()
-        params = list(self._net.fc.parameters()) + list(self._net.heads.parameters())
+        net = self._net
+        params = list(net.fc.parameters()) + list(net.heads.parameters())
         self._opt = torch.optim.Adam(params, lr=cfg.lr)
         self._extras = self._make_extras()
-        pos, neg = labelled_samples(self._rng, box, cfg.init_pos, cfg.init_neg)
-        fp, fn = self._features(img, pos), self._features(img, neg)
-        finetune(
-            self._net,
-            fp,
-            fn,
-            cfg.init_iters,
-            self._opt,
-            self._rng,
-            cfg.batch_pos,
-            cfg.batch_neg,
-            cfg.hard_pool,
-            self._extras,
-        )
+        with torch.no_grad():
+            ctx = net.prepare(img, box)
+        fp, fn = self._samples(ctx, box, cfg.init_pos, cfg.init_neg)
+        finetune(net, fp, fn, cfg.init_iters, self._opt, self._rng, cfg.batch_pos,
+                 cfg.batch_neg, cfg.hard_pool, self._extras)  # fmt: skip
         self._reg: NDArray[np.float64] | None = None
         if cfg.bbreg:
             cand = gaussian_samples(self._rng, box, 1000, trans=0.3, scale=1.5)
             cand = cand[iou_matrix(cand, box[None])[:, 0] >= 0.6][:400]
             if len(cand) >= 20:
-                x = self._features(img, cand).numpy().astype(np.float64)
+                x = self._features(ctx, cand).numpy().astype(np.float64)
                 x = np.hstack([x, np.ones((len(x), 1))])
                 self._reg = _ridge(x, _bbreg_targets(cand, box), lam=1000.0)
         keep = max(cfg.long_frames, cfg.short_frames)
@@ -309,16 +341,27 @@ class MDNetTracker(SOTTracker):
         self._trans = cfg.trans
         self._frame = 0
 
+    @single_threaded
     def _update(self, frame: NDArray[np.uint8]) -> SOTResult:
         import torch
 
+        with torch.random.fork_rng(devices=[]):
+            torch.set_rng_state(self._torch_state)
+            result = self._track(as_bgr(frame))
+            self._torch_state = torch.get_rng_state()
+        return result
+
+    def _track(self, img: NDArray[np.uint8]) -> SOTResult:
+        import torch
+
         cfg = self.config
-        img = as_bgr(frame)
         self._frame += 1
         cand = gaussian_samples(
             self._rng, self._box, cfg.candidates, trans=self._trans, scale=cfg.scale
         )
-        feats = self._features(img, cand)
+        with torch.no_grad():  # no graph through a tuned block
+            ctx = self._net.prepare(img, self._box)
+        feats = self._features(ctx, cand)
         with torch.no_grad():
             logits = self._net.classify(feats).numpy()
         scores = logits[:, 1] - logits[:, 0]
@@ -338,11 +381,9 @@ class MDNetTracker(SOTTracker):
             cy = float(np.clip((box[1] + box[3]) / 2, 0, hh))
             self._box = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
             self._trans = cfg.trans
-            pos, neg = labelled_samples(
-                self._rng, self._box, cfg.update_pos, cfg.update_neg, neg_iou=0.3
-            )
-            self._pos_mem.append(self._features(img, pos))
-            self._neg_mem.append(self._features(img, neg))
+            fp, fn = self._samples(ctx, self._box, cfg.update_pos, cfg.update_neg, neg_iou=0.3)
+            self._pos_mem.append(fp)
+            self._neg_mem.append(fn)
         else:
             self._trans = min(self._trans * cfg.expand, cfg.max_trans)
         if not success and len(self._pos_mem) > 0:

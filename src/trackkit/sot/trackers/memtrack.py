@@ -61,11 +61,17 @@ class MemTrackTracker(SiamFCTracker):
 
     config_class = MemTrackConfig
     config: MemTrackConfig
+    kind = "memtrack"
+    engine_threads = 1
 
     def _load_network(self) -> Any:
         from trackkit.sot.nets.memory import load_memtrack
+        from trackkit.sot.nets.siamfc_net import fuse_conv_bn
 
-        return load_memtrack(trained_weights(self.config.weights, "memtrack"))
+        return fuse_conv_bn(load_memtrack(trained_weights(self.config.weights, self.kind)))
+
+    def _embedding(self) -> Any:
+        return self._network().siam.embed
 
     @single_threaded
     def _init(self, frame: NDArray[np.uint8], box: NDArray[np.float64]) -> None:

@@ -74,19 +74,23 @@ class Recipe:
 #: trained by trackkit's own command", and the sot-*.md pages), by tracker name: the one
 #: place ``--folds`` and the documented training commands take them from.
 RECIPES: dict[str, Recipe] = {
-    "siamfc": Recipe("siamfc", 8, 40, 8, 0.01, {"width": 0.25}),
+    "siamfc": Recipe("siamfc", 8, 40, 8, 0.01, {"backbone": "nanotrack_v3", "train_blocks": 2}),
     "goturn": Recipe(
         "goturn",
-        30,
-        60,
+        10,
+        50,
         16,
         0.001,
-        {"paste_prob": 0.3, "max_shift": 0.7, "jitter": 0.2, "reverse_prob": 0.5, "flip_prob": 0.5},
+        {"still_ratio": 0.5, "jitter": 0.2, "reverse_prob": 0.5, "flip_prob": 0.5},
     ),  # fmt: skip
-    "mdnet": Recipe("mdnet", 8, 40, 4, 0.001),
-    "memtrack": Recipe("memtrack", 8, 40, 4, 0.01),
+    "mdnet": Recipe("mdnet", 6, 40, 4, 0.001),
+    "memtrack": Recipe("memtrack", 8, 40, 4, 0.01, {"write_shift": 0.2, "write_scale": 0.1}),
     "adnet": Recipe("adnet", 6, 20, 4, 0.001, {"sl_epochs": 4}),
     "rolo": Recipe("rolo", 12, 50, 16, 0.001),
+    "udt-own": Recipe("dcfnet", 6, 50, 8, 0.01, {"features": "nanotrack_v3", "unlabelled": "shared"}),  # noqa: E501
+    "siamrpn-own": Recipe(
+        "siamrpn", 16, 32, 24, 0.002, {"pool": 320, "final_lr_ratio": 0.1, "train_blocks": 1}
+    ),
 }
 
 

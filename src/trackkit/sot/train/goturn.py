@@ -1,53 +1,84 @@
-"""Training GOTURN (Held et al. 2016) from annotated sequences (``trackkit sot train --model
-goturn``).
+"""Training GOTURN (Held et al. 2016) from annotated sequences and still images (``trackkit sot
+train --model goturn``).
 
-A training example is (previous crop, search crop, target box in the search crop):
+The network (:mod:`trackkit.sot.nets.goturn_net`) is, by default, the paper's two-crop
+regressor on NanoTrack v3's pretrained backbone (``backbone``, ``layer``; ``train_blocks`` = 0:
+frozen, ``k``: its last ``k`` blocks tuned; ``backbone=none``: the first from-scratch conv
+tower). A training example is (previous crop, search crop, target box in the search crop):
 
-- the previous crop is frame ``t - d``'s ground-truth box enlarged ``context`` (2) times,
-  ``1 <= d <= max_gap`` — or, with probability ``still_prob``, frame ``t`` itself (GOTURN's
-  training on still images);
-- the search region is centred on a box that is frame ``t``'s ground truth moved by the
-  paper's *motion-smoothness* model: centre shifts ``w * dx``, ``h * dy`` with
-  ``dx, dy ~ Laplace(0, 1/5)`` and size factors ``~ Laplace(1, 1/15)`` (clipped to
-  ``[0.6, 1.4]``), enlarged ``context`` times;
-- the regression target is frame ``t``'s box in search-crop coordinates, times 10; the loss
-  is L1.
+- *video pairs*: the previous crop is frame ``t - d``'s ground-truth box enlarged ``context``
+  (2) times, ``1 <= d <= max_gap`` (with probability ``still_prob`` frame ``t`` itself);
+- *still-image pairs* (a fraction ``still_ratio`` of the examples; GOTURN's training on
+  ImageNet detection): one image with a box from :mod:`trackkit.sot.train.still_pairs` —
+  ``still_sources``, a comma list of ``sot`` (single frames of the training sequences only: in
+  k-fold no held-out frame is drawn), ``mot17`` (the visible pedestrians of the shared MOT17
+  ``img1`` frames) and ``reid`` (Market-1501 person crops pasted on MOT17 / training frames);
+  previous image = current image;
+- either way the search region is centred on the current box moved by the paper's
+  *motion-smoothness* model (:class:`~trackkit.sot.train.still_pairs.MotionModel`: centre
+  shifts ``~ Laplace(0, 1/5)`` box sides clipped to ``max_shift``, size factors
+  ``~ Laplace(1, 1/15)`` clipped to ``[0.6, 1.4]``), enlarged ``context`` times;
+- the regression target is the true box in search-crop coordinates, times 10 (the paper's
+  scaling); the loss is L1.
 
-The paper's still-image examples come from ImageNet detection (hundreds of thousands of
-objects); with only a few annotated sequences, ``paste_prob`` of the examples are still images
-made here instead: an "object" (an annotated target or, half of the time, a random rectangle of
-a random frame, each with random colour gains) is pasted at a random place and size onto a
-random frame of another sequence, and that composite is the still image (previous frame =
-current frame). ``max_shift`` clips the Laplace shifts (in box sides); ``jitter`` applies random
-per-channel gains to the whole example (both crops alike). ``reverse_prob`` swaps the two
-frames of a real pair (time reversal) and ``flip_prob`` mirrors the example left-right: both
-remove the direction priors (targets that mostly shrink, rise or move one way) that a handful
-of training sequences would otherwise teach, and that compound frame after frame in tracking.
+Older options (trackkit's additions for the from-scratch net): ``paste_prob`` of the examples
+paste an annotated target or a random rectangle of a training frame onto another training
+frame (:func:`pasted_still`); ``jitter`` applies random per-channel gains to the whole example;
+``reverse_prob`` swaps the two frames of a video pair (time reversal) and ``flip_prob`` mirrors
+the example left-right: both remove the direction priors (targets that mostly shrink, rise or
+move one way) a handful of training sequences would otherwise teach.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from trackkit.sot.ops.crops import crop_pair_region, crop_region, mean_color
+from trackkit.config import require
+from trackkit.errors import DataNotFoundError
 from trackkit.sot.train.base import SOT_TRAINERS, ConvNetConfig, SOTTrainer
 from trackkit.sot.train.pairs import FramePairs, to_tensor
+from trackkit.sot.train.still_pairs import (
+    ImageBoxes,
+    MotionModel,
+    PastedCrops,
+    SequenceFrames,
+    StillImages,
+    crop_pair,
+)
 
-__all__ = ["GoturnTrainConfig", "GoturnTrainer", "make_example", "pasted_still"]
+__all__ = [
+    "GoturnTrainConfig",
+    "GoturnTrainer",
+    "make_example",
+    "pasted_still",
+    "still_images",
+]
 
 
 @dataclass(frozen=True)
 class GoturnTrainConfig(ConvNetConfig):
     """GOTURN-specific training options (``trackkit sot train --set key=value``), with
     :class:`~trackkit.sot.train.base.ConvNetConfig`'s (``size``: input side of both crops;
-    Adam weight decay default ``1e-5``).
+    ``width``: the from-scratch tower's; Adam weight decay default ``1e-5``).
 
     Attributes:
+        backbone: pretrained backbone of :class:`~trackkit.sot.nets.goturn_net.
+            GoturnBackboneNet` (``nanotrack_v3``, ``nanotrack_v2``) or ``none`` (the
+            from-scratch :class:`~trackkit.sot.nets.goturn_net.GoturnNet`).
+        layer: last backbone block (a stride-16 block: 4-9 for v3).
+        reduced: channels of the 1x1 reduction after the backbone.
+        fc: width of the hidden fully-connected layers.
+        train_blocks: backbone blocks tuned (0: frozen).
+        corr: channels of the network's correlation branch (0: the paper's plain
+            concatenation; see :class:`~trackkit.sot.nets.goturn_net.GoturnBackboneNet`).
+        still_ratio: fraction of still-image examples (:mod:`trackkit.sot.train.still_pairs`).
+        still_sources: comma list of still-image sources: ``sot``, ``mot17``, ``reid``.
         max_gap: largest frame distance between the previous and the current frame.
         context: crop = box enlarged this many times.
         shift_scale, size_scale: Laplace scales of the motion-smoothness model.
@@ -65,10 +96,20 @@ class GoturnTrainConfig(ConvNetConfig):
     """
 
     RANGES: ClassVar[str] = (
+        "layer in [4, 9]; reduced >= 1; fc >= 4; train_blocks >= 0; corr >= 0; "
+        "still_ratio in [0, 1]; "
         "max_gap >= 1; context >= 1; still_prob in [0, 1]; paste_prob in [0, 1]; "
         "reverse_prob in [0, 1]; flip_prob in [0, 1]; max_shift in (0, 1); jitter in [0, 1)"
     )
 
+    backbone: str = "nanotrack_v3"
+    layer: int = 9
+    reduced: int = 16
+    fc: int = 512
+    train_blocks: int = 0
+    corr: int = 0
+    still_ratio: float = 0.0
+    still_sources: str = "sot,mot17,reid"
     max_gap: int = 5
     context: float = 2.0
     shift_scale: float = 1 / 5
@@ -87,6 +128,23 @@ class GoturnTrainConfig(ConvNetConfig):
 
         super().validate()
         regression_loss(self.loss)
+        require(self.backbone in ("none", *BACKBONES), f"backbone: one of none, {BACKBONES}")
+        bad = set(self.sources()) - set(STILL_SOURCES)
+        require(not bad, f"still_sources: unknown {sorted(bad)}; valid: {STILL_SOURCES}")
+
+    def sources(self) -> list[str]:
+        """The names of ``still_sources``."""
+        return [w.strip() for w in self.still_sources.split(",") if w.strip()]
+
+    def motion(self) -> MotionModel:
+        """The motion-smoothness model of the search regions."""
+        return MotionModel(self.shift_scale, self.size_scale, self.max_shift)
+
+
+#: pretrained backbones of the GOTURN network
+BACKBONES = ("nanotrack_v3", "nanotrack_v2")
+#: still-image sources (see the module docstring)
+STILL_SOURCES = ("sot", "mot17", "reid")
 
 
 def _gains(rng: np.random.Generator, amount: float) -> NDArray[np.float64]:
@@ -128,10 +186,18 @@ def pasted_still(
 
 
 def make_example(
-    pairs: FramePairs, rng: np.random.Generator, cfg: GoturnTrainConfig
+    pairs: FramePairs,
+    rng: np.random.Generator,
+    cfg: GoturnTrainConfig,
+    stills: StillImages | None = None,
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.float32]]:
-    """``(previous crop, search crop, target (4,) in [0, 10] units)``."""
-    if rng.random() < cfg.paste_prob:
+    """``(previous crop, search crop, target (4,) xyxy in [0, 10] search-crop units)``: a
+    still-image example from ``stills`` with probability ``cfg.still_ratio``, else a pasted
+    still (``paste_prob``) or a video pair of ``pairs``."""
+    if stills is not None and rng.random() < cfg.still_ratio:
+        img_t, box_t = stills.sample(rng)
+        img_p, box_p = img_t, box_t
+    elif rng.random() < cfg.paste_prob:
         img_t, box_t = pasted_still(pairs, rng)
         img_p, box_p = img_t, box_t
     else:
@@ -143,35 +209,57 @@ def make_example(
             prev = t
         img_p, box_p = pairs.frame(s, prev)
         img_t, box_t = pairs.frame(s, t)
-    w, h = box_t[2] - box_t[0], box_t[3] - box_t[1]
-    dx, dy = np.clip(rng.laplace(0.0, cfg.shift_scale, size=2), -cfg.max_shift, cfg.max_shift)
-    gw, gh = np.clip(rng.laplace(1.0, cfg.size_scale, size=2), 0.6, 1.4)
-    cx = (box_t[0] + box_t[2]) / 2 + w * dx
-    cy = (box_t[1] + box_t[3]) / 2 + h * dy
-    moved = np.array([cx - w * gw / 2, cy - h * gh / 2, cx + w * gw / 2, cy + h * gh / 2])
-    size = (cfg.size, cfg.size)
-    rp = crop_pair_region(box_p, cfg.context)
-    prev_crop = crop_region(img_p, rp[:2], rp[2:], size, mean_color(img_p))
-    rs = crop_pair_region(moved, cfg.context)
-    search = crop_region(img_t, rs[:2], rs[2:], size, mean_color(img_t))
-    if rng.random() < cfg.flip_prob:  # mirror both crops (and the target below)
+    moved = cfg.motion().move(box_t, rng)
+    prev_crop, search, target = crop_pair(img_p, box_p, img_t, box_t, moved, cfg.size, cfg.context)
+    if rng.random() < cfg.flip_prob:  # mirror both crops and the target
         prev_crop, search = prev_crop[:, ::-1].copy(), search[:, ::-1].copy()
-        box_t = np.array([2 * rs[0] - box_t[2], box_t[1], 2 * rs[0] - box_t[0], box_t[3]])
+        target = np.array([1 - target[2], target[1], 1 - target[0], target[3]], np.float32)
     if cfg.jitter > 0:
         g = _gains(rng, cfg.jitter)
         prev_crop = np.clip(prev_crop * g, 0, 255).astype(np.uint8)
         search = np.clip(search * g, 0, 255).astype(np.uint8)
-    x0, y0 = rs[0] - rs[2] / 2, rs[1] - rs[3] / 2
-    target = np.array(
-        [
-            (box_t[0] - x0) / rs[2],
-            (box_t[1] - y0) / rs[3],
-            (box_t[2] - x0) / rs[2],
-            (box_t[3] - y0) / rs[3],
-        ],
-        dtype=np.float32,
-    )
-    return prev_crop, search, target * 10.0
+    return prev_crop, search, target * np.float32(10.0)
+
+
+def still_images(cfg: GoturnTrainConfig, pairs: FramePairs) -> tuple[StillImages, list[str]]:
+    """The still-image pool of ``cfg.still_sources`` (equal weights) and a record of each
+    source (``"sot: N training frames"``, ``"mot17: <folder> (K boxes)"``, ...).
+
+    Raises:
+        DataNotFoundError: a shared dataset of the sources is missing.
+    """
+    from trackkit.shared import shared_path
+
+    def shared(*parts: str) -> Path:
+        found = shared_path(*parts)
+        if found is None:
+            raise DataNotFoundError(
+                f"still_sources: {'/'.join(parts)} not found in the shared folder (set "
+                "TRACKKIT_SHARED, or leave that source out of --set still_sources=...)"
+            )
+        return found
+
+    sources: list[tuple[Any, float]] = []
+    record: list[str] = []
+    frames = SequenceFrames(pairs)
+    mot: ImageBoxes | None = None
+    names = cfg.sources()
+    if "mot17" in names or "reid" in names:
+        mot_root = shared("data", "MOT17", "train")
+        mot = ImageBoxes.from_mot17(mot_root)
+    if "sot" in names:
+        sources.append((frames, 1.0))
+        record.append(f"sot: {pairs.num_frames} frames of the training sequences")
+    if mot is not None and "mot17" in names:
+        sources.append((mot, 1.0))
+        record.append(f"mot17: {len(mot.items)} img1 frames, {mot.num_boxes} visible pedestrians")
+    if "reid" in names:
+        folder = shared("data", "reid", "market1501", "bounding_box_train")
+        background = StillImages([(mot, 1.0), (frames, 1.0)])
+        paste = PastedCrops.from_folder(folder, background)
+        sources.append((paste, 1.0))
+        record.append(f"reid: {len(paste.crops)} Market-1501 crops pasted on mot17/sot frames")
+    return StillImages(sources), record
 
 
 @SOT_TRAINERS.register("goturn")
@@ -185,18 +273,41 @@ class GoturnTrainer(SOTTrainer):
     max_grad_norm = 10.0
 
     def setup(self) -> None:
-        from trackkit.sot.nets.goturn_net import GoturnNet, load_goturn
+        from trackkit.sot.nets.goturn_net import GoturnBackboneNet, GoturnNet, load_goturn
 
         cfg = self.cfg
-        self.model = self.start_from(load_goturn, lambda: GoturnNet(size=cfg.size, width=cfg.width))
+
+        def build() -> Any:
+            if cfg.backbone == "none":
+                return GoturnNet(size=cfg.size, width=cfg.width)
+            net = GoturnBackboneNet(
+                cfg.backbone, cfg.layer, cfg.size, cfg.reduced, cfg.fc, cfg.train_blocks,
+                cfg.corr, pretrained=True,
+            )  # fmt: skip
+            self.pretrained = dict(net.record)
+            return net
+
+        self.model = self.start_from(load_goturn, build)
         self.make_optimizer(adam=True, cfg=cfg)
         self.load_pairs(cfg.max_gap)
+        self.stills: StillImages | None = None
+        self.still_record: list[str] = []
+        if cfg.still_ratio > 0:
+            self.stills, self.still_record = still_images(cfg, self.pairs)
+
+    def export(self) -> dict[str, Any]:
+        """:meth:`SOTTrainer.export`, with the still-image sources in ``trained_on``."""
+        out = super().export()
+        if self.still_record:
+            out["trained_on"]["still_images"] = list(self.still_record)
+        return out
 
     def make_batch(self, rng: np.random.Generator) -> tuple[Any, Any, Any]:
         """``(previous crops, search crops, targets)`` tensors of one batch."""
         import torch
 
-        ex = [make_example(self.pairs, rng, self.cfg) for _ in range(self.opts.batch_size)]
+        cfg = self.cfg
+        ex = [make_example(self.pairs, rng, cfg, self.stills) for _ in range(self.opts.batch_size)]
         return (
             to_tensor([e[0] for e in ex]),
             to_tensor([e[1] for e in ex]),
@@ -215,5 +326,13 @@ class GoturnTrainer(SOTTrainer):
         return regression_loss(self.cfg.loss)(self.model(prev, search), target)
 
     def arch_config(self) -> dict[str, Any]:
+        from trackkit.sot.nets.goturn_net import GoturnBackboneNet
+
         m = self.model
+        if isinstance(m, GoturnBackboneNet):
+            return {
+                "backbone": m.backbone_name, "layer": m.layer, "size": m.size,
+                "reduced": m.reduced, "fc": m.fc_width, "train_blocks": m.train_blocks,
+                "corr": m.corr,
+            }  # fmt: skip
         return {"size": m.size, "width": m.width, "reduced": m.reduced, "fc": m.fc_width}

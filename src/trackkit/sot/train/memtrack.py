@@ -36,7 +36,7 @@ from trackkit.sot.train.siamfc import (
     search_crop,
 )
 
-__all__ = ["MemTrackTrainConfig", "MemTrackTrainer", "make_clip", "sample_clip"]
+__all__ = ["MemTrackTrainConfig", "MemTrackTrainer", "jitter_box", "make_clip", "sample_clip"]
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,19 @@ class MemTrackTrainConfig(SiamFCTrainConfig):
         max_gap: the window (frames) a clip is drawn from.
         memory_lr: Adam's learning rate for the memory controller (the embedding: SGD at
             ``--lr``).
+        write_shift: the exemplar written after each training frame is cropped around the
+            ground truth moved by up to this fraction of the box size per axis (uniform; 0:
+            the exact box), as a tracker's boxes are: the controller learns from imperfect
+            writes, as it gets them when tracking.
+        write_scale: the written exemplar's box is also scaled by up to this fraction.
+        residual_bias: initial bias of the residual gate ``r_t = sigmoid(W_r h_t + b)`` (0:
+            ``r = 0.5``; -3: ``r = 0.05``, the template starts as ``T_0`` alone, SiamFC's, and
+            training opens the gate where the memory helps).
     """
 
     RANGES: ClassVar[str] = (
-        SiamFCTrainConfig.RANGES + "; seq_len >= 1; slots >= 2; hidden >= 1; memory_lr > 0"
+        SiamFCTrainConfig.RANGES + "; seq_len >= 1; slots >= 2; hidden >= 1; memory_lr > 0; "
+        "write_shift in [0, 1]; write_scale in [0, 1)"
     )
 
     seq_len: int = 4
@@ -66,6 +75,23 @@ class MemTrackTrainConfig(SiamFCTrainConfig):
     memory_lr: float = 1e-2
     backbone: str = "nanotrack_v3"
     train_blocks: int = 2
+    write_shift: float = 0.0
+    write_scale: float = 0.0
+    residual_bias: float = 0.0
+
+
+def jitter_box(
+    box: NDArray[np.float64], rng: np.random.Generator, shift: float, scale: float
+) -> NDArray[np.float64]:
+    """``xyxy`` ``box`` with its centre moved by up to ``shift`` of its size per axis and its
+    size scaled by up to ``1 +- scale`` (uniform); the box itself when both are 0."""
+    if shift <= 0 and scale <= 0:
+        return box
+    w, h = box[2] - box[0], box[3] - box[1]
+    cx = (box[0] + box[2]) / 2 + rng.uniform(-shift, shift) * w
+    cy = (box[1] + box[3]) / 2 + rng.uniform(-shift, shift) * h
+    f = 1 + rng.uniform(-scale, scale)
+    return np.array([cx - f * w / 2, cy - f * h / 2, cx + f * w / 2, cy + f * h / 2])
 
 
 def sample_clip(pairs: FramePairs, rng: np.random.Generator, length: int) -> tuple[int, list[int]]:
@@ -99,7 +125,7 @@ def make_clip(
         img, box = pairs.frame(s, i)
         x, shift = search_crop(img, box, rng, cfg)
         xs.append(x)
-        zs.append(exemplar_crop(img, box))
+        zs.append(exemplar_crop(img, jitter_box(box, rng, cfg.write_shift, cfg.write_scale)))
         shifts.append(shift)
     z0a, xa, za, sa = z0[None], np.stack(xs), np.stack(zs), np.stack(shifts)
     if rng.random() < 0.5:
@@ -196,6 +222,11 @@ class MemTrackTrainer(SOTTrainer):
             slots=cfg.slots,
             hidden=cfg.hidden,
         )
+        if cfg.residual_bias:
+            import torch
+
+            with torch.no_grad():
+                net.memory.residual.bias.fill_(cfg.residual_bias)
         if cfg.backbone:
             from trackkit.sot.nets.backbones import load_pretrained
 
