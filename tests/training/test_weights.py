@@ -19,7 +19,7 @@ from trackkit.reid.training import TrainConfig, Trainer  # noqa: E402
 from trackkit.sot.nets import default_weights  # noqa: E402
 from trackkit.sot.nets.weights import load_weights  # noqa: E402
 from trackkit.training import atomic_save, read_weights, save_weights  # noqa: E402
-from trackkit.training.weights import FORMAT  # noqa: E402
+from trackkit.training.weights import FORMAT, make_weights  # noqa: E402
 
 ASSETS = Path(__file__).parents[2] / "src" / "trackkit" / "assets"
 
@@ -192,3 +192,54 @@ def test_training_starts_from_packaged_weights(name: str, sot_data: Path, tmp_pa
     assert {k: v for k, v in w.config.items() if k != "domains"} == {
         k: v for k, v in old.config.items() if k != "domains"
     }
+
+
+def _tensor_key(v: torch.Tensor) -> tuple[str, tuple[int, ...], bytes]:
+    return (str(v.dtype), tuple(v.shape), v.numpy().tobytes())
+
+
+def _shared_tensors(shared: Path) -> dict[tuple[str, tuple[int, ...], bytes], str]:
+    out = {}
+    for f in sorted((shared / "weights").glob("nanotrack_v*/*state_dict.pt")):
+        for k, v in torch.load(f, weights_only=True).items():
+            if v.numel() > 1:
+                out[_tensor_key(v)] = f"{f.name}:{k}"
+    return out
+
+
+def test_packaged_weights_hold_no_copy_of_a_shared_file(shared: Path) -> None:
+    """Frozen pretrained tensors are references, not copies (nothing from ../shared is
+    committed); reading the file restores them."""
+    known = _shared_tensors(shared)
+    for path in sorted(ASSETS.glob("*.pt")):
+        raw = torch.load(path, weights_only=True)
+        state = raw["state_dict"]
+        copies = [k for k, v in state.items() if v.numel() > 1 and _tensor_key(v) in known]
+        assert not copies, f"{path.name} stores {len(copies)} tensors of a shared file"
+        full = read_weights(path).state_dict
+        refs = raw.get("from_pretrained", {}).get("keys", {})
+        assert set(full) == set(raw["state_dict"]) | set(refs)
+
+
+def test_frozen_pretrained_tensors_are_stored_as_references(shared: Path, tmp_path: Path) -> None:
+    import hashlib
+
+    src = shared / "weights" / "nanotrack_v3" / "nanotrackv3_state_dict.pt"
+    pre = torch.load(src, weights_only=True)
+    key = next(k for k, v in pre.items() if v.numel() > 100)
+    own = torch.rand(3, 4)
+    record = {"sequences": ["S"], "pretrained": {
+        "backbone": "nanotrack_v3", "file": src.name,
+        "sha256": hashlib.sha256(src.read_bytes()).hexdigest()}}  # fmt: skip
+    w = make_weights("sot", "toy", {}, {"frozen": pre[key].clone(), "own": own}, record, "cmd")
+    save_weights(tmp_path / "w.pt", w)
+    raw = torch.load(tmp_path / "w.pt", weights_only=True)
+    assert list(raw["state_dict"]) == ["own"]
+    assert raw["from_pretrained"]["keys"] == {"frozen": key}
+    back = read_weights(tmp_path / "w.pt").state_dict
+    assert torch.equal(back["frozen"], pre[key]) and torch.equal(back["own"], own)
+    # a pretrained file with another sha256 is refused in one line
+    raw["from_pretrained"]["sha256"] = "0" * 64
+    torch.save(raw, tmp_path / "bad.pt")
+    with pytest.raises(FormatError, match="another file; install that one"):
+        read_weights(tmp_path / "bad.pt")

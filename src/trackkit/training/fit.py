@@ -31,7 +31,7 @@ import numpy as np
 from trackkit.errors import ConfigError, DataNotFoundError, FormatError
 from trackkit.training.io import atomic_save, load_trusted, rng_state, set_rng_state
 from trackkit.training.task import EpochRandom, Task, epoch_random
-from trackkit.training.weights import CHECKPOINT_FORMAT
+from trackkit.training.weights import CHECKPOINT_FORMAT, FORMAT, save_weights
 
 __all__ = ["CHECKPOINT", "LOG", "MODEL", "fit", "write_log"]
 
@@ -147,7 +147,10 @@ def _checkpoint(
         "weights": weights,
     }
     atomic_save(blob, out / CHECKPOINT)
-    atomic_save(weights, out / MODEL)
+    if weights.get("format") == FORMAT:  # frozen pretrained tensors stored as references
+        save_weights(out / MODEL, weights)
+    else:
+        atomic_save(weights, out / MODEL)
     write_log(out / LOG, history)
 
 

@@ -9,7 +9,15 @@ types, loadable with ``torch.load(weights_only=True)``::
      "config": {...},                             # the network's constructor options
      "state_dict": {...},
      "trained_on": {"datasets": [...], "identities" | "sequences": [...]},
-     "command": "trackkit reid train ..."}        # the command line that produced it
+     "command": "trackkit reid train ...",        # the command line that produced it
+     "from_pretrained": {"name", "file", "sha256", "keys"}}  # optional, see below
+
+Tensors that are verbatim copies of a pretrained file's (a frozen backbone from ../shared or
+the model cache) are not stored: :func:`save_weights` replaces them, when ``trained_on``
+records that file (``{"pretrained": {"backbone": NAME, "sha256": ...}}``), by references
+``{"keys": {state key: pretrained key}}``, and :func:`read_weights` fills them in again from
+the file of that name (checked against the recorded sha256). A weights file then holds only
+what its training produced, never a copy of someone else's weights.
 
 :func:`read_weights` returns a :class:`Weights` for that format and for every older one:
 
@@ -29,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trackkit.errors import FormatError
+from trackkit.errors import DataNotFoundError, FormatError, TrackkitError
 from trackkit.training.io import atomic_save, load_trusted
 
 __all__ = ["FORMAT", "VERSION", "Weights", "make_weights", "read_weights", "save_weights"]
@@ -92,11 +100,12 @@ def make_weights(
 
 
 def save_weights(path: str | Path, weights: Mapping[str, Any] | Weights) -> Path:
-    """Write a weights file atomically (:func:`trackkit.training.io.atomic_save`)."""
+    """Write a weights file atomically (:func:`trackkit.training.io.atomic_save`), with the
+    tensors copied verbatim from its recorded pretrained file stored as references."""
     blob = weights.to_dict() if isinstance(weights, Weights) else dict(weights)
     if blob.get("format") != FORMAT:
         raise ValueError("save_weights expects make_weights(...) output")
-    return atomic_save(blob, path)
+    return atomic_save(_omit_pretrained(blob), path)
 
 
 def read_weights(path: str | Path, task: str | None = None, arch: str | None = None) -> Weights:
@@ -139,11 +148,15 @@ def _parse(blob: Any, path: str | Path) -> Weights:
         raise FormatError(path, f"expected a dict, got {type(blob).__name__}")
     fmt = blob.get("format")
     if fmt == FORMAT:
+        state = dict(blob["state_dict"])
+        refs = blob.get("from_pretrained")
+        if refs:
+            state.update(_pretrained_tensors(refs, path))
         return Weights(
             task=str(blob.get("task", "")),
             arch=str(blob.get("arch", "")),
             config=dict(blob.get("config") or {}),
-            state_dict=dict(blob["state_dict"]),
+            state_dict=state,
             trained_on=dict(blob.get("trained_on") or {}),
             command=str(blob.get("command") or ""),
         )
@@ -182,3 +195,75 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     return value
+
+
+def _digest(t: Any) -> tuple[str, tuple[int, ...], str]:
+    import hashlib
+
+    data = t.detach().contiguous().cpu().numpy().tobytes()
+    return (str(t.dtype), tuple(t.shape), hashlib.sha256(data).hexdigest())
+
+
+def _pretrained_file(name: str, file_name: str, sha256: str, path: str | Path) -> dict[str, Any]:
+    """The tensors of pretrained weights ``name`` (resolved like a tracker's ``weights``:
+    model cache or ../shared; ``file_name`` inside a model folder), after checking the
+    file's sha256."""
+    import hashlib
+
+    from trackkit.sot.nets import default_weights
+
+    try:
+        file = default_weights(name)
+    except DataNotFoundError as exc:
+        raise DataNotFoundError(f"{path}: its frozen layers come from {name}: {exc}") from None
+    if file.is_dir():
+        file = file / file_name
+    if not file.is_file():
+        raise DataNotFoundError(f"{path}: its frozen layers come from {file}, which is missing")
+    if hashlib.sha256(file.read_bytes()).hexdigest() != sha256:
+        raise FormatError(
+            path,
+            f"its frozen layers come from {name} with sha256 {sha256[:12]}..., "
+            f"but {file} is another file; install that one",
+        )
+    blob = load_trusted(file, "pretrained weights")
+    inner = blob.get("state_dict", blob) if isinstance(blob, dict) else {}
+    return {str(k): v for k, v in inner.items() if hasattr(v, "shape")}
+
+
+def _pretrained_tensors(refs: Any, path: str | Path) -> dict[str, Any]:
+    if not isinstance(refs, dict) or not isinstance(refs.get("keys"), dict):
+        raise FormatError(path, "from_pretrained must be {name, file, sha256, keys}")
+    pre = _pretrained_file(str(refs["name"]), str(refs.get("file", "")), str(refs["sha256"]), path)
+    missing = sorted(set(refs["keys"].values()) - set(pre))
+    if missing:
+        raise FormatError(path, f"{refs['name']} lacks the tensors {missing[:3]}")
+    return {str(k): pre[v] for k, v in refs["keys"].items()}
+
+
+def _omit_pretrained(blob: dict[str, Any]) -> dict[str, Any]:
+    """``blob`` with the tensors equal (dtype, shape, bytes) to one of its recorded
+    pretrained file's replaced by references (unchanged when it records none or the file
+    cannot be found)."""
+    rec = blob.get("trained_on", {}).get("pretrained")
+    if blob.get("from_pretrained") or not isinstance(rec, Mapping):
+        return blob
+    name, file_name, sha = rec.get("backbone"), rec.get("file", ""), rec.get("sha256")
+    if not name or not sha:
+        return blob
+    try:
+        pre = _pretrained_file(str(name), str(file_name), str(sha), "<weights>")
+    except TrackkitError:  # not a SOT pretrained name (e.g. a detector's), or not found
+        return blob
+    index = {_digest(v): k for k, v in pre.items()}
+    state = blob["state_dict"]
+    keys = {
+        k: index[d] for k, v in state.items() if hasattr(v, "shape") and (d := _digest(v)) in index
+    }
+    if not keys:
+        return blob
+    out = dict(blob)
+    out["state_dict"] = {k: v for k, v in state.items() if k not in keys}
+    out["from_pretrained"] = {"name": str(name), "file": str(file_name), "sha256": str(sha),
+                              "keys": keys}  # fmt: skip
+    return out
