@@ -239,6 +239,23 @@ class MemTrackNet(nn.Module):
         self.siam = SiamFCNet(width=width, backbone=backbone, neck=neck)
         channels = int(self.siam.embed.out_channels)  # type: ignore[arg-type]
         self.memory = MemoryController(channels, slots, hidden)
+        #: set by :meth:`freeze_embedding`
+        self.frozen_embedding = False
+
+    def freeze_embedding(self) -> None:
+        """Fix the embedding and the response adjustment (``siam``): no gradients, and its
+        batch normalisations stay in eval mode (running statistics) under ``train()``; only
+        the memory controller trains."""
+        for p in self.siam.parameters():
+            p.requires_grad_(False)
+        self.frozen_embedding = True
+        self.siam.eval()
+
+    def train(self, mode: bool = True) -> MemTrackNet:
+        super().train(mode)
+        if self.frozen_embedding:
+            self.siam.eval()
+        return self
 
     @property
     def backbone(self) -> str:

@@ -59,6 +59,10 @@ class DCFNetConfig(DCFGeometry):
         num_scales: scales searched per frame (odd).
         scale_step: ratio between neighbouring scales.
         scale_penalty: response multiplier ``penalty^|k|`` of scale ``k`` steps away.
+        scale_lr: scale learning rate: the size moves ``scale_lr`` of the way to the best
+            scale's (1 = all the way, as DCFNet/UDT do; below 1 damps the scale noise of a
+            coarse feature grid; frames whose size changes then train on a freshly cropped
+            sample).
         min_scale, max_scale: bounds of the target size relative to the first frame.
         conv_padding: zero padding of the two convolutions (1 keeps the crop size).
         reuse_features: train on the best search sample shifted to the new position (no
@@ -67,6 +71,10 @@ class DCFNetConfig(DCFGeometry):
             fraction of the running mean of the peaks (0 = always update, as the papers do);
             protects the model during occlusions (a confidence-gated update in the spirit of
             LMCF, Wang et al. CVPR 2017).
+        hold_threshold: on frames whose response peak is below this fraction of the running
+            mean of the peaks the target is taken as occluded: the box stays where it was (no
+            move, no scale change, no update) so the target is searched again around its last
+            position when it reappears (0 = off, the papers' behaviour).
         scale_features: ``"resample"`` — one network pass per frame, the scales resampled
             from one feature map; ``"recompute"`` — one pass per scale (the papers' way).
         lost_threshold: frames whose response peak is below it are reported as lost
@@ -79,8 +87,8 @@ class DCFNetConfig(DCFGeometry):
     """
 
     RANGES: ClassVar[str] = (
-        "reg > 0; interp_factor in (0, 1]; "
-        "scale_step >= 1; scale_penalty in (0, 1]; update_threshold in [0, 1)"
+        "reg > 0; interp_factor in (0, 1]; scale_step >= 1; scale_penalty in (0, 1]; "
+        "scale_lr in (0, 1]; update_threshold in [0, 1); hold_threshold in [0, 1)"
     )
 
     weights: str | None = None
@@ -90,11 +98,13 @@ class DCFNetConfig(DCFGeometry):
     num_scales: int = 3
     scale_step: float = 1.0275
     scale_penalty: float = 0.9925
+    scale_lr: float = 1.0
     min_scale: float = 0.2
     max_scale: float = 5.0
     conv_padding: int = 1
     reuse_features: bool = True
     update_threshold: float = 0.7
+    hold_threshold: float = 0.0
     scale_features: str = "resample"
     lost_threshold: float | None = 0.23
     backbone_weights: str | None = None
@@ -252,8 +262,12 @@ class DCFNetTracker(SOTTracker):
         peaks = resp.reshape(len(resp), -1).max(axis=1) * self._penalties
         best = int(np.argmax(peaks))
         dy, dx, value = subpixel_peak(resp[best])
+        if cfg.hold_threshold > 0 and value < cfg.hold_threshold * self._peak_mean:
+            # occluded: stay where it was, learn nothing
+            return SOTResult(self._box(), float(value))
         factor = float(self._factors[best])
-        new_scale = float(np.clip(self._scale * factor, self._min_scale, self._max_scale))
+        moved = factor if cfg.scale_lr == 1.0 else 1.0 + cfg.scale_lr * (factor - 1.0)
+        new_scale = float(np.clip(self._scale * moved, self._min_scale, self._max_scale))
         px_x = self._window[0] * factor / cfg.crop_size * self._stride
         px_y = self._window[1] * factor / cfg.crop_size * self._stride
         fh, fw = frame.shape[:2]
@@ -275,10 +289,14 @@ class DCFNetTracker(SOTTracker):
                 self._train_f(xf[best : best + 1] * ramp, cfg.interp_factor)
             else:
                 self._train(self._features(self._crops(frame, [1.0])), cfg.interp_factor)
-        w = self._window[0] / (1 + cfg.padding)
-        h = self._window[1] / (1 + cfg.padding)
-        box = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dtype=np.float64)
-        return SOTResult(box, float(value))
+        return SOTResult(self._box(), float(value))
+
+    def _box(self) -> NDArray[np.float64]:
+        """The current target box, xyxy float64."""
+        cx, cy = self._center
+        w = self._window[0] / (1 + self.config.padding)
+        h = self._window[1] / (1 + self.config.padding)
+        return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dtype=np.float64)
 
 
 SOT_TRACKERS.register_preset(
@@ -296,4 +314,5 @@ SOT_TRACKERS.register_preset(
     "adaptation trained without labels, docs/sot-udt.md); needs torch and the NanoTrack v3 "
     "state dict.",
     weights=OWN_WEIGHTS,
+    crop_size=192,  # chosen in nested 3-fold selection (docs/sot-udt.md); the papers': 125
 )

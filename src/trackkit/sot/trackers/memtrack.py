@@ -8,7 +8,10 @@ damped scale update) with the exemplar replaced by the memory's template
 1. init: the first exemplar ``T_0`` fills every memory slot; the controller state is zero;
 2. each frame: the search features of the centre scale drive one LSTM controller step, which
    reads the memory (cosine attention over slot keys) into ``T_t = T_0 + r_t * read``; ``T_t``
-   is correlated with every scale's search features and the target is located as in SiamFC;
+   is correlated with every scale's search features and the target is located as in SiamFC.
+   With ``read_below < 1`` (default 0.73; the paper: 1) the read is used only on frames where
+   ``T_0``'s own response peaks below that probability, ``T_0`` alone otherwise (a deviation:
+   on the shared sequences every read of a confident frame fed the drift, docs/sot-memtrack.md);
 3. the exemplar at the new box is written to the memory (write / read / allocation gates,
    erase factor, usage-based allocation of the least-used slot) when the peak probability is at
    least ``update_score`` (0: every frame, as in the paper).
@@ -19,7 +22,7 @@ Training: :mod:`trackkit.sot.train.memtrack` (``trackkit sot train --model memtr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,17 +45,24 @@ class MemTrackConfig(SiamFCConfig):
             ``trackkit/assets/memtrack.pt``).
         update_score: peak probability needed to write the new exemplar to the memory (0:
             every frame, the paper's rule).
+        read_below: the memory's read is added to ``T_0`` only on frames where ``T_0``'s own
+            response is unsure: its peak probability (over the scales) below this (1: every
+            frame, the paper's rule; 0: never, SiamFC's fixed exemplar). The controller
+            steps and the memory is written on every frame either way.
         template_lr: unused (the memory replaces SiamFC's running average); kept at 0.
         threads: unused: MemTrack runs on one torch thread (its output does not depend on
             the caller's thread count).
-        lost_threshold: peak probability below which a frame is reported lost (0.80:
-            Youden's threshold of ``benchmarks/sot_lost.py`` on the shared sequences; SiamFC's
-            0.95 would flag 24 % of in-view frames).
+        lost_threshold: peak probability below which a frame is reported lost (0.73:
+            Youden's threshold of ``benchmarks/sot_lost.py`` for the packaged weights, 0.732;
+            0.80, the earlier weights' value, flags 7 % of in-view frames).
     """
+
+    RANGES: ClassVar[str] = SiamFCConfig.RANGES + "; update_score in [0, 1]; read_below in [0, 1]"
 
     template_lr: float = 0.0
     update_score: float = 0.0
-    lost_threshold: float | None = 0.80
+    read_below: float = 0.73
+    lost_threshold: float | None = 0.73
 
 
 @SOT_TRACKERS.register("memtrack")
@@ -91,10 +101,16 @@ class MemTrackTracker(SiamFCTracker):
     def _template(self, xf: Any) -> Any:
         import torch
 
-        memory = self._network().memory
+        net = self._network()
+        memory = net.memory
         mid = xf.shape[0] // 2
         with torch.inference_mode():
             self._control = memory.control(self._state, xf[mid : mid + 1])
+            if self.config.read_below < 1.0:
+                first = self._state.first
+                peak = float(net.correlate(first, xf).amax())
+                if 1.0 / (1.0 + np.exp(-peak)) >= self.config.read_below:
+                    return first
             return memory.template(self._state, self._control)
 
     def _refresh(

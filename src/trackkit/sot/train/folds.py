@@ -84,7 +84,15 @@ RECIPES: dict[str, Recipe] = {
         {"still_ratio": 0.5, "jitter": 0.2, "reverse_prob": 0.5, "flip_prob": 0.5},
     ),  # fmt: skip
     "mdnet": Recipe("mdnet", 6, 40, 4, 0.001),
-    "memtrack": Recipe("memtrack", 8, 40, 4, 0.01, {"write_shift": 0.2, "write_scale": 0.1}),
+    "memtrack": Recipe(
+        "memtrack",
+        8,
+        20,
+        4,
+        0.01,
+        {"write_shift": 0.2, "write_scale": 0.1, "embedding": "siamfc", "residual_bias": -3,
+         "seq_len": 16},
+    ),  # fmt: skip
     "adnet": Recipe("adnet", 6, 20, 4, 0.001, {"sl_epochs": 4}),
     "rolo": Recipe("rolo", 12, 50, 16, 0.001),
     "udt-own": Recipe("dcfnet", 6, 50, 8, 0.01, {"features": "nanotrack_v3", "unlabelled": "shared"}),  # noqa: E501

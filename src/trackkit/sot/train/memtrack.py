@@ -16,17 +16,26 @@ gradients flow through the memory across the clip (back-propagation through time
 The embedding is SiamFC's: by default the pretrained NanoTrack v3 backbone (read from the shared
 folder; its record goes into the weights file) with its last ``train_blocks`` blocks fine-tuned
 and a trained 1x1 neck (``backbone=""``: SiamFC's AlexNet-style net from random weights).
+
+Two stages (``embedding=siamfc``, a deviation from the paper's end-to-end training): SiamFC's
+trainer first trains the embedding with its own recipe on the same data (``<out>/siamfc``),
+then the embedding and the response adjustment are frozen (batch norms in eval mode) and only
+the controller is trained on the clips: with the residual gate starting closed
+(``residual_bias``) the tracker starts as SiamFC with a fixed exemplar, and the memory changes
+the template only as far as the clips' loss asks it to.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from trackkit.errors import ConfigError, DataNotFoundError
 from trackkit.sot.train.base import SOT_TRAINERS, SOTTrainer
 from trackkit.sot.train.pairs import FramePairs, to_tensor
 from trackkit.sot.train.siamfc import (
@@ -61,11 +70,20 @@ class MemTrackTrainConfig(SiamFCTrainConfig):
         residual_bias: initial bias of the residual gate ``r_t = sigmoid(W_r h_t + b)`` (0:
             ``r = 0.5``; -3: ``r = 0.05``, the template starts as ``T_0`` alone, SiamFC's, and
             training opens the gate where the memory helps).
+        embedding: ``""``: the embedding is trained end to end with the controller (the
+            paper); ``"siamfc"``: two stages: first SiamFC's trainer with its documented
+            recipe (``RECIPES["siamfc"]``'s budget and this configuration's embedding options)
+            on the same data, into ``<out>/siamfc`` (resumed when there), then its embedding
+            and response adjustment are copied and frozen and only the memory controller is
+            trained; a path: a SiamFC weights file to take the frozen embedding from.
+        embedding_epochs, embedding_steps: ``embedding=siamfc``: the first stage's epochs and
+            steps per epoch (0: the recipe's).
     """
 
     RANGES: ClassVar[str] = (
         SiamFCTrainConfig.RANGES + "; seq_len >= 1; slots >= 2; hidden >= 1; memory_lr > 0; "
-        "write_shift in [0, 1]; write_scale in [0, 1)"
+        "write_shift in [0, 1]; write_scale in [0, 1); embedding_epochs >= 0; "
+        "embedding_steps >= 0"
     )
 
     seq_len: int = 4
@@ -78,6 +96,9 @@ class MemTrackTrainConfig(SiamFCTrainConfig):
     write_shift: float = 0.0
     write_scale: float = 0.0
     residual_bias: float = 0.0
+    embedding: str = ""
+    embedding_epochs: int = 0
+    embedding_steps: int = 0
 
 
 def jitter_box(
@@ -177,7 +198,11 @@ class MemTrackTrainer(SOTTrainer):
         from trackkit.sot.nets.memory import load_memtrack
 
         self.model = self.start_from(load_memtrack, self._new_model)
-        if self.model.backbone:
+        if self.cfg.embedding:
+            if self.opts.init_weights is None:
+                self._copy_embedding(self._siamfc_weights())
+            self.model.freeze_embedding()
+        elif self.model.backbone:
             from trackkit.sot.nets.backbones import freeze
 
             freeze(self.model.siam.embed.backbone, self.cfg.train_blocks)
@@ -191,6 +216,71 @@ class MemTrackTrainer(SOTTrainer):
             trainable,
         )
 
+    def _siamfc_weights(self) -> Path:
+        """The SiamFC weights file of ``embedding``: trained here (``"siamfc"``) or given.
+
+        Raises:
+            DataNotFoundError: the given file does not exist.
+        """
+        cfg, opts = self.cfg, self.opts
+        if cfg.embedding != "siamfc":
+            path = Path(cfg.embedding)
+            if not path.is_file():
+                raise DataNotFoundError(
+                    f"--set embedding={cfg.embedding}: no such SiamFC weights file "
+                    "(give a file written by `trackkit sot train --model siamfc`, or siamfc)"
+                )
+            return path
+        from trackkit.sot.train.base import TrainOptions, build_trainer, fit
+        from trackkit.sot.train.folds import RECIPES
+
+        recipe = RECIPES["siamfc"]
+        out = opts.out / "siamfc"
+        extra = {
+            **recipe.extra,
+            "backbone": cfg.backbone,
+            "train_blocks": cfg.train_blocks,
+            "neck": cfg.neck,
+            "width": cfg.width,
+        }
+        epochs = cfg.embedding_epochs or recipe.epochs
+        steps = cfg.embedding_steps or recipe.steps
+        stage = TrainOptions(
+            data=opts.data,
+            out=out,
+            epochs=epochs,
+            steps_per_epoch=steps,
+            batch_size=recipe.batch_size,
+            lr=recipe.lr,
+            seed=opts.seed,
+            resume=(out / "checkpoint.pt").is_file(),
+            extra=extra,
+            command=replace(recipe, extra=extra).command(list(opts.data), out, epochs, steps),
+        )
+        log.info("memtrack: stage 1, the SiamFC embedding: %s", stage.command)
+        return fit(build_trainer("siamfc", stage), progress=False)
+
+    def _copy_embedding(self, path: Path) -> None:
+        """Copy the embedding and response adjustment of the SiamFC weights ``path``.
+
+        Raises:
+            ConfigError: the file's embedding differs from this configuration's.
+        """
+        from trackkit.sot.nets.siamfc_net import load_siamfc
+
+        net = load_siamfc(path)
+        siam = self.model.siam
+        if (net.backbone, int(net.neck)) != (siam.backbone, int(siam.neck)) or (
+            not net.backbone and float(net.width) != float(siam.width)
+        ):
+            raise ConfigError(
+                f"--set embedding={self.cfg.embedding}: its embedding (backbone "
+                f"{net.backbone or 'alexnet'!r}, neck {net.neck}, width {net.width}) differs "
+                f"from memtrack's (backbone {siam.backbone or 'alexnet'!r}, neck {siam.neck}, "
+                f"width {siam.width}); set backbone/neck/width to match"
+            )
+        siam.load_state_dict(net.state_dict())
+
     def _make_optimizer(self) -> None:
         """SGD (momentum 0.9) at ``--lr`` with ``weight_decay`` for the embedding, as SiamFC's
         trainer; Adam at ``memory_lr`` for the memory controller (its gradients are orders of
@@ -202,10 +292,14 @@ class MemTrackTrainer(SOTTrainer):
         memory = list(self.model.memory.parameters())
         ids = {id(p) for p in memory}
         embed = [p for p in self.model.parameters() if p.requires_grad and id(p) not in ids]
-        sgd = torch.optim.SGD(embed, lr=opts.lr, momentum=0.9, weight_decay=cfg.weight_decay)
         adam = torch.optim.Adam(memory, lr=cfg.memory_lr)
         gamma = cfg.final_lr_ratio ** (1.0 / max(opts.epochs - 1, 1))
         decay = torch.optim.lr_scheduler.ExponentialLR
+        if not embed:  # a frozen embedding (``embedding``): the controller alone
+            self.optimizer = _Both(adam)
+            self.scheduler = _Both(decay(adam, gamma))
+            return
+        sgd = torch.optim.SGD(embed, lr=opts.lr, momentum=0.9, weight_decay=cfg.weight_decay)
         self.optimizer = _Both(sgd, adam)
         self.scheduler = _Both(decay(sgd, gamma), decay(adam, gamma))
 
