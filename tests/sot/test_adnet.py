@@ -68,6 +68,13 @@ def test_examples_and_history() -> None:
     boxes, act, conf, mask = examples(rng, gt, 20, 6)
     assert boxes.shape == (26, 4) and act.shape == conf.shape == mask.shape == (26,)
     assert (conf[:20] == 1).any() and (conf[20:] == 0).all()  # negatives: IoU < 0.5
+    iou = iou_matrix(boxes, gt[None])[:, 0]
+    between = (iou >= 0.5) & (iou <= 0.7)
+    assert between.any() and (conf[between] == -100).all()  # MDNet's rule: left out
+    # the paper's labels (neg_iou=0.7): every box that is not a positive is a negative
+    rng = np.random.default_rng(0)
+    _, _, conf7, _ = examples(rng, gt, 20, 6, neg_iou=0.7)
+    np.testing.assert_array_equal(conf7, np.where(iou > 0.7, 1, 0))
     h = np.zeros(3 * NUM_ACTIONS, dtype=np.float32)
     h = push_history(push_history(h, 1), 8)
     assert h[8] == 1 and h[NUM_ACTIONS + 1] == 1 and h.sum() == 2
@@ -181,3 +188,13 @@ def test_reinforce_loss_sign() -> None:
                 if prm.grad is not None:  # fc7 (confidence) gets no policy gradient
                     prm -= 0.1 * prm.grad
         assert sign * (float(torch.softmax(head(x, h)[0][0].detach(), 0)[RIGHT]) - p0) > 0
+
+
+def test_config_confidence_labels_option() -> None:
+    from trackkit.errors import ConfigError
+    from trackkit.sot.trackers.adnet import ADNetConfig
+
+    assert ADNetConfig(conf_neg_iou=0.7).conf_neg_iou == 0.7
+    for bad in (0.0, 0.8):
+        with pytest.raises(ConfigError):
+            ADNetConfig(conf_neg_iou=bad)
