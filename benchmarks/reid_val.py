@@ -9,6 +9,15 @@ source dataset, and the cosine-distance spread of same / different people (what 
 BoT-SORT's appearance thresholds see).
 
     python benchmarks/reid_val.py src/trackkit/assets/reid_osnet_x0_25_distilled.pt omz-0248
+
+``--unseen market1501`` scores instead every identity of one training set that the models
+being compared were *not* trained on (train them with ``--dataset`` leaving it out): new
+cameras, which the split above (identities held out of cameras the student trains on) does not
+measure. Queries are the first image of each (identity, camera), the gallery every image, with
+the same-identity-same-camera rule. Only a set with camera labels qualifies (CUHK03,
+Market-1501); a test set (CUHK03-test, VIPeR, PRID2011) is never one of them.
+
+    python benchmarks/reid_val.py --unseen market1501 runs/a/model.pt runs/b/model.pt
 """
 
 from __future__ import annotations
@@ -45,6 +54,11 @@ def main() -> int:
     ap.add_argument("models", nargs="+", help="trackkit .pt files or embedder names (omz-0248)")
     ap.add_argument("--val-fraction", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--unseen",
+        choices=("cuhk03", "market1501"),
+        help="score all identities of this training set (left out of the models' training)",
+    )
     args = ap.parse_args()
 
     shared = shared_dir()
@@ -52,18 +66,35 @@ def main() -> int:
         ap.error("../shared not found: set TRACKKIT_SHARED to its folder")
     base = shared / "data" / "reid"
     roots = [str(base / f) for f in FOLDERS]
-    ds = load_dataset("+".join(NAMES), ",".join(roots))
-    _, val = validation_split(ds.train, args.val_fraction, args.seed, Path(",".join(roots)))
+    if args.unseen is not None:
+        root = str(base / FOLDERS[NAMES.index(args.unseen)])
+        ds = load_dataset(args.unseen, root)
+        roots, seen = [root], set()
+        query = []
+        for im in ds.train:
+            if im.pid >= 0 and (im.pid, im.camid) not in seen:
+                seen.add((im.pid, im.camid))
+                query.append(im)
+        gallery = [im for im in ds.train if im.pid >= 0]
+        val = _trial(query, gallery, Path(root))
+        names: tuple[str, ...] = (args.unseen,)
+    else:
+        ds = load_dataset("+".join(NAMES), ",".join(roots))
+        _, val = validation_split(ds.train, args.val_fraction, args.seed, Path(",".join(roots)))
+        names = NAMES
     held = ReIDDataset(ds.name, ds.root, (), (val,))
     parts = {}
-    for key, folder in zip(NAMES, roots, strict=True):
+    for key, folder in zip(names, roots, strict=True):
         q = [im for im in val.query if str(im.path).startswith(folder + "/")]
         g = [im for im in val.gallery if str(im.path).startswith(folder + "/")]
         if q:
             parts[key] = ReIDDataset(key, Path(folder), (), (_trial(q, g, Path(folder)),))
     ids = len({im.pid for im in val.gallery})
-    print(f"validation split: {len(val.query)} queries, {len(val.gallery)} images, {ids} "
-          f"identities (fraction {args.val_fraction}, seed {args.seed})")  # fmt: skip
+    what = (
+        f"{args.unseen}, every identity" if args.unseen
+        else f"validation split (fraction {args.val_fraction}, seed {args.seed})"
+    )  # fmt: skip
+    print(f"{what}: {len(val.query)} queries, {len(val.gallery)} images, {ids} identities")
     print(f"{'model':<48}{'all':>14}" + "".join(f"{k:>14}" for k in parts)
           + f"{'same med/p99':>16}{'diff med/p1':>16}")  # fmt: skip
     paths = dataset_paths(held)

@@ -200,7 +200,7 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
          "7296ea76dd3ac21892a920790eead1321ef129fb2426739da3b6c2ec3f9bb69f",
          "trackkit sot train --model rolo", "trackkit weights file, BGR crops"),
         ("reid-osnet-x0.25-distilled", "reid", "reid_osnet_x0_25_distilled.pt", 1028491,
-         "95395d3e90a0db44493a3cc63495624f536987f9ba80d755deae43bb71b42547",
+         "a1070d20d0a7a7ef2e76512369c8f24f113aee56246ac02e51884f2064965964",
          "trackkit reid train --teacher omz-0248, docs/reid.md",
          "trackkit weights file, BGR 160x80 crops, 512-d; the default --reid model"),
         ("reid-resnet-w32-cuhk03", "reid", "reid_resnet_w32_parts_cuhk03.pt", 4955151,
