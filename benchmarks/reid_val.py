@@ -33,6 +33,7 @@ import numpy as np  # noqa: E402
 from trackkit.reid.data.datasets import (  # noqa: E402
     ReIDDataset,
     _trial,
+    camera_queries,
     load_dataset,
     validation_split,
 )
@@ -69,14 +70,9 @@ def main() -> int:
     if args.unseen is not None:
         root = str(base / FOLDERS[NAMES.index(args.unseen)])
         ds = load_dataset(args.unseen, root)
-        roots, seen = [root], set()
-        query = []
-        for im in ds.train:
-            if im.pid >= 0 and (im.pid, im.camid) not in seen:
-                seen.add((im.pid, im.camid))
-                query.append(im)
+        roots = [root]
         gallery = [im for im in ds.train if im.pid >= 0]
-        val = _trial(query, gallery, Path(root))
+        val = _trial(camera_queries(gallery), gallery, Path(root))
         names: tuple[str, ...] = (args.unseen,)
     else:
         ds = load_dataset("+".join(NAMES), ",".join(roots))

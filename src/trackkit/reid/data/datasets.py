@@ -49,6 +49,7 @@ __all__ = [
     "DATASETS",
     "ReIDDataset",
     "Trial",
+    "camera_queries",
     "combine",
     "list_images",
     "load_dataset",
@@ -314,14 +315,20 @@ def validation_split(
         )
     held = {int(p) for p in np.random.default_rng(seed).permutation(eligible)[:n_val]}
     gallery = [im for im in train if im.pid in held]
+    rest = tuple(im for im in train if im.pid not in held)
+    return rest, _trial(camera_queries(gallery), gallery, Path(where))
+
+
+def camera_queries(images: Sequence[ReIDImage]) -> list[ReIDImage]:
+    """The first image of each (identity, camera) of ``images``, in their order: the queries
+    of an all-against-all trial (validation splits, a whole training set scored as unseen)."""
     seen: set[tuple[int, int]] = set()
     query = []
-    for im in gallery:
+    for im in images:
         if (im.pid, im.camid) not in seen:
             seen.add((im.pid, im.camid))
             query.append(im)
-    rest = tuple(im for im in train if im.pid not in held)
-    return rest, _trial(query, gallery, Path(where))
+    return query
 
 
 def combine(datasets: Sequence[ReIDDataset]) -> ReIDDataset:

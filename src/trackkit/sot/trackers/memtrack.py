@@ -98,20 +98,19 @@ class MemTrackTracker(SiamFCTracker):
         does not depend on the thread count)."""
         return super()._update(frame)
 
-    def _template(self, xf: Any) -> Any:
-        import torch
-
+    def _response(self, xf: Any) -> Any:
+        """One controller step on the centre scale's features, then the responses to
+        ``T_0`` when its peak probability reaches ``read_below`` (computed once, reused),
+        else to the memory's template ``T_0 + r_t * read``."""
         net = self._network()
         memory = net.memory
         mid = xf.shape[0] // 2
-        with torch.inference_mode():
-            self._control = memory.control(self._state, xf[mid : mid + 1])
-            if self.config.read_below < 1.0:
-                first = self._state.first
-                peak = float(net.correlate(first, xf).amax())
-                if 1.0 / (1.0 + np.exp(-peak)) >= self.config.read_below:
-                    return first
-            return memory.template(self._state, self._control)
+        self._control = memory.control(self._state, xf[mid : mid + 1])
+        if self.config.read_below < 1.0:
+            resp = net.correlate(self._state.first, xf)
+            if 1.0 / (1.0 + np.exp(-float(resp.amax()))) >= self.config.read_below:
+                return resp
+        return net.correlate(memory.template(self._state, self._control), xf)
 
     def _refresh(
         self, img: NDArray[np.uint8], avg: tuple[float, float, float], score: float

@@ -159,9 +159,8 @@ class SiamFCTracker(SOTTracker):
         c = (self._center[0], self._center[1])
         crops = [crop_square(img, c, s_x * s, self.instance_size, avg) for s in self._scales]
         xf = self._embed(crops)
-        zf = self._template(xf)
         with torch.inference_mode():
-            resp = self._network().correlate(zf, xf)[:, 0].numpy().astype(np.float64)
+            resp = self._response(xf)[:, 0].numpy().astype(np.float64)
         peaks = resp.reshape(len(crops), -1).max(axis=1)
         prob = 1.0 / (1.0 + np.exp(-peaks))
         self._center, self._size, k = siamese_step(
@@ -176,11 +175,11 @@ class SiamFCTracker(SOTTracker):
         )
         return SOTResult(box=box, score=score)
 
-    def _template(self, xf: Any) -> Any:
-        """The exemplar features correlated with this frame's search features ``xf``
-        (``(S, C, H, W)``, one per scale): the (averaged) exemplar. A hook for subclasses
-        (MemTrack reads its memory here)."""
-        return self._zf
+    def _response(self, xf: Any) -> Any:
+        """Raw responses ``(S, 1, n, n)`` (a torch tensor, called under inference mode) of
+        this frame's search features ``xf`` (``(S, C, H, W)``, one per scale) to the
+        (averaged) exemplar. A hook for subclasses (MemTrack reads its memory here)."""
+        return self._network().correlate(self._zf, xf)
 
     def _exemplar_at_box(self, img: NDArray[np.uint8], avg: tuple[float, float, float]) -> Any:
         """Exemplar features ``(1, C, h, w)`` of the current box in ``img``."""

@@ -33,6 +33,7 @@ __all__ = [
     "make_folds",
     "sequence_folder",
     "train_fold",
+    "train_recipe",
     "video_key",
 ]
 
@@ -90,12 +91,19 @@ RECIPES: dict[str, Recipe] = {
         20,
         4,
         0.01,
-        {"write_shift": 0.2, "write_scale": 0.1, "embedding": "siamfc", "residual_bias": -3,
-         "seq_len": 16},
-    ),  # fmt: skip
+        {
+            "write_shift": 0.2,
+            "write_scale": 0.1,
+            "embedding": "siamfc",
+            "residual_bias": -3,
+            "seq_len": 16,
+        },
+    ),
     "adnet": Recipe("adnet", 6, 20, 4, 0.001, {"sl_epochs": 4}),
     "rolo": Recipe("rolo", 12, 50, 16, 0.001),
-    "udt-own": Recipe("dcfnet", 6, 50, 8, 0.01, {"features": "nanotrack_v3", "unlabelled": "shared"}),  # noqa: E501
+    "udt-own": Recipe(
+        "dcfnet", 6, 50, 8, 0.01, {"features": "nanotrack_v3", "unlabelled": "shared"}
+    ),
     "siamrpn-own": Recipe(
         "siamrpn", 16, 32, 24, 0.002, {"pool": 320, "final_lr_ratio": 0.1, "train_blocks": 1}
     ),
@@ -167,15 +175,32 @@ def train_fold(
         TrackkitError: a held-out sequence would be trained on.
     """
     from trackkit.sot.runner import find_sequences
-    from trackkit.sot.train.base import TrainOptions, build_trainer, fit
 
     folders = list(dict.fromkeys(sequence_folder(s) for s in train))
     inside = {s.name for f in folders for s in find_sequences(f)}
     leak = sorted(inside & set(held_out))
     if leak:
         raise TrackkitError(f"held-out sequence(s) {leak} share a training folder: fold by video")
+    return train_recipe(recipe, folders, out, epochs, steps, seed, max_minutes, progress)
+
+
+def train_recipe(
+    recipe: Recipe,
+    data: Sequence[Path],
+    out: Path,
+    epochs: int | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    max_minutes: float | None = None,
+    progress: bool = False,
+) -> Path:
+    """Run ``recipe`` on the training folders ``data`` into ``out`` (a finished or
+    interrupted run there is resumed); returns ``out/model.pt``. ``epochs`` / ``steps``
+    override the recipe's budget."""
+    from trackkit.sot.train.base import TrainOptions, build_trainer, fit
+
     opts = TrainOptions(
-        data=tuple(folders),
+        data=tuple(data),
         out=out,
         epochs=epochs or recipe.epochs,
         steps_per_epoch=steps or recipe.steps,
@@ -185,6 +210,6 @@ def train_fold(
         resume=(out / "checkpoint.pt").is_file(),
         max_minutes=max_minutes,
         extra=dict(recipe.extra),
-        command=recipe.command(folders, out, epochs, steps),
+        command=recipe.command(list(data), out, epochs, steps),
     )
     return fit(build_trainer(recipe.trainer, opts), progress=progress)

@@ -231,11 +231,9 @@ class MemTrackTrainer(SOTTrainer):
                     "(give a file written by `trackkit sot train --model siamfc`, or siamfc)"
                 )
             return path
-        from trackkit.sot.train.base import TrainOptions, build_trainer, fit
-        from trackkit.sot.train.folds import RECIPES
+        from trackkit.sot.train.folds import RECIPES, train_recipe
 
         recipe = RECIPES["siamfc"]
-        out = opts.out / "siamfc"
         extra = {
             **recipe.extra,
             "backbone": cfg.backbone,
@@ -243,22 +241,13 @@ class MemTrackTrainer(SOTTrainer):
             "neck": cfg.neck,
             "width": cfg.width,
         }
+        stage = replace(recipe, extra=extra)
         epochs = cfg.embedding_epochs or recipe.epochs
         steps = cfg.embedding_steps or recipe.steps
-        stage = TrainOptions(
-            data=opts.data,
-            out=out,
-            epochs=epochs,
-            steps_per_epoch=steps,
-            batch_size=recipe.batch_size,
-            lr=recipe.lr,
-            seed=opts.seed,
-            resume=(out / "checkpoint.pt").is_file(),
-            extra=extra,
-            command=replace(recipe, extra=extra).command(list(opts.data), out, epochs, steps),
-        )
-        log.info("memtrack: stage 1, the SiamFC embedding: %s", stage.command)
-        return fit(build_trainer("siamfc", stage), progress=False)
+        out = opts.out / "siamfc"
+        log.info("memtrack: stage 1, the SiamFC embedding: %s",
+                 stage.command(list(opts.data), out, epochs, steps))  # fmt: skip
+        return train_recipe(stage, opts.data, out, epochs, steps, seed=opts.seed)
 
     def _copy_embedding(self, path: Path) -> None:
         """Copy the embedding and response adjustment of the SiamFC weights ``path``.
