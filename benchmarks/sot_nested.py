@@ -13,7 +13,8 @@ is the value best on all sequences by the same rule.
 ``--baseline LABEL`` scores another tracker the same way (same fold models when it shares the
 recipe) for the same-run comparison; it takes no part in the choice. ``--seeds 0,1`` scores
 everything with each tracker seed (randomised trackers: MDNet, ADNet, VITAL) and chooses on the
-per-sequence mean over the seeds.
+per-sequence mean over the seeds, and prints each variant's (and the nested choice's) mean
+per seed; ``--per-seq`` adds the per-sequence table of seed means.
 Per-sequence scores are written to ``--json`` as they come; a rerun with the same file skips
 what it holds (a killed run resumes).
 
@@ -120,6 +121,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int)
     ap.add_argument("--runs", type=Path, default=Path("runs/folds"))
     ap.add_argument("--json", type=Path, help="per-sequence scores, written as they come")
+    ap.add_argument("--per-seq", action="store_true", help="print the per-sequence table too")
     args = ap.parse_args()
     if args.root is None:
         raise SystemExit("shared data folder not found; pass --root")
@@ -154,6 +156,7 @@ def main() -> int:
         runs.append((args.baseline, f"baseline {args.baseline}", {}))
     models = {label: fold_models(label, args, seqs) for label, _, _ in runs}
     auc: dict[str, dict[str, float]] = {}
+    seeded: dict[str, list[dict[str, float]]] = {}
     for label, name, opts in runs:
         per_seed = []
         for seed in seeds:
@@ -165,6 +168,7 @@ def main() -> int:
             )
         # the mean over the tracker seeds, per sequence
         auc[name] = {s: float(np.mean([d[s] for d in per_seed])) for s in fold_of}
+        seeded[name] = per_seed
     ks = sorted(set(fold_of.values()))
     what = f"{args.tracker} {fixed or ''}" + (
         f" (mean of seeds {args.seeds})" if args.seeds else ""
@@ -177,6 +181,23 @@ def main() -> int:
         print(f"| {name} | {cells} | {np.mean(list(a.values())):.3f} |")
     chosen = {name: auc[name] for name, _ in grid}
     choice, mean = nested(chosen, fold_of)
+    if len(seeds) > 1:  # per seed: every variant's mean, and the nested choice's
+        print("\n| per seed | " + " | ".join(f"seed {x}" for x in seeds) + " | mean |")
+        print("|---" * (len(seeds) + 2) + "|")
+        rows = {name: [float(np.mean(list(d.values()))) for d in seeded[name]] for name in auc}
+        rows["nested choice"] = [
+            float(np.mean([seeded[choice[fold_of[s]]][i][s] for s in fold_of]))
+            for i in range(len(seeds))
+        ]
+        for name, vals in rows.items():
+            cells = " | ".join(f"{x:.3f}" for x in vals)
+            print(f"| {name} | {cells} | {np.mean(vals):.3f} |")
+    if args.per_seq:
+        names = list(fold_of)
+        print("\n| seed mean | " + " | ".join(names) + " |")
+        print("|---" * (len(names) + 1) + "|")
+        for name, a in auc.items():
+            print(f"| {name} | " + " | ".join(f"{a[s]:.3f}" for s in names) + " |")
     print(f"\nnested choice per outer fold (best on the other folds): {choice}")
     print(f"nested held-out mean ({len(fold_of)} sequences): {mean:.3f}")
     best = max(chosen, key=lambda v: float(np.mean(list(chosen[v].values()))))

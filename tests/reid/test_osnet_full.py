@@ -212,3 +212,55 @@ def test_onnx_runtime_embedder_matches_torch(tmp_path: Path) -> None:
     torch.save(_as_torchreid(model), pth)
     assert load_embedder(f"osnet:{pth}").runtime == "onnx"  # type: ignore[attr-defined]
     assert load_embedder(f"osnet:{pth}", runtime="torch").runtime == "torch"  # type: ignore[attr-defined]
+
+
+def test_init_lr_factor_scales_only_the_pretrained_parameters(tmp_path: Path) -> None:
+    from helpers.reid_data import REID_SIZE, reid_identities
+    from trackkit.errors import ConfigError
+    from trackkit.reid.training import TrainConfig, Trainer
+
+    torch.manual_seed(3)
+    src = build_model("osnet-x0.25", input_size=REID_SIZE)
+    pth = tmp_path / "start.pth"
+    torch.save(_as_torchreid(src), pth)
+    images, crops = reid_identities()
+    lr, factor = 1e-2, 0.25
+    cfg = TrainConfig(
+        model="osnet-x0.25", loss="triplet-hard+ce", epochs=1, p=3, k=2, warmup_epochs=0,
+        lr=lr, weight_decay=0.0, input_size=REID_SIZE, max_batches=1, threads=1,
+        init=str(pth), init_lr_factor=factor,
+    )  # fmt: skip
+    trainer = Trainer(cfg, images, tmp_path / "run", crops, progress=False)
+    trainer.setup()
+    groups = trainer.optimizer.param_groups
+    assert [g["lr_factor"] for g in groups] == [factor, 1.0]
+    before = {k: v.detach().clone() for k, v in trainer.model.named_parameters()}
+    head_before = trainer.head.fc.weight.detach().clone()
+    batch = next(iter(trainer.batches(0, _epoch_random(cfg.seed))))
+    trainer.step(batch, 0, 0)
+    # Adam's first step moves every parameter with a gradient by lr * g / (|g| + eps), i.e.
+    # by (almost exactly) its group's learning rate: lr * factor for the file's weights (the
+    # stem's convolution), lr for the new BNNeck and classifier
+    stem = (trainer.model.body.conv1.conv.weight.detach() - before["body.conv1.conv.weight"]).abs()
+    assert float(stem.max()) == pytest.approx(lr * factor, rel=1e-3)
+    neck = (trainer.model.neck.weight.detach() - before["neck.weight"]).abs()
+    assert float(neck.max()) == pytest.approx(lr, rel=1e-3)
+    head = (trainer.head.fc.weight.detach() - head_before).abs()
+    assert float(head.max()) == pytest.approx(lr, rel=1e-3)
+    # factor 1 keeps the single group of earlier checkpoints; a factor needs --init
+    plain = Trainer(
+        TrainConfig(**{**cfg.__dict__, "init_lr_factor": 1.0}), images, tmp_path / "b", crops,
+        progress=False,
+    )  # fmt: skip
+    plain.setup()
+    assert len(plain.optimizer.param_groups) == 1
+    with pytest.raises(ConfigError, match="--init"):
+        TrainConfig(init_lr_factor=0.5)
+    with pytest.raises(ConfigError, match="init_lr_factor"):
+        TrainConfig(init=str(pth), init_lr_factor=0.0)
+
+
+def _epoch_random(seed: int):  # type: ignore[no-untyped-def]
+    from trackkit.training.task import EpochRandom
+
+    return EpochRandom(np.random.default_rng(seed), seed, 0)

@@ -163,3 +163,46 @@ def test_packaged_weights_record() -> None:
     assert w.arch == "siamrpn-own" and "trackkit sot train --model siamrpn" in w.command
     assert len(w.trained_on["sequences"]) >= 13 + 7  # the 13 shared sequences + MOT17
     assert len(w.trained_on["pretrained"]["sha256"]) == 64
+
+
+def test_random_boxes_inside_the_image() -> None:
+    from trackkit.sot.train.still_pairs import RandomBoxes
+
+    img = np.zeros((90, 160, 3), np.uint8)
+
+    class Background:
+        def sample(self, rng: np.random.Generator) -> tuple[Any, Any]:
+            return img, np.zeros(4)
+
+    src = RandomBoxes(Background(), sides=(0.1, 0.4), max_aspect=3.0)
+    rng = np.random.default_rng(0)
+    boxes = np.array([src.sample(rng)[1] for _ in range(200)])
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    assert (boxes[:, :2] >= 0).all() and (boxes[:, 2] <= 160).all() and (boxes[:, 3] <= 90).all()
+    side = np.sqrt(w * h)
+    assert side.min() >= 0.1 * 90 * 0.99 and side.max() <= 0.4 * 90 * 1.01
+    assert (w / h).min() >= 1 / 3 - 1e-9 and (w / h).max() <= 3 + 1e-9 and np.ptp(w / h) > 1
+    again = np.array([src.sample(np.random.default_rng(0))[1]])
+    np.testing.assert_array_equal(again[0], boxes[0])
+
+
+@pytest.mark.timeout(60)
+def test_still_image_pairs(shared: Path, tmp_path: Path) -> None:
+    """still_prob=1: every example is one image (training frames / random regions), a
+    positive pair whose best anchor lies on the box; the sources are recorded."""
+    extra = {
+        "still_prob": 1.0, "mot_prob": 0.0, "semantic_prob": 0.0, "generic_prob": 0.0,
+        "still_sources": "sot,random", "search_shift": 0.0, "search_scale": 0.0,
+    }  # fmt: skip
+    trainer = _trainer(shared, tmp_path / "s", extra=extra)
+    rng = np.random.default_rng(3)
+    for _ in range(6):
+        z, x, labels, _ = trainer.example(rng)
+        assert z.shape == (127, 127, 3) and x.shape == (255, 255, 3)
+        # no search shift: the target is at the crop centre, i.e. on cell (8, 8)
+        k, i, j = np.argwhere(labels == 1).T
+        assert (labels == 1).any() and (np.abs(i - 8) <= 1).all() and (np.abs(j - 8) <= 1).all()
+    w = trainer.export()
+    assert {"still:sot", "still:random"} <= set(w["trained_on"]["datasets"])
+    with pytest.raises(ConfigError, match="still_sources"):
+        _trainer(shared, tmp_path / "t", extra={"still_sources": "sot,coco"})

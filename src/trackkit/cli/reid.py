@@ -113,7 +113,8 @@ def add_parser(sub: Any) -> None:
         tr,
         "--set",
         "other TrainConfig fields (pad, flip_prob, erase_prob, weight_decay, min_lr_factor, "
-        "max_batches, unlabelled_batch)",
+        "max_batches, unlabelled_batch, color_jitter, gray_prob, init_lr_factor: learning-rate "
+        "multiplier of the --init weights)",
     )
     add_key_values(
         tr,

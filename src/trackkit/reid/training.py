@@ -86,6 +86,9 @@ class TrainConfig(Config):
         threads: torch intra-op threads; device: ``"cpu"`` or a torch device string.
         max_batches: cap on batches per epoch (``None`` = all); for quick runs and tests.
         init: weights that start the model (fine-tuning), or ``None``.
+        init_lr_factor: learning-rate multiplier of the parameters that ``init`` supplied
+            (1.0: all at ``lr``; e.g. 0.3 keeps more of a pretrained network's features while
+            the new parts, BNNeck, classifier and distillation projection, learn at ``lr``).
         teacher: comma-separated teachers for the ``kd-*`` terms, or ``None``.
         teacher_cache: folder of the teacher cache (``None``: ``out_dir/teacher-cache``).
         unlabelled_batch: unlabelled images appended to each batch (needs ``unlabelled``
@@ -93,7 +96,8 @@ class TrainConfig(Config):
     """
 
     RANGES: ClassVar[str] = (
-        "epochs >= 1; p >= 2; k >= 2; lr > 0; threads >= 1; unlabelled_batch >= 0"
+        "epochs >= 1; p >= 2; k >= 2; lr > 0; threads >= 1; unlabelled_batch >= 0; "
+        "init_lr_factor in (0, 1]"
     )
 
     model: str = "resnet-tiny"
@@ -118,6 +122,7 @@ class TrainConfig(Config):
     max_batches: int | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
     init: str | None = None
+    init_lr_factor: float = 1.0
     teacher: str | None = None
     teacher_cache: str | None = None
     unlabelled_batch: int = 0
@@ -129,6 +134,10 @@ class TrainConfig(Config):
         )
         require(0 <= self.warmup_epochs < self.epochs or self.epochs == 1, "bad warmup_epochs")
         require(len(self.input_size) == 2 and min(self.input_size) >= 16, "bad input_size")
+        require(
+            self.init_lr_factor == 1.0 or bool(self.init),
+            "init_lr_factor scales the learning rate of --init weights: give --init FILE",
+        )
         terms = parse_objective(self.loss)
         kd = [t.name for _, t in terms if t.needs_teacher]
         require(not kd or bool(self.teacher), f"loss {kd[:1]} needs --teacher NAME|PATH")
@@ -216,8 +225,9 @@ class Trainer(Task):
         opts = {"input_size": tuple(cfg.input_size), **cfg.model_options}
         # channels-last (NHWC) weights and batches: oneDNN's fast convolutions on CPU
         model = build_model(cfg.model, **opts)
+        loaded: set[str] = set()
         if cfg.init:
-            load_init(model, cfg.init)
+            loaded = load_init(model, cfg.init)
         self.model = channels_last(model.to(cfg.device))
         self.head = ClassifierHead(self.model.embed_dim, len(self.label_of)).to(cfg.device)
         self.terms = parse_objective(cfg.loss)
@@ -244,14 +254,13 @@ class Trainer(Task):
                     if module is not None:
                         self.loss_modules[key] = module
         self.loss_modules.to(cfg.device)
-        params = [p for m in self.modules().values() for p in m.parameters()]
-        trainable = [p for p in params if p.requires_grad]
+        groups = _param_groups(self.modules(), loaded, cfg.init_lr_factor)
         if cfg.optimizer == "sgd":
             self.optimizer = torch.optim.SGD(
-                trainable, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
+                groups, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
             )
         else:
-            self.optimizer = torch.optim.Adam(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+            self.optimizer = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.crops()
 
     def modules(self) -> dict[str, torch.nn.Module]:
@@ -311,7 +320,7 @@ class Trainer(Task):
         x, y, t = batch
         lr = self.cfg.lr_at(epoch + index / self._num_batches)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_factor", 1.0)
         loss, values = self._objective(x, y, t)
         logits = self._last_logits
         total = self.descend(loss)
@@ -436,10 +445,32 @@ class Trainer(Task):
         return loss, values
 
 
-def load_init(model: ReIDNet, path: str | Path) -> None:
+def _param_groups(
+    modules: dict[str, torch.nn.Module], loaded: set[str], factor: float
+) -> list[dict[str, Any]]:
+    """The optimiser's parameter groups: the model's parameters named in ``loaded`` (those
+    the ``init`` file supplied) with ``lr_factor = factor``, every other trainable parameter
+    (new BNNeck, classifier head, loss modules, peer) with ``lr_factor = 1``. One group when
+    ``factor`` is 1 (the optimiser state of earlier checkpoints keeps its layout)."""
+    rest: list[torch.nn.Parameter] = []
+    slow: list[torch.nn.Parameter] = []
+    for key, module in modules.items():
+        for name, p in module.named_parameters():
+            if p.requires_grad:
+                pretrained = key == "model" and name in loaded and factor != 1.0
+                (slow if pretrained else rest).append(p)
+    groups = [{"params": rest, "lr_factor": 1.0}]
+    if slow:
+        groups.insert(0, {"params": slow, "lr_factor": factor})
+    return groups
+
+
+def load_init(model: ReIDNet, path: str | Path) -> set[str]:
     """Start ``model`` from the weights in ``path``: a torchreid OSNet state_dict (for an
     :class:`~trackkit.reid.models.OSNet` of the same width) or a trackkit weights file of the
     same architecture. Classifiers are never loaded (the trainer makes its own head).
+    Returns the names of the model's state entries the file supplied (a torchreid file
+    leaves the BNNeck, ``neck.*``, at its initial state).
 
     Raises:
         FormatError: the file does not fit the model (names the file and the mismatch).
@@ -454,7 +485,7 @@ def load_init(model: ReIDNet, path: str | Path) -> None:
         if not isinstance(model, OSNet):
             raise FormatError(path, f"an OSNet state_dict cannot start a {type(model).__name__}")
         load_torchreid_state(model, state, path)
-        return
+        return {k for k in model.state_dict() if not k.startswith("neck.")}
     w = parse_weights(blob, path)
     mine = model.state_dict()
     bad = [k for k, v in w.state_dict.items() if k not in mine or mine[k].shape != v.shape]
@@ -463,6 +494,7 @@ def load_init(model: ReIDNet, path: str | Path) -> None:
         what = f"unexpected/mis-shaped {bad[:3]}" if bad else f"missing {missing[:3]}"
         raise FormatError(path, f"weights do not fit the {model.config.get('arch')} model: {what}")
     model.load_state_dict(w.state_dict)
+    return set(w.state_dict)
 
 
 def _forward(model: ReIDNet, head: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:

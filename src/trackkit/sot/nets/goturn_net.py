@@ -109,6 +109,10 @@ class GoturnBackboneNet(nn.Module):
             ``c[k, p] = <z_k, x_p> / sqrt(corr)`` (NanoTrack's own head correlates its
             features so), and the ``(n/2)^2 x n^2`` map joins the fully-connected input.
         dropout: dropout of the hidden fully-connected layers.
+        heads: independent regression heads (each its own 1x1 reduction and fully-connected
+            layers, all on the one frozen backbone's features; trackkit's addition): trained
+            each with its own loss (:meth:`head_outputs`), their boxes averaged at tracking
+            time — an ensemble whose extra cost is the heads alone, not the backbone.
         pretrained: copy the published backbone tensors in (``False``: the tensors come from a
             weights file, as when loading a trained model).
         weights: the NanoTrack state dict for ``pretrained`` (default: the shared folder's).
@@ -128,6 +132,7 @@ class GoturnBackboneNet(nn.Module):
         corr: int = 0,
         dropout: float = 0.3,
         pretrained: bool = False,
+        heads: int = 1,
         weights: str | Path | None = None,
     ) -> None:
         super().__init__()
@@ -139,7 +144,7 @@ class GoturnBackboneNet(nn.Module):
             raise ValueError("size must be a multiple of 16 and layer a stride-16 block (4-9)")
         self.backbone_name, self.layer, self.size = backbone, layer, size
         self.reduced, self.fc_width, self.train_blocks = reduced, fc, train_blocks
-        self.corr = corr
+        self.corr, self.heads = corr, heads
         n = size // 16
         self._cells, self._c0 = n * n, n // 4
         self._centre = (n - 2 * self._c0) ** 2
@@ -154,10 +159,19 @@ class GoturnBackboneNet(nn.Module):
         self.project = nn.Conv2d(layer_channels(layer), corr, 1) if corr else None
         inputs = 2 * reduced * self._cells + self._centre * self._cells * (1 if corr else 0)
         self.regressor = _regressor(inputs, fc, dropout)
+        # heads 2..K (head 1 keeps the names ``reduce`` / ``regressor`` of one-head files)
+        self.more_reduce = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(layer_channels(layer), reduced, 1), nn.ReLU())
+            for _ in range(heads - 1)
+        )
+        self.more_regressors = nn.ModuleList(
+            _regressor(2 * reduced * self._cells, fc, dropout) for _ in range(heads - 1)
+        )
         with torch.no_grad():  # start at the prior: the target fills the middle half (context 2)
-            last = self.regressor[-1]
-            assert isinstance(last, nn.Linear)
-            last.bias.copy_(torch.tensor([2.5, 2.5, 7.5, 7.5]))
+            for reg in [self.regressor, *self.more_regressors]:
+                last = reg[-1]
+                assert isinstance(last, nn.Linear)
+                last.bias.copy_(torch.tensor([2.5, 2.5, 7.5, 7.5]))
 
     def train(self, mode: bool = True) -> GoturnBackboneNet:
         from trackkit.sot.nets.backbones import keep_frozen_eval
@@ -174,22 +188,32 @@ class GoturnBackboneNet(nn.Module):
                 f = self.backbone.features(x)
         else:
             f = self.backbone.features(x)
-        parts = [self.reduce(f).flatten(1)]
+        parts = [self.reduce(f).flatten(1), *(r(f).flatten(1) for r in self.more_reduce)]
         if self.project is not None:
             parts.append(self.project(f).flatten(1))
         return torch.cat(parts, dim=1)
 
     def head(self, prev: torch.Tensor, search: torch.Tensor) -> torch.Tensor:
-        """``(B, 4)`` box of the embeddings (:meth:`embed`) of the previous and search crops."""
+        """``(B, 4)`` box of the embeddings (:meth:`embed`) of the previous and search crops
+        (the mean of the heads' boxes)."""
+        return self.head_outputs(prev, search).mean(dim=0)
+
+    def head_outputs(self, prev: torch.Tensor, search: torch.Tensor) -> torch.Tensor:
+        """``(heads, B, 4)``: each regression head's box of the embeddings (:meth:`embed`)."""
         r = self.reduced * self._cells
+        outs = [
+            reg(torch.cat([prev[:, k * r : (k + 1) * r], search[:, k * r : (k + 1) * r]], 1))
+            for k, reg in enumerate(self.more_regressors, start=1)
+        ]
+        r_all = r * self.heads
         feats = [prev[:, :r], search[:, :r]]
         if self.project is not None:
             n, c0 = self.size // 16, self._c0
-            z = prev[:, r:].reshape(-1, self.corr, n, n)[:, :, c0 : n - c0, c0 : n - c0]
-            xs = search[:, r:].reshape(-1, self.corr, n * n)
+            z = prev[:, r_all:].reshape(-1, self.corr, n, n)[:, :, c0 : n - c0, c0 : n - c0]
+            xs = search[:, r_all:].reshape(-1, self.corr, n * n)
             c = torch.bmm(z.flatten(2).transpose(1, 2), xs) / float(self.corr) ** 0.5
             feats.append(c.flatten(1))
-        return self.regressor(torch.cat(feats, dim=1))
+        return torch.stack([self.regressor(torch.cat(feats, dim=1)), *outs])
 
     def forward(self, prev: torch.Tensor, search: torch.Tensor) -> torch.Tensor:
         return self.head(self.embed(prev), self.embed(search))
@@ -223,6 +247,6 @@ def load_goturn(path: str | Path) -> GoturnNet | GoturnBackboneNet:
     if "backbone" in arch:
         return load_network(
             path, "goturn", GoturnBackboneNet, backbone="nanotrack_v3", layer=9, size=128,
-            reduced=16, fc=512, train_blocks=0, corr=0,
+            reduced=16, fc=512, train_blocks=0, corr=0, heads=1,
         ).eval()  # fmt: skip
     return load_network(path, "goturn", GoturnNet, size=128, width=32, reduced=24, fc=512).eval()

@@ -79,7 +79,8 @@ class ADNetConfig(NetTrackerConfig):
     online_trunk: bool = True
     #: online confidence labels: IoU > 0.7 positive, IoU < ``conf_neg_iou`` negative, boxes in
     #: between left out (0.5: MDNet's rule; 0.7: the paper's, every non-positive is negative;
-    #: 0.5 kept by nested 3-fold selection over two tracker seeds, docs/sot-adnet.md)
+    #: 0.5 kept by nested 3-fold selection of {0.5, 0.6, 0.7} over three tracker seeds,
+    #: docs/sot-adnet.md)
     conf_neg_iou: float = 0.5
     backbone_weights: str | None = None
     #: the paper's failure rule: the final box's confidence below 0.5

@@ -46,6 +46,10 @@ class GoturnConfig(NetTrackerConfig):
         size_lr: fraction of the regressed size change applied per frame (1 = the paper; less
             damps the compounding of size errors).
         motion_lr: fraction of the regressed displacement applied per frame (1 = the paper).
+        max_motion: largest centre displacement per frame, in previous-box sides (0 = no
+            limit, the paper; trackkit's option: the training motion model never moves the
+            target more than ``max_shift`` = 0.45 sides, so larger regressed jumps are
+            extrapolations).
         min_size: smallest box side in pixels.
         passes: regressions per frame (1 = the paper); each later pass re-crops the search
             region around the previous pass's box.
@@ -60,6 +64,14 @@ class GoturnConfig(NetTrackerConfig):
             previous frame's crop around the previous box) or ``first`` (trackkit's option:
             the first frame's crop, embedded once; the template cannot drift, and each frame
             costs one embedding less).
+        template_lr: with ``template=previous``, the reference embedding after each frame is
+            ``template_lr * new + (1 - template_lr) * old`` (1 = the paper: the previous crop
+            only; smaller keeps part of the earlier appearance, as correlation filters' model
+            updates do; trackkit's option).
+        first_weight: the regressed box is ``(1 - first_weight)`` times the one from the
+            reference above plus ``first_weight`` times the one from the first frame's crop
+            (embedded once; costs one fully-connected head per frame, no embedding): an
+            anchor the reference's drift cannot move (0 = off, the paper; trackkit's option).
         backend: ``auto``: the crops' embedding runs on onnxruntime (the network exported in
             memory once per weights file; about 6x faster than PyTorch on one thread, same
             features to 1e-5), PyTorch when onnxruntime is missing; ``torch``: always PyTorch.
@@ -67,18 +79,22 @@ class GoturnConfig(NetTrackerConfig):
 
     RANGES: ClassVar[str] = (
         "context >= 1; max_scale_change >= 1; min_size > 0; "
-        "passes >= 1; size_lr in [0, 1]; motion_lr in [0, 1]"
+        "passes >= 1; size_lr in [0, 1]; motion_lr in [0, 1]; template_lr in [0, 1]; "
+        "max_motion >= 0; first_weight in [0, 1]"
     )
 
     context: float = 2.0
     max_scale_change: float = 1.3
     size_lr: float = 0.3
     motion_lr: float = 1.0
+    max_motion: float = 0.0
     min_size: float = 4.0
     passes: int = 1
     calibrate: bool = True
     calib_shift: float = 0.1
     template: str = "previous"
+    template_lr: float = 1.0
+    first_weight: float = 0.0
     backend: str = "auto"
 
     def validate(self) -> None:
@@ -136,6 +152,7 @@ class GoturnTracker(SOTTracker):
         self._fill = mean_color(img)
         self._box = box.astype(np.float64).copy()
         self._prev = self._embed(self._crop(img, crop_pair_region(self._box, self.config.context)))
+        self._first = self._prev
         self._bias = np.zeros(4)
         if self.config.calibrate:
             self._bias = self._calibration(img)
@@ -167,7 +184,11 @@ class GoturnTracker(SOTTracker):
         region = crop_pair_region(box, self.config.context)
         search = self._embed(self._crop(img, region))
         with torch.inference_mode():
-            out = self._network().head(self._prev, search)[0].numpy().astype(np.float64)
+            net, w = self._network(), self.config.first_weight
+            out = net.head(self._prev, search)[0].numpy().astype(np.float64)
+            if w > 0:  # blend in the first frame's template (one more head, no embedding)
+                first = net.head(self._first, search)[0].numpy().astype(np.float64)
+                out = (1 - w) * out + w * first
         return region, out
 
     def _update(self, frame: NDArray[np.uint8]) -> SOTResult:
@@ -189,10 +210,16 @@ class GoturnTracker(SOTTracker):
             h = old_h * (1 - cfg.size_lr) + h * cfg.size_lr
             w = min(max(w, cfg.min_size), ww)
             h = min(max(h, cfg.min_size), hh)
-            ncx = float(np.clip(cx + cfg.motion_lr * ((x1 + x2) / 2 - cx), 0, ww))
-            ncy = float(np.clip(cy + cfg.motion_lr * ((y1 + y2) / 2 - cy), 0, hh))
+            dx, dy = cfg.motion_lr * ((x1 + x2) / 2 - cx), cfg.motion_lr * ((y1 + y2) / 2 - cy)
+            if cfg.max_motion > 0:
+                dx = float(np.clip(dx, -cfg.max_motion * old_w, cfg.max_motion * old_w))
+                dy = float(np.clip(dy, -cfg.max_motion * old_h, cfg.max_motion * old_h))
+            ncx = float(np.clip(cx + dx, 0, ww))
+            ncy = float(np.clip(cy + dy, 0, hh))
             est = np.array([ncx - w / 2, ncy - h / 2, ncx + w / 2, ncy + h / 2])
         self._box = est
         if cfg.template == "previous":
-            self._prev = self._embed(self._crop(img, crop_pair_region(self._box, cfg.context)))
+            new = self._embed(self._crop(img, crop_pair_region(self._box, cfg.context)))
+            lr = cfg.template_lr
+            self._prev = new if lr >= 1 else new * lr + self._prev * (1 - lr)
         return SOTResult(box=self._box.copy(), score=1.0)

@@ -63,7 +63,8 @@ __all__ = ["MDNetConfig", "MDNetTracker", "OnlineExtras", "finetune"]
 @dataclass(frozen=True)
 class MDNetConfig(NetTrackerConfig):
     """Configuration of :class:`MDNetTracker` (see the module docstring; the paper's sample
-    counts except ``init_neg`` 2000 (5000) and ``update_iters`` 10 (15))."""
+    counts except ``init_neg`` 2000 (5000) and ``update_iters`` 10 (15); ``expand`` 1.5 (the
+    paper widens the search by 1.1 per failure: measured, not better, docs/sot-mdnet.md))."""
 
     RANGES: ClassVar[str] = (
         "candidates >= 5; trans > 0; expand >= 1; init_pos >= 1; "

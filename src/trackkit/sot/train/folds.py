@@ -79,10 +79,18 @@ RECIPES: dict[str, Recipe] = {
     "goturn": Recipe(
         "goturn",
         10,
-        50,
+        150,
         16,
         0.001,
-        {"still_ratio": 0.5, "jitter": 0.2, "reverse_prob": 0.5, "flip_prob": 0.5},
+        {
+            "still_ratio": 0.5,
+            "jitter": 0.2,
+            "reverse_prob": 0.5,
+            "flip_prob": 0.5,
+            "gray_prob": 0.25,
+            "pair_jitter": 0.5,
+            "context_jitter": 0.25,
+        },
     ),  # fmt: skip
     "mdnet": Recipe("mdnet", 6, 40, 4, 0.001),
     "memtrack": Recipe(
@@ -105,7 +113,12 @@ RECIPES: dict[str, Recipe] = {
         "dcfnet", 6, 50, 8, 0.01, {"features": "nanotrack_v3", "unlabelled": "shared"}
     ),
     "siamrpn-own": Recipe(
-        "siamrpn", 16, 32, 24, 0.002, {"pool": 320, "final_lr_ratio": 0.1, "train_blocks": 1}
+        "siamrpn",
+        40,
+        40,
+        24,
+        0.002,
+        {"pool": 480, "final_lr_ratio": 0.05, "train_blocks": 1, "still_prob": 0.25},
     ),
 }
 

@@ -26,13 +26,15 @@ paste an annotated target or a random rectangle of a training frame onto another
 frame (:func:`pasted_still`); ``jitter`` applies random per-channel gains to the whole example;
 ``reverse_prob`` swaps the two frames of a video pair (time reversal) and ``flip_prob`` mirrors
 the example left-right: both remove the direction priors (targets that mostly shrink, rise or
-move one way) a handful of training sequences would otherwise teach.
+move one way) a handful of training sequences would otherwise teach. ``pair_jitter`` (a
+brightness change of the search crop alone), ``gray_prob`` (grey crops) and ``context_jitter``
+(a random context per example) are in the default recipe since issue 20's second round; with
+``heads > 1`` each regression head of the network gets its own loss (an ensemble).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import cv2
@@ -40,7 +42,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trackkit.config import require
-from trackkit.errors import DataNotFoundError
 from trackkit.sot.train.base import SOT_TRAINERS, ConvNetConfig, SOTTrainer
 from trackkit.sot.train.pairs import FramePairs, to_tensor
 from trackkit.sot.train.still_pairs import (
@@ -50,6 +51,7 @@ from trackkit.sot.train.still_pairs import (
     SequenceFrames,
     StillImages,
     crop_pair,
+    still_source_folder,
 )
 
 __all__ = [
@@ -77,6 +79,8 @@ class GoturnTrainConfig(ConvNetConfig):
         train_blocks: backbone blocks tuned (0: frozen).
         corr: channels of the network's correlation branch (0: the paper's plain
             concatenation; see :class:`~trackkit.sot.nets.goturn_net.GoturnBackboneNet`).
+        heads: regression heads on the shared frozen backbone, each with its own loss on the
+            same batch (their own initialisation and dropout), averaged when tracking.
         still_ratio: fraction of still-image examples (:mod:`trackkit.sot.train.still_pairs`).
         still_sources: comma list of still-image sources: ``sot``, ``mot17``, ``reid``.
         max_gap: largest frame distance between the previous and the current frame.
@@ -90,16 +94,28 @@ class GoturnTrainConfig(ConvNetConfig):
         flip_prob: probability of mirroring an example left-right.
         max_shift: clip of the Laplace centre shifts, in box sides.
         jitter: largest relative per-channel colour gain change of an example.
+        pair_jitter: largest ``|log gain|`` of a brightness change of the search crop alone
+            (``gain = exp(U(-pair_jitter, pair_jitter))``, all channels; 0 = off): unlike
+            ``jitter``, which changes both crops alike, it teaches the regression an
+            illumination change *between* the previous and the current frame (a shadow).
+        context_jitter: largest ``|log|`` of a random factor on ``context`` per example
+            (``context * exp(U(-context_jitter, context_jitter))``, both crops alike; 0 = off):
+            the regression then also works for a tracker whose search region is larger or
+            smaller than ``context`` times the box (``GoturnTracker``'s ``context``).
+        gray_prob: probability of turning both crops grey (``B = G = R`` = the luminance): the
+            backbone otherwise meets grey-scale videos (OTB's Car4 and others) only when a
+            training sequence happens to be one.
         loss: the box regression loss, a name of
             :data:`trackkit.training.losses.REGRESSION_LOSSES` (``l1``, GOTURN's; ``l2``,
             ``l3``, ``shrinkage``: Lu et al. ECCV 2018, ``a = 10``, ``c = 0.2``).
     """
 
     RANGES: ClassVar[str] = (
-        "layer in [4, 9]; reduced >= 1; fc >= 4; train_blocks >= 0; corr >= 0; "
+        "layer in [4, 9]; reduced >= 1; fc >= 4; train_blocks >= 0; corr >= 0; heads >= 1; "
         "still_ratio in [0, 1]; "
         "max_gap >= 1; context >= 1; still_prob in [0, 1]; paste_prob in [0, 1]; "
-        "reverse_prob in [0, 1]; flip_prob in [0, 1]; max_shift in (0, 1); jitter in [0, 1)"
+        "reverse_prob in [0, 1]; flip_prob in [0, 1]; max_shift in (0, 1); jitter in [0, 1); "
+        "pair_jitter in [0, 2]; gray_prob in [0, 1]; context_jitter in [0, 1]"
     )
 
     backbone: str = "nanotrack_v3"
@@ -108,6 +124,7 @@ class GoturnTrainConfig(ConvNetConfig):
     fc: int = 512
     train_blocks: int = 0
     corr: int = 0
+    heads: int = 1
     still_ratio: float = 0.0
     still_sources: str = "sot,mot17,reid"
     max_gap: int = 5
@@ -120,6 +137,9 @@ class GoturnTrainConfig(ConvNetConfig):
     flip_prob: float = 0.0
     max_shift: float = 0.45
     jitter: float = 0.0
+    pair_jitter: float = 0.0
+    gray_prob: float = 0.0
+    context_jitter: float = 0.0
     weight_decay: float = 1e-5
     loss: str = "l1"
 
@@ -150,6 +170,11 @@ STILL_SOURCES = ("sot", "mot17", "reid")
 def _gains(rng: np.random.Generator, amount: float) -> NDArray[np.float64]:
     """Per-channel colour gains in ``[1 - amount, 1 + amount]``."""
     return np.asarray(rng.uniform(1 - amount, 1 + amount, size=3), dtype=np.float64)
+
+
+def _gray(crop: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """``(S, S, 3)`` BGR crop -> the same crop in grey (three equal channels)."""
+    return np.repeat(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)[:, :, None], 3, axis=2)
 
 
 def pasted_still(
@@ -210,7 +235,10 @@ def make_example(
         img_p, box_p = pairs.frame(s, prev)
         img_t, box_t = pairs.frame(s, t)
     moved = cfg.motion().move(box_t, rng)
-    prev_crop, search, target = crop_pair(img_p, box_p, img_t, box_t, moved, cfg.size, cfg.context)
+    context = cfg.context
+    if cfg.context_jitter > 0:
+        context *= float(np.exp(rng.uniform(-cfg.context_jitter, cfg.context_jitter)))
+    prev_crop, search, target = crop_pair(img_p, box_p, img_t, box_t, moved, cfg.size, context)
     if rng.random() < cfg.flip_prob:  # mirror both crops and the target
         prev_crop, search = prev_crop[:, ::-1].copy(), search[:, ::-1].copy()
         target = np.array([1 - target[2], target[1], 1 - target[0], target[3]], np.float32)
@@ -218,6 +246,11 @@ def make_example(
         g = _gains(rng, cfg.jitter)
         prev_crop = np.clip(prev_crop * g, 0, 255).astype(np.uint8)
         search = np.clip(search * g, 0, 255).astype(np.uint8)
+    if cfg.pair_jitter > 0:  # an illumination change between the two frames
+        gain = float(np.exp(rng.uniform(-cfg.pair_jitter, cfg.pair_jitter)))
+        search = np.clip(search * np.float32(gain), 0, 255).astype(np.uint8)
+    if cfg.gray_prob > 0 and rng.random() < cfg.gray_prob:
+        prev_crop, search = _gray(prev_crop), _gray(search)
     return prev_crop, search, target * np.float32(10.0)
 
 
@@ -226,19 +259,9 @@ def still_images(cfg: GoturnTrainConfig, pairs: FramePairs) -> tuple[StillImages
     source (``"sot: N training frames"``, ``"mot17: <folder> (K boxes)"``, ...).
 
     Raises:
-        DataNotFoundError: a shared dataset of the sources is missing.
+        ~trackkit.errors.DataNotFoundError: a shared dataset of the sources is missing.
     """
-    from trackkit.shared import shared_path
-
-    def shared(*parts: str) -> Path:
-        found = shared_path(*parts)
-        if found is None:
-            raise DataNotFoundError(
-                f"still_sources: {'/'.join(parts)} not found in the shared folder (set "
-                "TRACKKIT_SHARED, or leave that source out of --set still_sources=...)"
-            )
-        return found
-
+    shared = still_source_folder
     sources: list[tuple[Any, float]] = []
     record: list[str] = []
     frames = SequenceFrames(pairs)
@@ -282,7 +305,7 @@ class GoturnTrainer(SOTTrainer):
                 return GoturnNet(size=cfg.size, width=cfg.width)
             net = GoturnBackboneNet(
                 cfg.backbone, cfg.layer, cfg.size, cfg.reduced, cfg.fc, cfg.train_blocks,
-                cfg.corr, pretrained=True,
+                cfg.corr, pretrained=True, heads=cfg.heads,
             )  # fmt: skip
             self.pretrained = dict(net.record)
             return net
@@ -321,18 +344,26 @@ class GoturnTrainer(SOTTrainer):
         from trackkit.training.losses import regression_loss
 
         prev, search, target = batch
+        m = self.model
+        if getattr(m, "heads", 1) > 1:  # each head its own loss: an ensemble, not one wide head
+            outs = m.head_outputs(m.embed(prev), m.embed(search))
+            loss = regression_loss(self.cfg.loss) if self.cfg.loss != "l1" else F.l1_loss
+            return sum(loss(o, target) for o in outs) / len(outs)
         if self.cfg.loss == "l1":
-            return F.l1_loss(self.model(prev, search), target)
-        return regression_loss(self.cfg.loss)(self.model(prev, search), target)
+            return F.l1_loss(m(prev, search), target)
+        return regression_loss(self.cfg.loss)(m(prev, search), target)
 
     def arch_config(self) -> dict[str, Any]:
         from trackkit.sot.nets.goturn_net import GoturnBackboneNet
 
         m = self.model
         if isinstance(m, GoturnBackboneNet):
-            return {
+            arch = {
                 "backbone": m.backbone_name, "layer": m.layer, "size": m.size,
                 "reduced": m.reduced, "fc": m.fc_width, "train_blocks": m.train_blocks,
                 "corr": m.corr,
             }  # fmt: skip
+            if m.heads > 1:  # one-head files keep the record they had before ``heads``
+                arch["heads"] = m.heads
+            return arch
         return {"size": m.size, "width": m.width, "reduced": m.reduced, "fc": m.fc_width}

@@ -14,7 +14,14 @@ head trained here. Each example is an exemplar (127x127, context 0.5) and a sear
 - DaSiamRPN's semantic negative pairs (probability ``semantic_prob``): the exemplar of one
   MOT17 pedestrian, the search region around another pedestrian (same class, another object);
 - generic negative pairs (probability ``generic_prob``): exemplar and search region from two
-  different sequences.
+  different sequences;
+- still-image positive pairs (probability ``still_prob``; GOTURN's "train on still images",
+  :mod:`~trackkit.sot.train.still_pairs`): exemplar and search region from one image, the
+  motion being the affine jitter below; images with boxes from ``still_sources``: ``sot``
+  (single frames of the training sequences only), ``mot17`` (the MOT17 ``img1`` pedestrians),
+  ``reid`` (Market-1501 crops pasted on those frames), ``random``
+  (:class:`~trackkit.sot.train.still_pairs.RandomBoxes`: any region of those frames as the
+  object: class-agnostic matching).
 
 Augmentation (affine, then photometric): the exemplar is shifted by up to ``template_shift``
 crop pixels and scaled by up to ``template_scale``; the search region is shifted by up to
@@ -86,6 +93,9 @@ class SiamRPNTrainConfig(OptimConfig):
         pos_num, total_num, neg_num: sampled anchors per positive pair (positives, all) and per
             negative pair.
         loc_weight: weight of the smooth-L1 box loss.
+        still_prob: probability of a still-image positive pair.
+        still_sources: comma list of its sources: ``sot``, ``mot17``, ``reid``, ``random``
+            (equal weights).
     """
 
     RANGES: ClassVar[str] = (
@@ -94,7 +104,7 @@ class SiamRPNTrainConfig(OptimConfig):
         "template_shift >= 0; template_scale in [0, 0.5]; search_shift >= 0; "
         "search_scale in [0, 0.5]; blur_prob in [0, 1]; color in [0, 1]; "
         "pos_iou in (0, 1]; neg_iou in [0, pos_iou]; pos_num >= 1; total_num >= pos_num; "
-        "neg_num >= 1; loc_weight >= 0"
+        "neg_num >= 1; loc_weight >= 0; still_prob in [0, 1]"
     )
 
     backbone: str = "nanotrack_v2"
@@ -119,15 +129,27 @@ class SiamRPNTrainConfig(OptimConfig):
     total_num: int = 64
     neg_num: int = 16
     loc_weight: float = 1.2
+    still_prob: float = 0.0
+    still_sources: str = "sot,mot17,reid,random"
 
     def validate(self) -> None:
         from trackkit.sot.nets.backbones import BACKBONES
 
         require(self.backbone in BACKBONES, f"backbone: one of {', '.join(sorted(BACKBONES))}")
         require(
-            self.semantic_prob + self.generic_prob + self.mot_prob <= 1,
-            "mot_prob + semantic_prob + generic_prob must be at most 1",
+            self.semantic_prob + self.generic_prob + self.mot_prob + self.still_prob <= 1,
+            "mot_prob + semantic_prob + generic_prob + still_prob must be at most 1",
         )
+        bad = set(self.sources()) - set(STILL_SOURCES)
+        require(not bad, f"still_sources: unknown {sorted(bad)}; valid: {', '.join(STILL_SOURCES)}")
+
+    def sources(self) -> list[str]:
+        """The names of ``still_sources``."""
+        return [w.strip() for w in self.still_sources.split(",") if w.strip()]
+
+
+#: the still-image sources of ``--set still_sources=...``
+STILL_SOURCES = ("sot", "mot17", "reid", "random")
 
 
 class MOTPeople:
@@ -345,6 +367,7 @@ class SiamRPNTrainer(SOTTrainer):
         if self.mot is not None:
             self.sequence_names += self.mot.names
         self.anchors = make_anchors(16, 16, self.model.anchor_size)
+        self.still = self._still_images() if self.cfg.still_prob > 0 else None
         people = 0 if self.mot is None else len(self.mot)
         log.info(
             "siamrpn: %d sequences, %d frames, %d MOT17 pedestrians",
@@ -384,6 +407,46 @@ class SiamRPNTrainer(SOTTrainer):
         people = MOTPeople(root)
         return people if len(people) >= 2 else None
 
+    def _still_images(self) -> Any:
+        """The still-image pool of ``still_sources`` (equal weights); each source is also
+        recorded in the weights' ``trained_on["datasets"]`` as ``still:<source>``."""
+        from trackkit.sot.train.still_pairs import (
+            ImageBoxes,
+            PastedCrops,
+            RandomBoxes,
+            SequenceFrames,
+            StillImages,
+        )
+        from trackkit.sot.train.still_pairs import still_source_folder as shared
+
+        names = self.cfg.sources()
+        frames = SequenceFrames(self.pairs)
+        mot = ImageBoxes.from_mot17(shared("data", "MOT17", "train")) if (
+            {"mot17", "reid", "random"} & set(names)
+        ) else None  # fmt: skip
+        images = StillImages([(frames, 1.0)] + ([(mot, 1.0)] if mot is not None else []))
+        sources: list[tuple[Any, float]] = []
+        if "sot" in names:
+            sources.append((frames, 1.0))
+        if "mot17" in names and mot is not None:
+            sources.append((mot, 1.0))
+        if "reid" in names:
+            folder = shared("data", "reid", "market1501", "bounding_box_train")
+            sources.append((PastedCrops.from_folder(folder, images), 1.0))
+        if "random" in names:
+            sources.append((RandomBoxes(images), 1.0))
+        self.still_record = [f"still:{n}" for n in names]
+        return StillImages(sources)
+
+    def export(self) -> dict[str, Any]:
+        """The weights (the base class's), still-image sources added to ``datasets``."""
+        out: dict[str, Any] = super().export()
+        if self.still is not None:
+            out["trained_on"]["datasets"] = list(out["trained_on"]["datasets"]) + list(
+                self.still_record
+            )
+        return out
+
     # ------------------------------------------------------------------ data
     def example(self, rng: np.random.Generator) -> tuple[Any, ...]:
         """One augmented example: ``(z, x, labels (K, n, n), deltas (K, n, n, 4))``."""
@@ -403,6 +466,11 @@ class SiamRPNTrainer(SOTTrainer):
             positive = False
         elif self.mot is not None and u < cfg.semantic_prob + cfg.generic_prob + cfg.mot_prob:
             img_z, bz, img_x, bx = self.mot.positive(rng)
+        elif self.still is not None and u < (
+            cfg.semantic_prob + cfg.generic_prob + cfg.mot_prob + cfg.still_prob
+        ):
+            img_z, bz = self.still.sample(rng)
+            img_x, bx = img_z, bz
         else:
             s, i, j = self.pairs.sample(rng)
             img_z, bz = self.pairs.frame(s, i)

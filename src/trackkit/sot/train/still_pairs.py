@@ -51,10 +51,12 @@ __all__ = [
     "ImageBoxes",
     "MotionModel",
     "PastedCrops",
+    "RandomBoxes",
     "SequenceFrames",
     "StillImages",
     "crop_pair",
     "still_pair",
+    "still_source_folder",
 ]
 
 Image = NDArray[np.uint8]
@@ -298,6 +300,49 @@ class PastedCrops:
         out = bg.copy()
         out[py : py + ph, px : px + pw] = np.clip(obj * gains, 0, 255).astype(np.uint8)
         return out, np.array([px, py, px + pw, py + ph], dtype=np.float64)
+
+
+class RandomBoxes:
+    """Any region of a real image as the object (class-agnostic still pairs): an image from
+    ``background`` (``sample(rng) -> (image, box)``, its box ignored) and a box of side
+    ``sqrt(w h)`` uniform in ``sides`` (a fraction of the image's shorter side) and aspect
+    ratio ``w / h`` log-uniform in ``[1 / max_aspect, max_aspect]``, uniformly placed inside.
+    """
+
+    def __init__(
+        self, background: Any, sides: tuple[float, float] = (0.08, 0.4), max_aspect: float = 3.0
+    ) -> None:
+        self.background = background
+        self.sides = sides
+        self.max_aspect = max_aspect
+
+    def sample(self, rng: np.random.Generator) -> tuple[NDArray[np.uint8], NDArray[np.float64]]:
+        """``(image (H, W, 3) uint8, box (4,) xyxy float64)``."""
+        img, _ = self.background.sample(rng)
+        h, w = img.shape[:2]
+        side = min(h, w) * rng.uniform(*self.sides)
+        a = float(np.exp(rng.uniform(-1, 1) * np.log(self.max_aspect)))
+        bw, bh = min(side * np.sqrt(a), w - 2.0), min(side / np.sqrt(a), h - 2.0)
+        x0, y0 = rng.uniform(0, w - bw), rng.uniform(0, h - bh)
+        return img, np.array([x0, y0, x0 + bw, y0 + bh])
+
+
+def still_source_folder(*parts: str) -> Path:
+    """The shared folder's ``parts`` (e.g. ``"data", "MOT17", "train"``) for a trainer's
+    ``still_sources``.
+
+    Raises:
+        DataNotFoundError: it is not there (the message names the option to change).
+    """
+    from trackkit.shared import shared_path
+
+    found = shared_path(*parts)
+    if found is None:
+        raise DataNotFoundError(
+            f"still_sources: {'/'.join(parts)} not found in the shared folder (set "
+            "TRACKKIT_SHARED, or leave that source out of --set still_sources=...)"
+        )
+    return found
 
 
 class StillImages:
