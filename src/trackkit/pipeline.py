@@ -69,6 +69,7 @@ FrameCallback = Callable[[int, "Frame | None", Detections, Tracks], None]
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class PipelineSummary:
     """What a :func:`track_video` run did.

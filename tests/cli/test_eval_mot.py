@@ -99,8 +99,11 @@ def test_corner_boxes_instead_of_sizes_are_flagged(
     (seq / "seqinfo.ini").write_text(ini.format("MOT17-05-X"))
     boxes = [(300 + 40 * k, 200 + 20 * k, 40, 90) for k in range(6)]
     (seq / "gt" / "gt.txt").write_text(
-        "".join(f"{f},{k + 1},{x},{y},{w},{h},1,1,1\n" for f in (1, 2)
-                for k, (x, y, w, h) in enumerate(boxes))  # fmt: skip
+        "".join(
+            f"{f},{k + 1},{x},{y},{w},{h},1,1,1\n"
+            for f in (1, 2)
+            for k, (x, y, w, h) in enumerate(boxes)
+        )
     )
     pred = tmp_path / "pred"
     pred.mkdir()

@@ -162,7 +162,9 @@ def test_scratch_trainer_still_trains(tmp_path: Path) -> None:
 @pytest.mark.timeout(120)
 def test_follows_synthetic_target(shared: Path) -> None:
     def tracker() -> MDNetTracker:
-        return MDNetTracker(candidates=64, init_pos=100, init_neg=300, init_iters=15)
+        # the cheap first-frame training scores the target below the default fail_score (1.5)
+        return MDNetTracker(candidates=64, init_pos=100, init_neg=300, init_iters=15,
+                            fail_score=0.0)  # fmt: skip
 
     # 40 frames a lap: at most 14 px per frame
     assert deep_sot.followed_fraction("mdnet.pt", tracker, 40, keep=14) >= 0.8
@@ -173,3 +175,66 @@ def test_bad_input(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         MDNetTracker(hard_pool=4, batch_neg=96)
     deep_sot.check_bad_weights(MDNetTracker, tmp_path, "siamfc")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("fail_move", [False, True])
+def test_failure_keeps_or_moves_the_box(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_move: bool
+) -> None:
+    """Every candidate scored background (a failure): the box stays by default and moves to the
+    top-5 candidates' mean (towards the best-scored place) with ``fail_move``."""
+    import trackkit.sot.trackers.mdnet as mod
+
+    torch.manual_seed(0)
+    scratch = MDNet(domains=1, size=32, width=4, fc=16)
+    arch = {"model": "mdnet", "domains": 1, "size": 32, "width": 4, "fc": 16}
+    torch.save({"arch": arch, "state_dict": scratch.state_dict()}, tmp_path / "old.pt")
+    frames, boxes = _moving(3)
+    t = MDNetTracker(weights=str(tmp_path / "old.pt"), candidates=64, init_pos=20, init_neg=60,
+                     init_iters=1, hard_pool=96, update_iters=0, bbreg=False,
+                     fail_move=fail_move)  # fmt: skip
+    t.init(frames[0], boxes[0])
+    start = t._box.copy()
+    goal = (start[:2] + start[2:]) / 2 + np.array([6.0, -4.0])
+    drawn: list[Any] = []
+    real = mod.gaussian_samples
+    monkeypatch.setattr(mod, "gaussian_samples", lambda *a, **k: drawn.append(real(*a, **k))
+                        or drawn[-1])  # fmt: skip
+
+    def background(feats: Any, k: int = 0) -> Any:  # score -10 - distance to the goal
+        c = (drawn[-1][:, :2] + drawn[-1][:, 2:]) / 2
+        s = torch.from_numpy(-10.0 - np.linalg.norm(c - goal, axis=1)).float()
+        return torch.stack([torch.zeros_like(s), s], dim=1)
+
+    monkeypatch.setattr(t._net, "classify", background)
+    r = t.update(frames[1])
+    assert r.score < 0
+    centre = (r.box[:2] + r.box[2:]) / 2
+    if fail_move:
+        moved = np.linalg.norm(centre - goal)
+        assert moved < np.linalg.norm((start[:2] + start[2:]) / 2 - goal) - 2
+    else:
+        np.testing.assert_array_equal(r.box, start)
+
+
+@pytest.mark.timeout(60)
+def test_fail_score_makes_every_frame_a_failure(tmp_path: Path) -> None:
+    """Above every score, ``fail_score`` turns each frame into a failure: the box stays, no
+    samples are stored and the search widens up to ``max_trans``; at the paper's 0 it moves."""
+    torch.manual_seed(0)
+    scratch = MDNet(domains=1, size=32, width=4, fc=16)
+    arch = {"model": "mdnet", "domains": 1, "size": 32, "width": 4, "fc": 16}
+    torch.save({"arch": arch, "state_dict": scratch.state_dict()}, tmp_path / "old.pt")
+    frames, boxes = _moving(4)
+    kept = []
+    for fail_score in (0.0, 1e9):
+        t = MDNetTracker(weights=str(tmp_path / "old.pt"), candidates=32, init_pos=20,
+                         init_neg=60, init_iters=5, hard_pool=96, update_iters=1, bbreg=False,
+                         fail_score=fail_score)  # fmt: skip
+        t.init(frames[0], boxes[0])
+        out = [t.update(f).box for f in frames[1:]]
+        kept.append(all(np.array_equal(b, boxes[0]) for b in out))
+        if fail_score > 0:
+            assert len(t._pos_mem) == 1 and t._trans == t.config.max_trans
+    assert kept == [False, True]

@@ -185,7 +185,9 @@ def test_options_follow_and_are_deterministic(shared: Any) -> None:
     frames, boxes = moving_target(n=40)
 
     def run(**kw: Any) -> tuple[list[float], list[float]]:
-        t = MDNetTracker(candidates=64, init_pos=100, init_neg=300, init_iters=15, **kw)
+        # the cheap first-frame training scores below the default fail_score (1.5): the paper's 0
+        t = MDNetTracker(candidates=64, init_pos=100, init_neg=300, init_iters=15,
+                         fail_score=0.0, **kw)  # fmt: skip
         t.init(frames[0], boxes[0])
         out = [t.update(f) for f in frames[1:7]]
         return [iou(r.box, b) for r, b in zip(out, boxes[1:7], strict=True)], [r.score for r in out]

@@ -208,9 +208,11 @@ class ClassFilter:
             text += ": " + ", ".join(f"{n} {self.name(c)}" for c, n in kept)
         dropped = sorted(self.dropped.items(), key=lambda x: -x[1])
         if dropped:
-            text += f"; dropped {sum(self.dropped.values())}: " + ", ".join(
-                f"{n} {self.name(c)}" for c, n in dropped[:8]
-            ) + (", ..." if len(dropped) > 8 else "")
+            text += (
+                f"; dropped {sum(self.dropped.values())}: "
+                + ", ".join(f"{n} {self.name(c)}" for c, n in dropped[:8])
+                + (", ..." if len(dropped) > 8 else "")
+            )
         return text
 
     def reset(self) -> None:

@@ -192,7 +192,8 @@ LOST_THRESHOLD_DOC = """\
 A frame is reported as lost when the tracker's score is below its lost_threshold
 (--set lost_threshold=X; None never reports lost). The defaults separate frames where the
 target is in view from frames where it is absent on the shared sequences
-(benchmarks/sot_lost.py; docs/benchmarks.md). GOTURN has no confidence and never reports lost."""
+(benchmarks/sot_lost.py; docs/benchmarks.md). GOTURN's score is its
+appearance check (cosine similarity to the first frame's crop); its lost_threshold is None."""
 
 #: Every module of :mod:`trackkit.sot.trackers` registers its trackers here (lazily imported).
 SOT_TRACKERS: Registry[SOTTracker] = Registry(

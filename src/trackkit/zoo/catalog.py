@@ -185,7 +185,7 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
          "fdae38def8f4dd417ec7fccdbd45b0b9e500561d22650f95128af088eacfd0ff",
          "trackkit sot train --model mdnet", "trackkit weights file, BGR crops"),
         ("siamrpn-own", "sot", "siamrpn.pt", 273169,
-         "e6b1a76558f91d29912f689b011822573ff14f3fac4855a7d967c9ed953e1f22",
+         "86ff4f055883cf43453761698170ce4fbc218c2f047fe88e388432983a4e9c20",
          "trackkit sot train --model siamrpn", "trackkit weights file, BGR crops"),
         ("udt-own", "sot", "udt.pt", 8605,
          "a611d8b50c7f57fe8fe48ed234dde422dfd88b9ea948241533824d86085ae288",

@@ -10,7 +10,8 @@ Registered names (``MODELS.build(name, **config)``):
 - ``osnet-tiny``: a small OSNet-like network, 192-d (:mod:`.osnet`);
 - ``osnet-x0.25``, ``osnet-x0.5``, ``osnet-x0.75``, ``osnet-x1.0``: OSNet as published
   (Zhou et al. ICCV 2019), 512-d, 256x128 input, loading torchreid state_dicts
-  (:mod:`.osnet_full`, :func:`load_pretrained`).
+  (:mod:`.osnet_full`, :func:`load_pretrained`); ``ibn=true`` adds instance norm in the low
+  layers (OSNet-IBN; measured on unseen cameras in docs/reid.md).
 
 A saved model (``.pt``) is a trackkit weights file (:mod:`trackkit.training.weights`:
 ``{"format": "trackkit-weights", "task": "reid", "arch", "config", "state_dict",
@@ -181,9 +182,17 @@ def export_onnx(model: ReIDNet, path: str | Path, opset: int = 17) -> None:
     h, w = model.input_size
     dummy = torch.zeros(1, 3, h, w)
     # the TorchScript-based exporter needs only the ``onnx`` package (the torch.export-based
-    # one also needs onnxscript); silence its deprecation notice
+    # one also needs onnxscript); silence its deprecation notice, and its notice that instance
+    # norm (OSNet-IBN) always uses the input's own statistics, which is what it does in eval too
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*instance_norm.*", category=UserWarning)
+        # instance norm's input-shape checks, traced as constants (shapes are fixed but N)
+        warnings.filterwarnings(
+            "ignore",
+            category=torch.jit.TracerWarning,
+            module=r"torch\.nn\.(modules\.instancenorm|functional)",
+        )
         _export(model, dummy, path, opset)
 
 

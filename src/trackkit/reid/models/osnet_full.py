@@ -15,6 +15,17 @@ with one shared aggregation gate (global pooling, 1x1 conv to ``mid / 16``, ReLU
 sigmoid), sums them, expands with a 1x1 conv + BN (no ReLU), adds the shortcut (identity or a
 1x1 conv + BN) and applies ReLU.
 
+Instance normalisation (``ibn=True``, OSNet-IBN: Zhou et al., "Learning Generalisable
+Omni-Scale Representations for Person Re-Identification", TPAMI 2021, after Pan et al.,
+"Two at Once: Enhancing Learning and Generalization Capacities via IBN-Net", ECCV 2018):
+per-image, per-channel normalisation removes the image's colour and contrast statistics in
+the low layers, where they are mostly camera appearance, and leaves the high layers' BN as
+is. ``conv1``'s BatchNorm becomes an affine InstanceNorm (same parameter names
+``conv1.bn.weight`` / ``.bias``; a release's ``conv1.bn`` affine starts it, its running
+statistics are dropped), and the first block of ``conv2`` and of ``conv3`` gains an affine
+InstanceNorm (``inorm``, weight 1 / bias 0) after the residual sum, before its ReLU;
+``conv4`` is untouched.
+
 Input convention of the releases: RGB, 256x128, ImageNet mean/std on [0, 1]. trackkit's
 convention (BGR 0..255 in, normalised inside) is kept: :class:`OSNet` flips the channels and
 normalises inside its forward pass, so embedders and ONNX exports still take raw BGR crops.
@@ -51,12 +62,25 @@ _STD_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 
 
 class ConvBN(nn.Module):
-    """Convolution (no bias) + BN (+ ReLU): parameters ``conv.*`` and ``bn.*``."""
+    """Convolution (no bias) + BN (+ ReLU): parameters ``conv.*`` and ``bn.*``.
 
-    def __init__(self, cin: int, cout: int, k: int = 1, stride: int = 1, relu: bool = True) -> None:
+    ``instance=True`` puts an affine InstanceNorm in the BN's place (same names, no running
+    statistics)."""
+
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        k: int = 1,
+        stride: int = 1,
+        relu: bool = True,
+        instance: bool = False,
+    ) -> None:
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, k, stride, k // 2, bias=False)
-        self.bn = nn.BatchNorm2d(cout)
+        self.bn: nn.Module = (
+            nn.InstanceNorm2d(cout, affine=True) if instance else nn.BatchNorm2d(cout)
+        )
         self.relu = relu
 
     def forward(self, x: Tensor) -> Tensor:
@@ -92,9 +116,10 @@ class ChannelGate(nn.Module):
 
 
 class OmniBlock(nn.Module):
-    """Omni-scale residual block with 4 streams (``conv2a`` .. ``conv2d``)."""
+    """Omni-scale residual block with 4 streams (``conv2a`` .. ``conv2d``); ``instance=True``
+    adds an affine InstanceNorm (``inorm``) after the residual sum, before the ReLU."""
 
-    def __init__(self, cin: int, cout: int) -> None:
+    def __init__(self, cin: int, cout: int, instance: bool = False) -> None:
         super().__init__()
         mid = cout // 4
         self.conv1 = ConvBN(cin, mid)
@@ -105,6 +130,7 @@ class OmniBlock(nn.Module):
         self.gate = ChannelGate(mid)
         self.conv3 = ConvBN(mid, cout, relu=False)
         self.downsample: nn.Module | None = None if cin == cout else ConvBN(cin, cout, relu=False)
+        self.inorm: nn.Module | None = nn.InstanceNorm2d(cout, affine=True) if instance else None
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.conv1(x)
@@ -115,11 +141,16 @@ class OmniBlock(nn.Module):
             + self.gate(self.conv2d(y))
         )
         short = x if self.downsample is None else self.downsample(x)
-        return torch.relu(self.conv3(agg) + short)
+        out = self.conv3(agg) + short
+        if self.inorm is not None:
+            out = self.inorm(out)
+        return torch.relu(out)
 
 
-def _stage(cin: int, cout: int, blocks: int, reduce: bool) -> nn.Sequential:
-    layers: list[nn.Module] = [OmniBlock(cin, cout)]
+def _stage(cin: int, cout: int, blocks: int, reduce: bool, ibn: bool = False) -> nn.Sequential:
+    """``blocks`` omni-scale blocks (the first with InstanceNorm when ``ibn``), then the
+    transition when ``reduce``."""
+    layers: list[nn.Module] = [OmniBlock(cin, cout, instance=ibn)]
     layers += [OmniBlock(cout, cout) for _ in range(blocks - 1)]
     if reduce:
         layers.append(nn.Sequential(ConvBN(cout, cout), nn.AvgPool2d(2, 2)))
@@ -127,15 +158,16 @@ def _stage(cin: int, cout: int, blocks: int, reduce: bool) -> nn.Sequential:
 
 
 class _Backbone(nn.Module):
-    """conv1 .. conv5 with the releases' parameter names."""
+    """conv1 .. conv5 with the releases' parameter names (``ibn``: OSNet-IBN's InstanceNorm
+    in ``conv1`` and in the first block of ``conv2`` and ``conv3``)."""
 
-    def __init__(self, channels: tuple[int, int, int, int]) -> None:
+    def __init__(self, channels: tuple[int, int, int, int], ibn: bool = False) -> None:
         super().__init__()
         c0, c1, c2, c3 = channels
-        self.conv1 = ConvBN(3, c0, 7, 2)
+        self.conv1 = ConvBN(3, c0, 7, 2, instance=ibn)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        self.conv2 = _stage(c0, c1, 2, True)
-        self.conv3 = _stage(c1, c2, 2, True)
+        self.conv2 = _stage(c0, c1, 2, True, ibn)
+        self.conv3 = _stage(c1, c2, 2, True, ibn)
         self.conv4 = _stage(c2, c3, 2, False)
         self.conv5 = ConvBN(c3, c3)
 
@@ -155,6 +187,8 @@ class OSNet(ReIDNet):
             published head).
         embedding: ``"pooled"`` (default: the 512-d ``fc`` feature, what the releases
             retrieve with), ``"centered"`` or ``"bnneck"``.
+        ibn: OSNet-IBN's instance normalisation in the low layers (module docstring);
+            recorded in ``config`` only when set, so files without it rebuild the plain net.
 
     Input ``(N, 3, H, W)`` float BGR 0..255; output ``(N, 512)`` float32.
     ``state_dict`` keys: ``body.conv1.conv.weight`` ... ``fc.0.weight`` ... and ``neck.*``; a
@@ -169,6 +203,7 @@ class OSNet(ReIDNet):
         parts: int = 0,
         pool: str = "avg",
         embedding: str = "pooled",
+        ibn: bool = False,
     ) -> None:
         if width not in OSNET_WIDTHS:
             raise ValueError(f"width must be one of {', '.join(OSNET_WIDTHS)}, got {width!r}")
@@ -178,11 +213,13 @@ class OSNet(ReIDNet):
         self.register_buffer("mean", torch.tensor(_MEAN_RGB).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_STD_RGB).view(1, 3, 1, 1), persistent=False)
         channels = OSNET_WIDTHS[width]
-        self.body = _Backbone(channels)
+        self.body = _Backbone(channels, bool(ibn))
         self.fc = nn.Sequential(
             nn.Linear(channels[3], feature_dim), nn.BatchNorm1d(feature_dim), nn.ReLU(inplace=True)
         )
         self.config = {"width": width, "feature_dim": feature_dim, "input_size": list(input_size)}
+        if ibn:
+            self.config["ibn"] = True
         self._finish(feature_dim)  # BNNeck; initialises every layer (init_weights)
 
     def forward_train(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -220,7 +257,11 @@ def _strip(state: Mapping[str, Any]) -> dict[str, Any]:
 def load_torchreid_state(model: OSNet, state: Mapping[str, Tensor], where: str | Path = "") -> None:
     """Copy a torchreid OSNet state_dict into ``model`` (classifier dropped; the BNNeck keeps
     its initial state). Raises :class:`FormatError` naming ``where`` on missing, unexpected or
-    mis-shaped parameters."""
+    mis-shaped parameters.
+
+    Into an ``ibn=True`` model a plain release loads as well: an InstanceNorm that replaces a
+    BN takes that BN's weight and bias (its running statistics are dropped), and one the
+    release lacks keeps weight 1 / bias 0."""
     width = torchreid_width(state, where)
     if width != model.config["width"]:
         raise FormatError(
@@ -229,7 +270,13 @@ def load_torchreid_state(model: OSNet, state: Mapping[str, Tensor], where: str |
     mine = model.state_dict()
     src = _strip(state)
     mapped = {("fc." + k[3:] if k.startswith("fc.") else "body." + k): v for k, v in src.items()}
-    missing = [k for k in mine if not k.startswith("neck.") and k not in mapped]
+    inorms = [n for n, m in model.named_modules() if isinstance(m, nn.InstanceNorm2d)]
+    stats = {
+        f"{n}.{s}" for n in inorms for s in ("running_mean", "running_var", "num_batches_tracked")
+    }
+    own = {f"{n}.{p}" for n in inorms for p in ("weight", "bias")}
+    mapped = {k: v for k, v in mapped.items() if k not in stats or k in mine}
+    missing = [k for k in mine if not k.startswith("neck.") and k not in mapped and k not in own]
     extra = [k for k in mapped if k not in mine]
     if missing or extra:
         what = f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}"

@@ -15,11 +15,13 @@ cost one conv pass. Online part:
 2. each frame: ``candidates`` boxes drawn from a Gaussian around the last box (translation
    ``trans * r``, ``r = (w + h) / 2``; scale ``1.05 ** N(0, scale/2)``); the target score is the
    mean positive score of the top 5 and their (regressed) mean box is the result;
-3. success (score > 0): positives/negatives of this frame are stored (features only);
-   every ``long_interval`` frames a *long-term* update uses the positives of the last
-   ``long_frames`` successful frames; failure: the box stays, a *short-term* update uses the last
-   ``short_frames`` frames and the search widens (``trans`` times ``expand`` per failure, up to
-   ``max_trans``: wider re-detection), back to normal after a success.
+3. success (score > ``fail_score``, the paper's 0): positives/negatives of this frame are
+   stored (features only); every ``long_interval`` frames a *long-term* update uses the
+   positives of the last ``long_frames`` successful frames; failure: the box stays, a
+   *short-term* update uses the last ``short_frames`` frames and the search widens
+   (``trans`` times ``expand`` per failure, up to ``max_trans``: wider re-detection), back
+   to normal after a success (``fail_move``: the box moves to the top 5's mean on failure
+   too, as the MDNet release does).
 
 Weights made by the first trackkit MDNet (a conv tower trained from scratch, one crop per
 candidate; their file records no backbone) still load and run the same way per crop.
@@ -64,7 +66,8 @@ __all__ = ["MDNetConfig", "MDNetTracker", "OnlineExtras", "finetune"]
 class MDNetConfig(NetTrackerConfig):
     """Configuration of :class:`MDNetTracker` (see the module docstring; the paper's sample
     counts except ``init_neg`` 2000 (5000) and ``update_iters`` 10 (15); ``expand`` 1.5 (the
-    paper widens the search by 1.1 per failure: measured, not better, docs/sot-mdnet.md))."""
+    paper widens the search by 1.1 per failure: measured, not better, docs/sot-mdnet.md);
+    ``fail_score`` 1.5 (the paper's failure test is a score below 0))."""
 
     RANGES: ClassVar[str] = (
         "candidates >= 5; trans > 0; expand >= 1; init_pos >= 1; "
@@ -93,6 +96,13 @@ class MDNetConfig(NetTrackerConfig):
     hard_pool: int = 512
     lr: float = 1e-3
     bbreg: bool = True
+    #: on failure move the box to the top-5 candidates' mean (unregressed), as the MDNet
+    #: release does; False keeps the last box (trackkit's default)
+    fail_move: bool = False
+    #: a frame whose top-5 mean score (positive minus negative logit) is at most this is a
+    #: failure: no samples stored, a short-term update, a wider search (the paper: 0); 1.5:
+    #: the nested 3-fold choice of {0, 1.5, 3, 6} over tracker seeds 0-2 (docs/sot-mdnet.md)
+    fail_score: float = 1.5
     min_size: float = 4.0
     #: NanoTrack state dict of a pretrained-backbone network (``None``: the shared folder's)
     backbone_weights: str | None = None
@@ -368,19 +378,15 @@ class MDNetTracker(SOTTracker):
         scores = logits[:, 1] - logits[:, 0]
         top = np.argsort(scores)[-5:]
         score = float(scores[top].mean())
-        success = score > 0
+        success = score > cfg.fail_score
         hh, ww = img.shape[:2]
-        if success:
+        if success or cfg.fail_move:
             boxes = cand[top]
-            if self._reg is not None:
+            if success and self._reg is not None:
                 x = np.hstack([feats[top].numpy().astype(np.float64), np.ones((len(top), 1))])
                 boxes = _bbreg_apply(boxes, np.clip(x @ self._reg, -1.0, 1.0))
-            box = boxes.mean(axis=0)
-            w = float(np.clip(box[2] - box[0], cfg.min_size, ww))
-            h = float(np.clip(box[3] - box[1], cfg.min_size, hh))
-            cx = float(np.clip((box[0] + box[2]) / 2, 0, ww))
-            cy = float(np.clip((box[1] + box[3]) / 2, 0, hh))
-            self._box = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+            self._box = self._clip(boxes.mean(axis=0), ww, hh)
+        if success:
             self._trans = cfg.trans
             fp, fn = self._samples(ctx, self._box, cfg.update_pos, cfg.update_neg, neg_iou=0.3)
             self._pos_mem.append(fp)
@@ -393,6 +399,16 @@ class MDNetTracker(SOTTracker):
         elif success and self._frame % cfg.long_interval == 0:
             self._retrain(torch.cat(list(self._pos_mem)))
         return SOTResult(box=self._box.copy(), score=score)
+
+    def _clip(self, box: NDArray[np.float64], ww: int, hh: int) -> NDArray[np.float64]:
+        """``box`` (xyxy) with its size in ``[min_size, frame size]`` and its centre inside
+        the ``ww x hh`` frame."""
+        cfg = self.config
+        w = float(np.clip(box[2] - box[0], cfg.min_size, ww))
+        h = float(np.clip(box[3] - box[1], cfg.min_size, hh))
+        cx = float(np.clip((box[0] + box[2]) / 2, 0, ww))
+        cy = float(np.clip((box[1] + box[3]) / 2, 0, hh))
+        return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
 
     def _retrain(self, pos_f: Any) -> None:
         import torch

@@ -66,12 +66,12 @@ OWN = "siamrpn-own"
 
 # Tracking hyper-parameters (window influence, penalty k, lr): those of the NanoTrack releases,
 # and for trackkit's own head (``own``) DaSiamRPN's published window influence and lr (0.42,
-# 0.295) with penalty k 0.1 (DaSiamRPN: 0.055), chosen by k-fold on the packaged recipe's
+# 0.295) and DaSiamRPN's penalty k 0.055, chosen by nested k-fold on the packaged recipe's
 # fold models (benchmarks/sot_nested.py --grid penalty_k=0.055,0.1,0.15,0.25; docs/sot-siamrpn.md).
 _DEFAULTS = {
     "v2": (0.490, 0.150, 0.385),
     "v3": (0.455, 0.138, 0.348),
-    "own": (0.42, 0.1, 0.295),
+    "own": (0.42, 0.055, 0.295),
 }
 
 

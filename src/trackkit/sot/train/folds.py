@@ -114,7 +114,7 @@ RECIPES: dict[str, Recipe] = {
     ),
     "siamrpn-own": Recipe(
         "siamrpn",
-        80,
+        120,
         40,
         24,
         0.002,

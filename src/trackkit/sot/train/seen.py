@@ -49,7 +49,6 @@ PACKAGED_TRAINED_ON: dict[str, dict[str, Any]] = {
 }
 
 
-
 def trained_on(path: str | Path) -> dict[str, Any]:
     """The ``trained_on`` record of a weights file (``{}`` when it has none, or for a folder
     such as a NanoTrack ONNX pair).
