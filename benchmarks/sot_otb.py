@@ -103,7 +103,7 @@ TRACKERS: list[tuple[str, str, dict[str, Any]]] = [
     ("adnet", "adnet", {}),
     ("dslt", "dslt", {}),
     ("memtrack", "memtrack", {}),
-    ("mdnet-vital", "mdnet", {"adversarial": True}),
+    ("mdnet-vital", "mdnet", {"adversarial": True, "fail_score": 3.0}),
     ("mdnet-recip", "mdnet", {"reciprocative": True}),
     ("hcf", "hcf", {}),
     ("tadt", "tadt", {}),
