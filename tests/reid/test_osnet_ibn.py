@@ -105,8 +105,14 @@ def test_a_plain_release_starts_the_ibn_network() -> None:
     state = _release_state()
     model: Any = build_model("osnet-x0.25", ibn=True, input_size=SIZE)
     assert isinstance(model, OSNet)
-    load_torchreid_state(model, state, "rel.pth")
+    supplied = load_torchreid_state(model, state, "rel.pth")
     mine = model.state_dict()
+    # what the file supplied: all but the BNNeck and the added InstanceNorms (the trainer's
+    # ``init_lr_factor`` slows exactly these)
+    added = {
+        f"body.{n}.{p}" for n in ("conv2.0.inorm", "conv3.0.inorm") for p in ("weight", "bias")
+    }
+    assert supplied == {k for k in mine if not k.startswith("neck.")} - added
     # conv1's InstanceNorm takes the replaced BN's affine; its statistics are dropped
     assert torch.equal(mine["body.conv1.bn.weight"], state["conv1.bn.weight"])
     assert torch.equal(mine["body.conv1.bn.bias"], state["conv1.bn.bias"])

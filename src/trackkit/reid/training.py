@@ -470,7 +470,8 @@ def load_init(model: ReIDNet, path: str | Path) -> set[str]:
     :class:`~trackkit.reid.models.OSNet` of the same width) or a trackkit weights file of the
     same architecture. Classifiers are never loaded (the trainer makes its own head).
     Returns the names of the model's state entries the file supplied (a torchreid file
-    leaves the BNNeck, ``neck.*``, at its initial state).
+    leaves the BNNeck, ``neck.*``, and an IBN model's added instance norms at their initial
+    state).
 
     Raises:
         FormatError: the file does not fit the model (names the file and the mismatch).
@@ -484,8 +485,7 @@ def load_init(model: ReIDNet, path: str | Path) -> set[str]:
     if state is not None:
         if not isinstance(model, OSNet):
             raise FormatError(path, f"an OSNet state_dict cannot start a {type(model).__name__}")
-        load_torchreid_state(model, state, path)
-        return {k for k in model.state_dict() if not k.startswith("neck.")}
+        return load_torchreid_state(model, state, path)
     w = parse_weights(blob, path)
     mine = model.state_dict()
     bad = [k for k, v in w.state_dict.items() if k not in mine or mine[k].shape != v.shape]

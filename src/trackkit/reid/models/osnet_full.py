@@ -254,14 +254,17 @@ def _strip(state: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_torchreid_state(model: OSNet, state: Mapping[str, Tensor], where: str | Path = "") -> None:
+def load_torchreid_state(
+    model: OSNet, state: Mapping[str, Tensor], where: str | Path = ""
+) -> set[str]:
     """Copy a torchreid OSNet state_dict into ``model`` (classifier dropped; the BNNeck keeps
     its initial state). Raises :class:`FormatError` naming ``where`` on missing, unexpected or
     mis-shaped parameters.
 
     Into an ``ibn=True`` model a plain release loads as well: an InstanceNorm that replaces a
     BN takes that BN's weight and bias (its running statistics are dropped), and one the
-    release lacks keeps weight 1 / bias 0."""
+    release lacks keeps weight 1 / bias 0. Returns the names of the model's state entries
+    the file supplied."""
     width = torchreid_width(state, where)
     if width != model.config["width"]:
         raise FormatError(
@@ -287,3 +290,4 @@ def load_torchreid_state(model: OSNet, state: Mapping[str, Tensor], where: str |
                 where, f"{k}: shape {tuple(v.shape)} where OSNet expects {tuple(mine[k].shape)}"
             )
     model.load_state_dict({**mine, **mapped})
+    return set(mapped)

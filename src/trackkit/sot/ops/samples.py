@@ -12,7 +12,20 @@ from numpy.typing import NDArray
 from trackkit.core.boxes import iou_matrix
 from trackkit.sot.ops.crops import crop_region
 
-__all__ = ["crop_boxes", "gaussian_samples", "labelled_samples", "uniform_samples"]
+__all__ = ["crop_boxes", "fit_box", "gaussian_samples", "labelled_samples", "uniform_samples"]
+
+
+def fit_box(
+    box: NDArray[np.float64], width: int, height: int, min_size: float
+) -> NDArray[np.float64]:
+    """``box`` (``(4,)`` xyxy float64) with its width / height clipped to ``[min_size, frame
+    side]`` and its centre to the ``width x height`` frame (a tracker's box never leaves the
+    frame or vanishes)."""
+    w = float(np.clip(box[2] - box[0], min_size, width))
+    h = float(np.clip(box[3] - box[1], min_size, height))
+    cx = float(np.clip((box[0] + box[2]) / 2, 0, width))
+    cy = float(np.clip((box[1] + box[3]) / 2, 0, height))
+    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
 
 
 def _from_offsets(

@@ -213,17 +213,9 @@ class ADNetTracker(SOTTracker):
             _, c = self._net(f, hist)
         return torch.softmax(c, dim=1)[:, 1].numpy()
 
-    def _clip(self, box: NDArray[np.float64], w: int, h: int) -> NDArray[np.float64]:
-        m = self.config.min_size
-        bw = float(np.clip(box[2] - box[0], m, w))
-        bh = float(np.clip(box[3] - box[1], m, h))
-        cx = float(np.clip((box[0] + box[2]) / 2, 0, w))
-        cy = float(np.clip((box[1] + box[3]) / 2, 0, h))
-        return np.array([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2])
-
     def _update(self, frame: NDArray[np.uint8]) -> SOTResult:
         from trackkit.sot.nets.adnet_net import run_actions
-        from trackkit.sot.ops.samples import gaussian_samples
+        from trackkit.sot.ops.samples import fit_box, gaussian_samples
 
         cfg = self.config
         img = as_bgr(frame)
@@ -232,7 +224,7 @@ class ADNetTracker(SOTTracker):
         box, self._history, _ = run_actions(
             self._features, self._net, img, self._box, self._history, cfg.max_steps, cfg.alpha
         )
-        box = self._clip(box, ww, hh)
+        box = fit_box(box, ww, hh, cfg.min_size)
         score = float(self._confidence(img, box[None])[0])
         if score < cfg.redetect_threshold:  # ADNet-fast: re-detect only when unsure
             cand = gaussian_samples(
@@ -241,7 +233,7 @@ class ADNetTracker(SOTTracker):
             conf = self._confidence(img, cand)
             top = np.argsort(conf)[-cfg.top :]
             if float(conf[top].mean()) > score:
-                box = self._clip(cand[top].mean(axis=0), ww, hh)
+                box = fit_box(cand[top].mean(axis=0), ww, hh, cfg.min_size)
                 score = float(conf[top].mean())
         self._box = box
         if score >= cfg.redetect_threshold:

@@ -196,7 +196,6 @@ class GoturnTracker(SOTTracker):
         self._first_centre = self._centre(self._prev)
         self._good = self._box.copy()  # the last confident box (``recover``)
         self._good_ref = self._prev
-        self.confidence = 1.0
         self._history: deque[float] = deque(maxlen=self.config.recover_window)
         self._bias = np.zeros(4)
         if self.config.calibrate:
@@ -309,6 +308,12 @@ class GoturnTracker(SOTTracker):
                 best = (c, box, e)
         return (best[1], best[2], best[0]) if best[1] is not est else (est, emb, conf)
 
+    def _refer(self, new: Any) -> None:
+        """Make ``new`` (this frame's crop embedding) the next reference, blended into the old
+        one by ``template_lr`` (1: replaced, the paper)."""
+        lr = self.config.template_lr
+        self._prev = new if lr >= 1 else new * lr + self._prev * (1 - lr)
+
     def _update(self, frame: NDArray[np.uint8]) -> SOTResult:
         img = as_bgr(frame)
         cfg = self.config
@@ -316,21 +321,17 @@ class GoturnTracker(SOTTracker):
         if cfg.recover <= 0 and cfg.recover_ratio <= 0:
             self._box = est
             if cfg.template == "previous":
-                new = self._embed(self._crop(img, crop_pair_region(self._box, cfg.context)))
-                lr = cfg.template_lr
-                self._prev = new if lr >= 1 else new * lr + self._prev * (1 - lr)
+                self._refer(self._embed(self._crop(img, crop_pair_region(est, cfg.context))))
             return SOTResult(box=self._box.copy(), score=1.0)
         new, conf = self._verify(img, est)
         bar = self._bar()
         if conf < bar:
             est, new, conf = self._recover(img, est, new, conf)
-        self.confidence = conf
         if conf >= bar:
             self._history.append(conf)
             self._box, self._good = est, est.copy()
             if cfg.template == "previous":
-                lr = cfg.template_lr
-                self._prev = new if lr >= 1 else new * lr + self._prev * (1 - lr)
+                self._refer(new)
             self._good_ref = self._prev
         else:  # unreliable: the reference stays the last confident one
             self._box = self._good.copy() if cfg.recover_hold else est

@@ -57,7 +57,7 @@ from trackkit.sot.base import SOT_TRACKERS, NetTrackerConfig, SOTResult, SOTTrac
 from trackkit.sot.nets import trained_weights
 from trackkit.sot.nets.layered import single_threaded
 from trackkit.sot.ops.crops import as_bgr
-from trackkit.sot.ops.samples import gaussian_samples, labelled_samples
+from trackkit.sot.ops.samples import fit_box, gaussian_samples, labelled_samples
 
 __all__ = ["MDNetConfig", "MDNetTracker", "OnlineExtras", "finetune"]
 
@@ -385,7 +385,7 @@ class MDNetTracker(SOTTracker):
             if success and self._reg is not None:
                 x = np.hstack([feats[top].numpy().astype(np.float64), np.ones((len(top), 1))])
                 boxes = _bbreg_apply(boxes, np.clip(x @ self._reg, -1.0, 1.0))
-            self._box = self._clip(boxes.mean(axis=0), ww, hh)
+            self._box = fit_box(boxes.mean(axis=0), ww, hh, cfg.min_size)
         if success:
             self._trans = cfg.trans
             fp, fn = self._samples(ctx, self._box, cfg.update_pos, cfg.update_neg, neg_iou=0.3)
@@ -399,16 +399,6 @@ class MDNetTracker(SOTTracker):
         elif success and self._frame % cfg.long_interval == 0:
             self._retrain(torch.cat(list(self._pos_mem)))
         return SOTResult(box=self._box.copy(), score=score)
-
-    def _clip(self, box: NDArray[np.float64], ww: int, hh: int) -> NDArray[np.float64]:
-        """``box`` (xyxy) with its size in ``[min_size, frame size]`` and its centre inside
-        the ``ww x hh`` frame."""
-        cfg = self.config
-        w = float(np.clip(box[2] - box[0], cfg.min_size, ww))
-        h = float(np.clip(box[3] - box[1], cfg.min_size, hh))
-        cx = float(np.clip((box[0] + box[2]) / 2, 0, ww))
-        cy = float(np.clip((box[1] + box[3]) / 2, 0, hh))
-        return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
 
     def _retrain(self, pos_f: Any) -> None:
         import torch

@@ -44,15 +44,7 @@ from numpy.typing import NDArray
 from trackkit.config import require
 from trackkit.sot.train.base import SOT_TRAINERS, ConvNetConfig, SOTTrainer
 from trackkit.sot.train.pairs import FramePairs, to_tensor
-from trackkit.sot.train.still_pairs import (
-    ImageBoxes,
-    MotionModel,
-    PastedCrops,
-    SequenceFrames,
-    StillImages,
-    crop_pair,
-    still_source_folder,
-)
+from trackkit.sot.train.still_pairs import MotionModel, StillImages, crop_pair, still_sources
 
 __all__ = [
     "GoturnTrainConfig",
@@ -261,28 +253,17 @@ def still_images(cfg: GoturnTrainConfig, pairs: FramePairs) -> tuple[StillImages
     Raises:
         ~trackkit.errors.DataNotFoundError: a shared dataset of the sources is missing.
     """
-    shared = still_source_folder
-    sources: list[tuple[Any, float]] = []
+    found = still_sources(cfg.sources(), pairs, backdrop=("mot17", "sot"))
     record: list[str] = []
-    frames = SequenceFrames(pairs)
-    mot: ImageBoxes | None = None
-    names = cfg.sources()
-    if "mot17" in names or "reid" in names:
-        mot_root = shared("data", "MOT17", "train")
-        mot = ImageBoxes.from_mot17(mot_root)
-    if "sot" in names:
-        sources.append((frames, 1.0))
+    if "sot" in found:
         record.append(f"sot: {pairs.num_frames} frames of the training sequences")
-    if mot is not None and "mot17" in names:
-        sources.append((mot, 1.0))
+    if "mot17" in found:
+        mot = found["mot17"]
         record.append(f"mot17: {len(mot.items)} img1 frames, {mot.num_boxes} visible pedestrians")
-    if "reid" in names:
-        folder = shared("data", "reid", "market1501", "bounding_box_train")
-        background = StillImages([(mot, 1.0), (frames, 1.0)])
-        paste = PastedCrops.from_folder(folder, background)
-        sources.append((paste, 1.0))
-        record.append(f"reid: {len(paste.crops)} Market-1501 crops pasted on mot17/sot frames")
-    return StillImages(sources), record
+    if "reid" in found:
+        n = len(found["reid"].crops)
+        record.append(f"reid: {n} Market-1501 crops pasted on mot17/sot frames")
+    return StillImages([(source, 1.0) for source in found.values()]), record
 
 
 @SOT_TRAINERS.register("goturn")

@@ -410,33 +410,12 @@ class SiamRPNTrainer(SOTTrainer):
     def _still_images(self) -> Any:
         """The still-image pool of ``still_sources`` (equal weights); each source is also
         recorded in the weights' ``trained_on["datasets"]`` as ``still:<source>``."""
-        from trackkit.sot.train.still_pairs import (
-            ImageBoxes,
-            PastedCrops,
-            RandomBoxes,
-            SequenceFrames,
-            StillImages,
-        )
-        from trackkit.sot.train.still_pairs import still_source_folder as shared
+        from trackkit.sot.train.still_pairs import StillImages, still_sources
 
         names = self.cfg.sources()
-        frames = SequenceFrames(self.pairs)
-        mot = ImageBoxes.from_mot17(shared("data", "MOT17", "train")) if (
-            {"mot17", "reid", "random"} & set(names)
-        ) else None  # fmt: skip
-        images = StillImages([(frames, 1.0)] + ([(mot, 1.0)] if mot is not None else []))
-        sources: list[tuple[Any, float]] = []
-        if "sot" in names:
-            sources.append((frames, 1.0))
-        if "mot17" in names and mot is not None:
-            sources.append((mot, 1.0))
-        if "reid" in names:
-            folder = shared("data", "reid", "market1501", "bounding_box_train")
-            sources.append((PastedCrops.from_folder(folder, images), 1.0))
-        if "random" in names:
-            sources.append((RandomBoxes(images), 1.0))
+        found = still_sources(names, self.pairs, backdrop=("sot", "mot17"))
         self.still_record = [f"still:{n}" for n in names]
-        return StillImages(sources)
+        return StillImages([(source, 1.0) for source in found.values()])
 
     def export(self) -> dict[str, Any]:
         """The weights (the base class's), still-image sources added to ``datasets``."""

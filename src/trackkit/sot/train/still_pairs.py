@@ -57,6 +57,7 @@ __all__ = [
     "crop_pair",
     "still_pair",
     "still_source_folder",
+    "still_sources",
 ]
 
 Image = NDArray[np.uint8]
@@ -343,6 +344,39 @@ def still_source_folder(*parts: str) -> Path:
             "TRACKKIT_SHARED, or leave that source out of --set still_sources=...)"
         )
     return found
+
+
+def still_sources(
+    names: Sequence[str], pairs: Any, backdrop: Sequence[str] = ("mot17", "sot")
+) -> dict[str, Any]:
+    """The still-image sources of a trainer's ``still_sources`` option, by name, in the order
+    ``sot``, ``mot17``, ``reid``, ``random`` (those of ``names`` only): :class:`SequenceFrames`
+    of ``pairs`` (a :class:`~trackkit.sot.train.pairs.FramePairs`), the shared MOT17 ``img1``
+    pedestrians (:class:`ImageBoxes`), Market-1501 crops pasted on (:class:`PastedCrops`) and
+    random regions of (:class:`RandomBoxes`) the images of ``backdrop`` (``mot17`` / ``sot``,
+    equal weights, in that order).
+
+    Raises:
+        DataNotFoundError: a shared dataset of the sources is missing.
+    """
+    frames = SequenceFrames(pairs)
+    mot = None
+    if {"mot17", "reid", "random"} & set(names):
+        mot = ImageBoxes.from_mot17(still_source_folder("data", "MOT17", "train"))
+    images = {"sot": frames, "mot17": mot}
+    out: dict[str, Any] = {}
+    if "sot" in names:
+        out["sot"] = frames
+    if "mot17" in names:
+        out["mot17"] = mot
+    if {"reid", "random"} & set(names):
+        back = StillImages([(images[n], 1.0) for n in backdrop if images[n] is not None])
+        if "reid" in names:
+            folder = still_source_folder("data", "reid", "market1501", "bounding_box_train")
+            out["reid"] = PastedCrops.from_folder(folder, back)
+        if "random" in names:
+            out["random"] = RandomBoxes(back)
+    return out
 
 
 class StillImages:
